@@ -1,0 +1,237 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "reports/sqlite.h"
+#include "reports/store.h"
+#include "tests/reports/store_fixture.h"
+#include "tests/support/test_support.h"
+
+using namespace crucible;
+using crucible::testing::make_sample;
+using crucible::testing::populate;
+using crucible::testing::TempDir;
+
+namespace {
+std::string pragma(Store& s, const std::string& name) {
+  sql::Statement st(s.connection().handle(), "PRAGMA " + name);
+  st.step();
+  return st.column_text(0);
+}
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+}  // namespace
+
+TEST(Store, MigratesFromEmpty) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(pragma(store, "journal_mode"), "wal");
+  EXPECT_EQ(pragma(store, "foreign_keys"), "1");
+  for (const char* table : {"models", "datasets", "runs", "problems", "samples", "scores", "train_steps", "artifacts",
+                            "schema_version", "run_datasets"}) {
+    sql::Statement st(store.connection().handle(), "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?");
+    st.bind(1, table);
+    st.step();
+    EXPECT_EQ(st.column_int(0), 1) << table;
+  }
+  EXPECT_TRUE(store.list_runs().empty());
+}
+
+TEST(Store, ReopenDoesNotMigrateTwice) {
+  TempDir dir;
+  { Store::open(dir.file("c.db")); }
+  Store store = Store::open(dir.file("c.db"));
+  sql::Statement st(store.connection().handle(), "SELECT count(*) FROM schema_version");
+  st.step();
+  EXPECT_EQ(st.column_int(0), Store::kSchemaVersion);
+}
+
+TEST(Store, RefusesNewerSchemaWithoutTouchingIt) {
+  TempDir dir;
+  {
+    Store s = Store::open(dir.file("c.db"));
+    s.connection().exec("INSERT INTO schema_version VALUES (99, 'future')");
+  }
+  try {
+    Store::open(dir.file("c.db"));
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema_version"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("c.db"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Store, RefusesFileThatIsNotADatabase) {
+  TempDir dir;
+  std::string junk(4096, 'x');
+  std::ofstream(dir.file("junk.db"), std::ios::binary) << junk;
+  try {
+    Store::open(dir.file("junk.db"));
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("junk.db"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(file_bytes(dir.file("junk.db")), junk) << "a bad file must not be modified";
+}
+
+TEST(Store, OpenWithoutCreateNeedsAnExistingFile) {
+  TempDir dir;
+  EXPECT_THROW(Store::open(dir.file("none.db"), false), InputError);
+}
+
+TEST(Store, SamplesScoresAndSummaries) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto p = populate(store);
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 4; ++k) store.insert_sample(make_sample(p.run_id, p.problem_ids[i], k, k % 2 == 0));
+  store.put_scores({{p.run_id, "gsm8k", "pass@1", 1, 0.5, 0.4, 0.6, 3}});
+  store.put_scores({{p.run_id, "gsm8k", "pass@1", 1, 0.55, 0.45, 0.65, 3}});  // replaces
+  store.finish_run(p.run_id, "completed");
+
+  auto runs = store.list_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].n_samples, 12);
+  EXPECT_EQ(runs[0].n_graded, 12);
+  EXPECT_EQ(runs[0].n_correct, 6);
+  EXPECT_EQ(runs[0].model_path.value_or(""), "/models/m");
+  EXPECT_EQ(runs[0].run.status, "completed");
+  EXPECT_TRUE(runs[0].run.ended_at.has_value());
+  EXPECT_FALSE(runs[0].run.git_sha.empty());
+  auto scores = store.run_scores(p.run_id);
+  ASSERT_EQ(scores.size(), 1u);
+  EXPECT_DOUBLE_EQ(scores[0].value, 0.55);
+
+  auto samples = store.run_samples(p.run_id);
+  ASSERT_EQ(samples.size(), 12u);
+  EXPECT_EQ(samples[1].completion, make_sample(0, 0, 1, false).completion);
+  EXPECT_EQ(samples[1].correct, std::optional<bool>(false));
+}
+
+TEST(Store, SampleIsStoredOnce) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto p = populate(store);
+  store.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true));
+  EXPECT_THROW(store.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true)), RunError);
+  // A failing batch leaves nothing of itself behind.
+  EXPECT_THROW(store.insert_samples({make_sample(p.run_id, p.problem_ids[1], 0, true),
+                                     make_sample(p.run_id, p.problem_ids[0], 0, true)}),
+               RunError);
+  EXPECT_EQ(store.count_samples(p.run_id), 1);
+  // A sample of an unknown problem violates the foreign key.
+  EXPECT_THROW(store.insert_sample(make_sample(p.run_id, 424242, 0, true)), RunError);
+}
+
+TEST(Store, RegradeReplacesOnlyGrading) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto p = populate(store);
+  store.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, false));
+  auto s = store.run_samples(p.run_id).at(0);
+  s.correct = true;
+  s.verdict = "correct";
+  s.grader_version = "math-2";
+  s.completion = "changed";  // must be ignored
+  store.update_grading({s});
+  auto t = store.run_samples(p.run_id).at(0);
+  EXPECT_EQ(t.correct, std::optional<bool>(true));
+  EXPECT_EQ(t.grader_version.value_or(""), "math-2");
+  EXPECT_NE(t.completion, "changed");
+}
+
+TEST(Store, DeleteCascadesButKeepsSharedRows) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto p = populate(store);
+  store.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true));
+  store.put_scores({{p.run_id, "gsm8k", "pass@1", 1, 1.0, {}, {}, 1}});
+  store.add_train_step({p.run_id, 1, {{"loss", 0.5}}});
+  store.add_artifact({0, p.run_id, "report", "/tmp/r.html", {}, {}});
+  EXPECT_TRUE(store.delete_run(p.run_id));
+  EXPECT_FALSE(store.delete_run(p.run_id));
+  EXPECT_FALSE(store.get_run(p.run_id).has_value());
+  for (const char* table : {"samples", "scores", "train_steps", "artifacts", "run_datasets"}) {
+    sql::Statement st(store.connection().handle(), std::string("SELECT count(*) FROM ") + table);
+    st.step();
+    EXPECT_EQ(st.column_int(0), 0) << table;
+  }
+  EXPECT_EQ(store.dataset_problems(p.dataset_id).size(), 3u);
+  EXPECT_TRUE(store.get_model(p.model_id).has_value());
+}
+
+TEST(Store, FindRunByIdOrName) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto a = populate(store, "alpha", "i1");
+  auto b = populate(store, "alpha", "i2");
+  EXPECT_EQ(store.find_run(std::to_string(a.run_id))->id, a.run_id);
+  EXPECT_EQ(store.find_run("alpha")->id, b.run_id);  // newest of that name
+  EXPECT_FALSE(store.find_run("beta").has_value());
+  EXPECT_EQ(store.find_run_by_identity("i1")->id, a.run_id);
+}
+
+TEST(Store, ExportImportRoundTrip) {
+  TempDir dir;
+  Store src = Store::open(dir.file("a.db"));
+  auto p = populate(src);
+  for (int i = 0; i < 3; ++i) src.insert_sample(make_sample(p.run_id, p.problem_ids[i], 0, i == 1));
+  src.put_scores({{p.run_id, "gsm8k", "pass@1", 1, 1.0 / 3, 0.0, 1.0, 3}});
+  src.add_train_step({p.run_id, 5, {{"loss", 0.25}}});
+  std::stringstream buf;
+  src.export_run(p.run_id, buf);
+  std::string exported = buf.str();
+
+  Store dst = Store::open(dir.file("b.db"));
+  populate(dst, "other", "other-identity");  // ids in dst differ from src
+  std::istringstream in(exported);
+  int64_t id = dst.import_run(in, "export.jsonl");
+  auto samples = dst.run_samples(id);
+  ASSERT_EQ(samples.size(), 3u);
+  auto src_samples = src.run_samples(p.run_id);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(samples[i].completion, src_samples[i].completion);
+    EXPECT_EQ(samples[i].correct, src_samples[i].correct);
+  }
+  EXPECT_EQ(dst.run_scores(id).size(), 1u);
+  EXPECT_EQ(dst.run_train_steps(id).at(0).metrics["loss"], 0.25);
+  EXPECT_EQ(dst.get_run(id)->identity, "id-1");
+
+  // The same run again is refused, and nothing is written.
+  auto before = dst.list_runs().size();
+  std::istringstream again(exported);
+  EXPECT_THROW(dst.import_run(again, "export.jsonl"), InputError);
+  EXPECT_EQ(dst.list_runs().size(), before);
+}
+
+TEST(Store, ImportOfBrokenFileWritesNothing) {
+  TempDir dir;
+  Store src = Store::open(dir.file("a.db"));
+  auto p = populate(src);
+  src.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true));
+  std::stringstream buf;
+  src.export_run(p.run_id, buf);
+  std::string text = buf.str();
+  // Damage the sample line: its problem_id refers to nothing.
+  auto pos = text.find("\"type\":\"sample\"");
+  ASSERT_NE(pos, std::string::npos);
+  auto line_start = text.rfind('\n', pos) + 1;
+  std::string broken = text.substr(0, line_start) + "{\"type\":\"sample\",\"problem_id\":999}\n";
+  Store dst = Store::open(dir.file("b.db"));
+  std::istringstream in(broken);
+  try {
+    dst.import_run(in, "broken.jsonl");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.jsonl:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("problem_id"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(dst.list_runs().empty());
+}

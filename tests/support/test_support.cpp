@@ -1,0 +1,108 @@
+#include "tests/support/test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace crucible::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/crucible-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string source_dir() {
+  const char* s = std::getenv("CRUCIBLE_SOURCE_DIR");
+  return s && *s ? s : std::filesystem::current_path().string();
+}
+
+std::string shared_dir() { return source_dir() + "/../shared"; }
+
+bool has_shared_data() { return std::filesystem::exists(shared_dir() + "/data/SOURCES.md"); }
+
+std::string crucible_binary() {
+  const char* b = std::getenv("CRUCIBLE_BINARY_DIR");
+  std::string dir = b && *b ? b : source_dir() + "/build";
+  return dir + "/bin/crucible";
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
+    throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  // Feed stdin and drain both outputs together so a chatty child can never block on a full pipe.
+  CommandResult r;
+  size_t written = 0;
+  if (stdin_text.empty()) close(in_pipe[1]);
+  fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  bool in_open = !stdin_text.empty(), out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open) {
+    std::vector<pollfd> fds;
+    if (out_open) fds.push_back({out_pipe[0], POLLIN, 0});
+    if (err_open) fds.push_back({err_pipe[0], POLLIN, 0});
+    if (in_open) fds.push_back({in_pipe[1], POLLOUT, 0});
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (auto& p : fds) {
+      if (!p.revents) continue;
+      if (p.fd == in_pipe[1]) {
+        ssize_t n = write(in_pipe[1], stdin_text.data() + written, stdin_text.size() - written);
+        if (n > 0) written += size_t(n);
+        if (n < 0 || written == stdin_text.size()) {
+          close(in_pipe[1]);
+          in_open = false;
+        }
+        continue;
+      }
+      ssize_t n = read(p.fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(p.fd);
+        (p.fd == out_pipe[0] ? out_open : err_open) = false;
+      } else {
+        (p.fd == out_pipe[0] ? r.out : r.err).append(buf, size_t(n));
+      }
+    }
+  }
+  if (in_open) close(in_pipe[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+}  // namespace crucible::testing
