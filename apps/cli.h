@@ -39,7 +39,16 @@ struct Registrar {
 #define CRUCIBLE_REGISTER_COMMAND(order, fn) \
   static ::crucible::cli::Registrar CRUCIBLE_CONCAT(crucible_registrar_, __LINE__)(order, fn)
 
-// Prints a JSON value or a table depending on --json.
+// Prints JSON text (one document) on stdout.
 void print_json(const std::string& text);
+
+// The subcommand `name` of `parent`, created on first use: lets separate files add `grade math` and `grade code`
+// under one `grade`.
+inline CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description) {
+  for (auto* s : parent.get_subcommands([&](CLI::App* a) { return a->get_name() == name; })) return s;
+  auto* s = parent.add_subcommand(name, description);
+  s->require_subcommand(1);
+  return s;
+}
 
 }  // namespace crucible::cli
