@@ -139,8 +139,12 @@ std::optional<std::string> answer_line(std::string_view s) {
     if (skip("answer")) {
       skip("**");
       while (i < low.size() && low[i] == ' ') ++i;
-      if (i < low.size() && low[i] == ':') {
-        ++i;
+      // "Answer: 5", or "Answer $5$" / "Answer \\[ 5 \\]" (a math span right after the word).
+      bool colon = i < low.size() && low[i] == ':';
+      bool math_span = !colon && (low.compare(i, 1, "$") == 0 || low.compare(i, 2, "\\(") == 0 ||
+                                  low.compare(i, 2, "\\[") == 0);
+      if (colon || math_span) {
+        if (colon) ++i;
         if (low.compare(i, 2, "**") == 0) i += 2;
         std::string a = answer_at(line, i);
         if (!a.empty()) found = a;

@@ -93,6 +93,12 @@ class Lexer {
         t.type = T::ident;
         t.s = std::string(s_.substr(i_, j - i_));
         i_ = j;
+        // Code-style answers: np.arcsin(x), math.sqrt(2).
+        if ((t.s == "np" || t.s == "math" || t.s == "sympy" || t.s == "sp") && i_ < s_.size() && s_[i_] == '.' &&
+            i_ + 1 < s_.size() && is_alpha(s_[i_ + 1])) {
+          ++i_;
+          continue;
+        }
       } else if (c == '\\') {
         if (!lex_command(t)) continue;  // an ignored command
       } else if (static_cast<unsigned char>(c) >= 0x80) {
@@ -524,13 +530,16 @@ class Parser {
       case T::num: return true;
       case T::text: return !at_separator();
       case T::ident: return c.s != "and" && c.s != "or" && c.s != "U";
-      case T::punct: return c.s == "(" || c.s == "{";
-      case T::cmd:
-        return c.s == "frac" || c.s == "dfrac" || c.s == "tfrac" || c.s == "cfrac" || c.s == "sqrt" ||
-               c.s == "pi" || c.s == "infty" || c.s == "binom" || c.s == "dbinom" || c.s == "tbinom" ||
-               c.s == "lfloor" || c.s == "lceil" || greek_letters().count(c.s) || function_names().count(c.s) ||
-               transparent_commands().count(c.s) || c.s == "emptyset" || c.s == "varnothing" || c.s == "imath" ||
-               c.s == "lvert" || c.s == "vert" || c.s == "mathrm" || c.s == "overline";
+      case T::punct: return c.s == "(" || c.s == "{" || c.s == "[";
+      case T::cmd: {
+        // Every command starts a value except operators, closers and separators.
+        static const std::unordered_set<std::string_view> not_primary{
+            "cdot", "times", "div", "ast", "over", "pm", "mp", "cup", "cap", "in", "notin", "rfloor", "rceil",
+            "rvert", "rangle", "}", "end", "to", "rightarrow", "Rightarrow", "implies", "iff", "quad", "setminus",
+            "mid", "colon", "rbrack", "rparen", "\\", "|", "vert", "ldots", "cdots", "dots", "subset", "subseteq",
+            "wedge", "vee", "land", "lor", "text", "qquad", "circ", "mod", "bmod", "pmod", "neg", "lnot"};
+        return !not_primary.count(c.s);
+      }
       default: return false;
     }
   }
@@ -1035,6 +1044,18 @@ class Parser {
       return t;
     }
     if (name == "begin") return parse_environment();
+    if ((name == "mathrm" || name == "rm") && upright_unit_ahead()) {
+      // \mathrm{~m}, \mathrm{kg}: upright letters after a value are units (Minerva writes every unit this way).
+      advance();
+      std::string unit;
+      expect_punct("{");
+      while (!at_punct("}") && !at(T::end)) {
+        unit += token_text(cur());
+        advance();
+      }
+      expect_punct("}");
+      return make(Kind::text, {}, unit);
+    }
     if (transparent_commands().count(name)) {
       advance();
       if (name == "textcolor" || name == "color") {
@@ -1044,7 +1065,8 @@ class Parser {
       return parse_primary();
     }
     if (name == "overline" || name == "hat" || name == "vec" || name == "bar" || name == "widehat" ||
-        name == "tilde" || name == "dot") {
+        name == "tilde" || name == "dot" || name == "ddot" || name == "acute" || name == "check" || name == "breve" ||
+        name == "widetilde" || name == "overrightarrow" || name == "mathring") {
       advance();
       std::string label = "\\" + name + "{";
       if (at_punct("{")) {
@@ -1075,6 +1097,16 @@ class Parser {
     // Any other command: a named symbol (\triangle, \angle ABC stays comparable as text-ish symbols).
     advance();
     return make(Kind::symbol, {}, "\\" + name);
+  }
+
+  // {letters} with no operator, and not a lone e/i/d (upright constants and differentials).
+  bool upright_unit_ahead() const {
+    if (!(ahead(1).type == T::punct && ahead(1).s == "{")) return false;
+    size_t k = 2;
+    std::string letters;
+    while (ahead(k).type == T::ident) letters += ahead(k++).s;
+    if (!(ahead(k).type == T::punct && ahead(k).s == "}")) return false;
+    return !letters.empty() && letters != "e" && letters != "i" && letters != "d";
   }
 
   void cur_as_punct(const char* c) {
