@@ -37,7 +37,7 @@
 //   - RLIMIT_CPU is per process; the tree as a whole is bounded by the wall-clock limit;
 //   - kernel vulnerabilities reachable through the allowed syscalls (the usual container caveat);
 //   - covert timing channels, and CPU contention with other runs (verdicts are judged on CPU time, see below);
-//   - the code inside one run is not isolated from the driver that runs it in the same interpreter (drivers.h says
+//   - the code inside one run is not isolated from the driver that runs it in the same interpreter (code_grader.h says
 //     which checks are made outside the sandbox and which are not).
 //
 // Verdict policy: time_limit when the CPU time exceeded `cpu_seconds` (judged on CPU, so machine load does not
