@@ -32,6 +32,17 @@ struct ProblemRef {
   size_t problem = 0;
 };
 
+// What a sample votes for in cons@k. Choice samples each see their own option order, so the letter is mapped back to
+// the option it denotes (its index in the stored order).
+std::optional<std::string> vote_key(const SampleRecord& s, GraderKind grader) {
+  if (!s.extracted_answer || grader != GraderKind::choice) return s.extracted_answer;
+  auto order = s.detail.find("option_order");
+  if (order == s.detail.end() || !order->is_array() || s.extracted_answer->size() != 1) return s.extracted_answer;
+  size_t pos = static_cast<size_t>((*s.extracted_answer)[0] - 'A');
+  if (pos >= order->size()) return s.extracted_answer;
+  return "option-" + std::to_string((*order)[pos].get<int>());
+}
+
 }  // namespace
 
 uint64_t sample_seed(uint64_t run_seed, const std::string& suite, const std::string& problem_key, int64_t sample_index) {
@@ -79,7 +90,7 @@ std::vector<SuiteScores> score_run(Store& store, int64_t run_id, const std::vect
       auto& ps = by_key[it->second.second];
       ps.problem_key = it->second.second;
       ps.correct.push_back(smp.correct.value_or(false));
-      ps.answers.push_back(smp.extracted_answer);
+      ps.answers.push_back(vote_key(smp, plan.data.info.grader));
       ++n;
       lengths.push_back(static_cast<double>(smp.completion_tokens));
       if (smp.finish_reason == "length") ++length_cut;
