@@ -25,6 +25,8 @@ struct ModelIdentity {
 // One prompt and the samples wanted from it. The samples of one request share one prefill where the backend can.
 struct GenerationRequest {
   uint64_t id = 0;
+  std::string suite;        // which problem this is (ids only, never question text)
+  std::string problem_key;
   std::vector<ChatTurn> messages;
   std::string assistant_prefix;            // appended after the chat template's generation prompt
   SamplingConfig sampling;                 // temperature, top-p, top-k, min-p, max new tokens, stop strings

@@ -215,6 +215,8 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
       auto add_request = [&](const std::vector<int64_t>& indices) {
         GenerationRequest req;
         req.id = requests.size();
+        req.suite = sp.data.info.name;
+        req.problem_key = p.key;
         std::vector<int> order;
         if (per_sample_prompt && sp.grader) order = sp.grader->option_order(p, indices.front());
         BuiltPrompt bp = build_prompt(p, sp.data.info, sp.config.prompt, order);

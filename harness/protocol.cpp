@@ -97,6 +97,31 @@ nlohmann::json to_json(const EvalConfig& c) {
             {"assistant_prefix", c.prompt.assistant_prefix}}}};
 }
 
+EvalConfig eval_config_from_json(const nlohmann::json& j, const std::string& where) {
+  try {
+    EvalConfig c;
+    c.preset = j.at("preset").get<std::string>();
+    c.suite = j.at("suite").get<std::string>();
+    c.limit = j.value("limit", int64_t(0));
+    const auto& s = j.at("sampling");
+    c.sampling.temperature = s.at("temperature").get<double>();
+    c.sampling.top_p = s.at("top_p").get<double>();
+    c.sampling.top_k = s.at("top_k").get<int64_t>();
+    c.sampling.min_p = s.at("min_p").get<double>();
+    c.sampling.max_new_tokens = s.at("max_new_tokens").get<int64_t>();
+    c.sampling.samples = s.at("samples").get<int64_t>();
+    c.sampling.seed = s.at("seed").get<uint64_t>();
+    c.sampling.stop = s.value("stop", std::vector<std::string>{});
+    const auto& p = j.at("prompt");
+    c.prompt.style = p.at("style").get<std::string>();
+    if (p.contains("system") && p["system"].is_string()) c.prompt.system = p["system"].get<std::string>();
+    c.prompt.assistant_prefix = p.at("assistant_prefix").get<std::string>();
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(where, "config", std::string("not a crucible eval config: ") + e.what());
+  }
+}
+
 BuiltPrompt build_prompt(const Problem& problem, const SuiteInfo& suite, const PromptConfig& config,
                          const std::vector<int>& option_order) {
   BuiltPrompt out;

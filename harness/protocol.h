@@ -54,6 +54,8 @@ struct Overrides {
 
 EvalConfig resolve_config(const std::string& preset, const SuiteInfo& suite, const Overrides& overrides);
 nlohmann::json to_json(const EvalConfig& c);
+// The inverse of to_json, for configs read back from the store; InputError naming `where` and the field.
+EvalConfig eval_config_from_json(const nlohmann::json& j, const std::string& where);
 
 struct ChatTurn {
   std::string role;
