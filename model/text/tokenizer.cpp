@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "model/text/bpe.h"
+#include "model/text/gguf.h"
 #include "model/text/text_util.h"
 
 namespace crucible::text {
@@ -94,6 +95,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   if (ext == ".json") return load_tokenizer_json(path);
   if (ext == ".model") return load_sentencepiece_model(path);
+  if (ext == ".gguf") return tokenizer_from_vocab(GgufFile::open(path).vocab());
   throw InputError(path, "(file)",
                    "cannot tell the tokenizer kind: expected tokenizer.json, a folder, a SentencePiece .model or a "
                    ".gguf (llama2.c tokenizer.bin needs --vocab-size)");
