@@ -11,11 +11,13 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <unordered_map>
 
 #include "core/error.h"
 #include "core/json_io.h"
+#include "model/text/gguf.h"
 #include "model/text/text_util.h"
 
 namespace crucible::text {
@@ -1831,6 +1833,29 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::string& path) {
     else if (v.is_object() && v.contains("content") && v["content"].is_string()) tpl.impl_->defaults[key] = v["content"];
   }
   return tpl;
+}
+
+ChatTemplate ChatTemplate::for_model(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  if (p.extension() == ".gguf") {
+    GgufFile gguf = GgufFile::open(path);
+    auto src = gguf.chat_template();
+    if (!src) throw InputError(path, "tokenizer.chat_template", "missing (this GGUF carries no chat template)");
+    ChatTemplate tpl = parse(*src, path + ": tokenizer.chat_template");
+    VocabSpec v = gguf.vocab();
+    if (v.bos_id && static_cast<size_t>(*v.bos_id) < v.tokens.size()) tpl.impl_->defaults["bos_token"] = v.tokens[*v.bos_id];
+    if (v.eos_id && static_cast<size_t>(*v.eos_id) < v.tokens.size()) tpl.impl_->defaults["eos_token"] = v.tokens[*v.eos_id];
+    return tpl;
+  }
+  fs::path config;
+  if (fs::is_directory(p, ec)) config = p / "tokenizer_config.json";
+  else if (p.filename() == "tokenizer_config.json") config = p;
+  else config = p.parent_path() / "tokenizer_config.json";
+  if (!fs::exists(config, ec))
+    throw InputError(path, "chat_template", "no tokenizer_config.json at " + config.string() + " to take it from");
+  return from_tokenizer_config(config.string());
 }
 
 std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt,

@@ -111,15 +111,23 @@ class ScoreBpeTokenizer final : public Tokenizer {
     return out;
   }
 
+  // The dummy-prefix space goes from the first text piece and from a piece right after BOS (llama2.c's run.c and
+  // llama.cpp both drop it there).
   std::string decode(const std::vector<TokenId>& ids, bool skip_special) const override {
     std::string out;
+    bool drop_space = true;
     for (TokenId id : ids) {
       if (id < 0 || id >= vocab_size())
         throw InputError(source_, "id", "token id " + std::to_string(id) + " is outside the vocabulary");
-      if (skip_special && is_special(id)) continue;
-      out += pieces_[id].raw;
+      const std::string& raw = pieces_[id].raw;
+      if (is_special(id)) {
+        if (!skip_special) out += raw;
+        drop_space = drop_space || (bos_ && id == *bos_);
+        continue;
+      }
+      out.append(raw, drop_space && !raw.empty() && raw[0] == ' ' ? 1 : 0);
+      drop_space = false;
     }
-    if (!out.empty() && out[0] == ' ') out.erase(0, 1);
     return out;
   }
   std::string token_bytes(TokenId id) const override {
