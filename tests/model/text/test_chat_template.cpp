@@ -2,6 +2,9 @@
 // make_chat_expected.py with the project venv), byte for byte; plus the interpreter's own corners and errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <functional>
+
 #include "core/error.h"
 #include "core/json_io.h"
 #include "model/text/chat_template.h"
@@ -15,17 +18,18 @@ std::string render(const std::string& src, const nlohmann::json& extra = nlohman
   return ChatTemplate::parse(src, "test.jinja").apply(msgs, true, extra);
 }
 
-TEST(ChatTemplate, MatchesTransformersByteForByte) {
+// Renders every case whose template path satisfies `want` and compares; returns how many cases it checked.
+size_t check_cases(const std::function<bool(const std::string&)>& want) {
   Json cases = read_json_file(testing::source_dir() + "/tests/model/text/chat_expected.json");
-  ASSERT_GE(cases.size(), 90u);
-  size_t ok = 0;
+  size_t checked = 0, ok = 0;
   for (const auto& c : cases) {
     std::string path = c["path"];
-    bool from_config = path.size() > 5 && path.substr(path.size() - 5) == ".json";
-    ChatTemplate tpl = from_config ? ChatTemplate::from_tokenizer_config(path)
-                                   : ChatTemplate::parse(read_text_file(path), path);
+    if (!want(path)) continue;
+    ++checked;
+    bool own = path.size() > 5 && (path.substr(path.size() - 5) == ".json" || path.substr(path.size() - 5) == ".gguf");
+    ChatTemplate tpl = own ? ChatTemplate::for_model(path) : ChatTemplate::parse(read_text_file(path), path);
     nlohmann::json extra = c["extra"];
-    if (!from_config) {  // a bare .jinja file: the host tokenizer's special tokens, as transformers passed them
+    if (!own) {  // a bare .jinja file: the host tokenizer's special tokens, as transformers passed them
       extra["bos_token"] = c["bos_token"];
       extra["eos_token"] = c["eos_token"];
     }
@@ -37,7 +41,24 @@ TEST(ChatTemplate, MatchesTransformersByteForByte) {
                        << " messages=" << c["messages"].dump() << "\nwant:\n" << c["expected"].get<std::string>()
                        << "\ngot:\n" << got;
   }
-  EXPECT_EQ(ok, cases.size());
+  EXPECT_EQ(ok, checked);
+  return checked;
+}
+
+bool is_gguf(const std::string& p) { return p.size() > 5 && p.substr(p.size() - 5) == ".gguf"; }
+
+TEST(ChatTemplate, MatchesTransformersByteForByte) {
+  EXPECT_GE(check_cases([](const std::string& p) { return !is_gguf(p); }), 96u);
+}
+
+TEST(ChatTemplate, SmolLM2GgufTemplateMatchesTransformers) {
+  Json cases = read_json_file(testing::source_dir() + "/tests/model/text/chat_expected.json");
+  std::string gguf;
+  for (const auto& c : cases)
+    if (is_gguf(c["path"])) gguf = c["path"];
+  ASSERT_FALSE(gguf.empty());
+  if (!std::filesystem::exists(gguf)) GTEST_SKIP() << gguf << " missing: run scripts/setup";
+  EXPECT_GE(check_cases(is_gguf), 12u);
 }
 
 TEST(ChatTemplate, WhitespaceControl) {
