@@ -54,10 +54,7 @@ std::string_view verdict_name(Verdict v) {
 
 namespace {
 
-// Host uids/gids of a run: namespace root (does the mounts) and the program. No host file belongs to them.
-constexpr unsigned kHostRootId = 61000;
-constexpr unsigned kHostUserId = 61001;
-constexpr unsigned kInnerUserId = 1000;
+constexpr unsigned kInnerUserId = 1000;  // the program's uid and gid inside; namespace root is 0
 
 // Fixed descriptor numbers inside the child.
 constexpr int kReportFd = 3;  // init -> parent: setup failures and the program's wait status
@@ -492,8 +489,8 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   argv.push_back(nullptr);
   plan.argv = argv.data();
   const auto cpu_limit = static_cast<rlim_t>(std::ceil(lim.cpu_seconds));
-  // SIGXCPU at the soft limit, SIGKILL one second later if the program catches it.
-  plan.rl_cpu = make_rlimit(cpu_limit, cpu_limit + 1);
+  // A backstop a second past the sampled limit below: SIGXCPU, then SIGKILL a second later if it is caught.
+  plan.rl_cpu = make_rlimit(cpu_limit + 1, cpu_limit + 2);
   const rlim_t mem = static_cast<rlim_t>(lim.memory_mb) << 20;
   plan.rl_as = make_rlimit(mem, mem);
   const rlim_t fsize = static_cast<rlim_t>(lim.file_size_mb) << 20;
@@ -555,8 +552,8 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
 
   auto kill_run = [&] { syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0); };
   const std::string proc = "/proc/" + std::to_string(pid);
-  const std::string map = "0 " + std::to_string(kHostRootId) + " 1\n" + std::to_string(kInnerUserId) + " " +
-                          std::to_string(kHostUserId) + " 1\n";
+  const std::string map = "0 " + std::to_string(spec.host_uid) + " 1\n" + std::to_string(kInnerUserId) + " " +
+                          std::to_string(spec.host_uid + 1) + " 1\n";
   bool mapped = write_text(proc + "/uid_map", map) && write_text(proc + "/gid_map", map);
   if (!mapped) {
     std::string why = std::string("writing uid/gid maps: ") + std::strerror(errno);
@@ -574,6 +571,7 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
   bool out_open = true, err_open = true, exited = false, wall_killed = false, output_killed = false;
+  bool cpu_killed = false;
   double cpu_at_kill = 0;
   int64_t sampled_peak_kb = 0;
   constexpr int kSampleMs = 10;  // how often the program's memory high-water mark is read
@@ -615,7 +613,17 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
     }
     if (!exited) timeout_ms = std::min(timeout_ms, kSampleMs);
     int r = poll(pfds, static_cast<nfds_t>(n), timeout_ms);
-    if (!exited && !wall_killed) sampled_peak_kb = std::max(sampled_peak_kb, tree_stats(pid).peak_kb);
+    if (!exited && !wall_killed && !cpu_killed) {
+      // The same sample enforces the CPU limit on the whole tree, to the 10 ms: RLIMIT_CPU is per process and in
+      // whole seconds.
+      TreeStats st = tree_stats(pid);
+      sampled_peak_kb = std::max(sampled_peak_kb, st.peak_kb);
+      if (st.cpu_seconds > lim.cpu_seconds) {
+        cpu_killed = true;
+        cpu_at_kill = st.cpu_seconds;
+        kill_run();
+      }
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       kill_run();
@@ -660,6 +668,14 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
     res.verdict = Verdict::time_limit;
     res.signal = SIGKILL;
     res.message = "wall-clock limit of " + std::to_string(wall_limit) + " s";
+    return res;
+  }
+  if (cpu_killed) {
+    res.cpu_seconds = cpu_at_kill;
+    res.peak_memory_kb = sampled_peak_kb;
+    res.verdict = Verdict::time_limit;
+    res.signal = SIGKILL;
+    res.message = "CPU limit of " + std::to_string(lim.cpu_seconds) + " s (all processes of the run)";
     return res;
   }
   if (output_killed) {

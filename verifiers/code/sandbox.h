@@ -8,7 +8,7 @@
 //
 // Design: we clone the namespaces ourselves instead of exec'ing bubblewrap. Reasons: (1) the process cap. Root
 // ignores RLIMIT_NPROC, and bwrap keeps the caller's uid; we map the sandbox to two host uids of its own (61000 =
-// namespace root, 61001 = the program), and since Linux 5.14 RLIMIT_NPROC is counted per (user namespace, uid), so
+// namespace root, 61001 = the program; SandboxSpec::host_uid), and since Linux 5.14 RLIMIT_NPROC is counted per (user namespace, uid), so
 // the cap counts exactly the tasks (processes and threads) of this one run, with no cgroup. (2) Our own pid 1: a tiny
 // init (code below, no exec) reaps orphans and reports the program's exit status on a pipe only it holds; when it
 // exits the kernel SIGKILLs every process left in the pid namespace, so teardown is total and needs no bookkeeping.
@@ -26,7 +26,8 @@
 //     returning EPERM for ptrace, mount/pivot_root/chroot, unshare/setns/namespace clone flags, kexec, reboot,
 //     keyctl, bpf, perf_event_open, io_uring, module loading, clock setting, process_vm_*, and socket() outside
 //     AF_UNIX; non-native syscall ABIs (i386, x32) kill the process;
-//   - rlimits: CPU (per process), address space (per process), file size, open files, core = 0, stack, and
+//   - a CPU limit on all processes of the run together (sampled from /proc every 10 ms), and rlimits: CPU (per
+//     process, backstop), address space (per process), file size, open files, core = 0, stack, and
 //     RLIMIT_NPROC (processes + threads of the run, see above);
 //   - a wall-clock limit after which the whole namespace is SIGKILLed; output caps on stdout/stderr, read
 //     concurrently by the parent so a chatty program can never deadlock on a full pipe;
@@ -34,7 +35,8 @@
 //
 // What it does NOT cover:
 //   - total memory of the run is bounded by max_processes x memory_mb + work_dir_mb, not by one figure (no cgroup);
-//   - RLIMIT_CPU is per process; the tree as a whole is bounded by the wall-clock limit;
+//   - the CPU limit of the whole tree is enforced by sampling every 10 ms (RLIMIT_CPU, per process and in whole
+//     seconds, is the backstop), so a run may overshoot it by one sampling interval;
 //   - kernel vulnerabilities reachable through the allowed syscalls (the usual container caveat);
 //   - covert timing channels, and CPU contention with other runs (verdicts are judged on CPU time, see below);
 //   - the code inside one run is not isolated from the driver that runs it in the same interpreter (code_grader.h says
@@ -59,7 +61,7 @@ enum class Verdict { pass, wrong_answer, time_limit, memory_limit, output_limit,
 std::string_view verdict_name(Verdict v);
 
 struct SandboxLimits {
-  double cpu_seconds = 6.0;      // CPU time of the program (per process, RLIMIT_CPU rounded up, judged exactly)
+  double cpu_seconds = 6.0;      // CPU time of all processes of the run together
   double wall_seconds = 0.0;     // 0: 3 x cpu_seconds + 2
   int64_t memory_mb = 1024;      // address space per process (RLIMIT_AS)
   int64_t work_dir_mb = 32;      // size of the private writable tmpfs (/work, also /tmp)
@@ -83,6 +85,9 @@ struct SandboxSpec {
   std::string stdin_data;
   std::vector<SandboxFile> files;  // written to /work before the program starts, read-only to it
   SandboxLimits limits;
+  // Host uid/gid of namespace root (the init, which mounts) and host_uid + 1 of the program. No host file belongs to
+  // them, and no capability they hold reaches outside the run. Tests pick their own to count leftovers exactly.
+  unsigned host_uid = 61000;
 };
 
 struct SandboxResult {
