@@ -387,6 +387,10 @@ struct TreeStats {
 };
 TreeStats tree_stats(pid_t init) {
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  static const std::filesystem::path self_exe = [] {
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/self/exe", ec);
+  }();
   TreeStats st;
   std::vector<pid_t> stack = {init};
   while (!stack.empty()) {
@@ -407,7 +411,9 @@ TreeStats tree_stats(pid_t init) {
         st.cpu_seconds += sum / ticks;
       }
     }
-    if (pid != init) {
+    // Skip the init and a program not yet past execve: both still share crucible's address space.
+    std::error_code exe_ec;
+    if (pid != init && std::filesystem::read_symlink(dir + "/exe", exe_ec) != self_exe) {
       std::ifstream status(dir + "/status");
       while (std::getline(status, line)) {
         if (line.rfind("VmHWM:", 0) == 0) {

@@ -12,7 +12,8 @@
 // the cap counts exactly the tasks (processes and threads) of this one run, with no cgroup. (2) Our own pid 1: a tiny
 // init (code below, no exec) reaps orphans and reports the program's exit status on a pipe only it holds; when it
 // exits the kernel SIGKILLs every process left in the pid namespace, so teardown is total and needs no bookkeeping.
-// (3) One exec per run instead of two, which matters at thousands of runs per minute.
+// (3) One exec per run instead of two, which matters at thousands of runs per minute. (Boost.Process, named in the
+// issue, cannot create namespaces or run code between clone and exec, so it has no part here.)
 //
 // What a run gets:
 //   - namespaces: user, pid, network (a fresh one: only a downed loopback, so no network at all), mount, ipc, uts,
