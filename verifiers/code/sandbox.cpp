@@ -383,7 +383,8 @@ struct rlimit make_rlimit(rlim_t soft, rlim_t hard) { return {soft, hard}; }
 // crucible's size. VmHWM belongs to the post-exec address space, so it is the program's own peak.
 struct TreeStats {
   double cpu_seconds = 0;
-  int64_t peak_kb = 0;
+  int64_t peak_kb = 0;    // largest VmHWM of one process
+  int64_t rss_kb = 0;     // sum of VmRSS now (shared pages count once per process: an over-estimate)
 };
 TreeStats tree_stats(pid_t init) {
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -418,7 +419,9 @@ TreeStats tree_stats(pid_t init) {
       while (std::getline(status, line)) {
         if (line.rfind("VmHWM:", 0) == 0) {
           st.peak_kb = std::max<int64_t>(st.peak_kb, std::strtoll(line.c_str() + 6, nullptr, 10));
-          break;
+        } else if (line.rfind("VmRSS:", 0) == 0) {
+          st.rss_kb += std::strtoll(line.c_str() + 6, nullptr, 10);
+          break;  // VmRSS follows VmHWM in /proc/PID/status
         }
       }
     }
@@ -577,7 +580,7 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
   bool out_open = true, err_open = true, exited = false, wall_killed = false, output_killed = false;
-  bool cpu_killed = false;
+  bool cpu_killed = false, memory_killed = false;
   double cpu_at_kill = 0;
   int64_t sampled_peak_kb = 0;
   constexpr int kSampleMs = 10;  // how often the program's memory high-water mark is read
@@ -628,6 +631,10 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
         cpu_killed = true;
         cpu_at_kill = st.cpu_seconds;
         kill_run();
+      } else if (st.rss_kb > (lim.memory_mb << 10)) {
+        // RLIMIT_AS bounds one process; this bounds the run (a fork bomb of allocators) without a cgroup.
+        memory_killed = true;
+        kill_run();
       }
     }
     if (r < 0) {
@@ -674,6 +681,13 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
     res.verdict = Verdict::time_limit;
     res.signal = SIGKILL;
     res.message = "wall-clock limit of " + std::to_string(wall_limit) + " s";
+    return res;
+  }
+  if (memory_killed) {
+    res.peak_memory_kb = sampled_peak_kb;
+    res.verdict = Verdict::memory_limit;
+    res.signal = SIGKILL;
+    res.message = "memory limit of " + std::to_string(lim.memory_mb) + " MiB (resident, all processes of the run)";
     return res;
   }
   if (cpu_killed) {

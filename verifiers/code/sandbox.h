@@ -27,15 +27,17 @@
 //     returning EPERM for ptrace, mount/pivot_root/chroot, unshare/setns/namespace clone flags, kexec, reboot,
 //     keyctl, bpf, perf_event_open, io_uring, module loading, clock setting, process_vm_*, and socket() outside
 //     AF_UNIX; non-native syscall ABIs (i386, x32) kill the process;
-//   - a CPU limit on all processes of the run together (sampled from /proc every 10 ms), and rlimits: CPU (per
-//     process, backstop), address space (per process), file size, open files, core = 0, stack, and
+//   - a CPU limit and a resident-memory limit on all processes of the run together (sampled from /proc every
+//     10 ms), and rlimits: CPU (per process, backstop), address space (per process), file size, open files, core = 0, stack, and
 //     RLIMIT_NPROC (processes + threads of the run, see above);
 //   - a wall-clock limit after which the whole namespace is SIGKILLed; output caps on stdout/stderr, read
 //     concurrently by the parent so a chatty program can never deadlock on a full pipe;
 //   - memory that cannot escape: no /dev/shm, and every tmpfs is size-bounded (work dir + 64 KiB of /dev).
 //
 // What it does NOT cover:
-//   - total memory of the run is bounded by max_processes x memory_mb + work_dir_mb, not by one figure (no cgroup);
+//   - total memory without a cgroup: each process has memory_mb of address space, and the resident sum of the run is
+//     sampled every 10 ms and killed past memory_mb, so a fork bomb of allocators can overshoot by what it touches
+//     in 10 ms (plus work_dir_mb of tmpfs);
 //   - the CPU limit of the whole tree is enforced by sampling every 10 ms (RLIMIT_CPU, per process and in whole
 //     seconds, is the backstop), so a run may overshoot it by one sampling interval;
 //   - kernel vulnerabilities reachable through the allowed syscalls (the usual container caveat);
@@ -64,7 +66,7 @@ std::string_view verdict_name(Verdict v);
 struct SandboxLimits {
   double cpu_seconds = 6.0;      // CPU time of all processes of the run together
   double wall_seconds = 0.0;     // 0: 3 x cpu_seconds + 2
-  int64_t memory_mb = 1024;      // address space per process (RLIMIT_AS)
+  int64_t memory_mb = 1024;      // address space per process (RLIMIT_AS), and resident memory of the whole run
   int64_t work_dir_mb = 32;      // size of the private writable tmpfs (/work, also /tmp)
   int64_t file_size_mb = 16;     // RLIMIT_FSIZE
   int64_t stack_mb = 16;         // RLIMIT_STACK; also each thread's stack reservation, which counts in memory_mb

@@ -189,6 +189,11 @@ TEST_F(Hostile, MemoryHog) {
   EXPECT_LT(r.peak_memory_kb, 512 * 1024);
 }
 
+TEST_F(Hostile, ForkMemoryBomb) {
+  auto r = arm("fork_memory_bomb.py");
+  EXPECT_EQ(r.verdict, V::memory_limit) << r.message;
+}
+
 TEST_F(Hostile, SharedMemoryAndTmpfs) { expect_contained("shm_hog.py"); }
 
 TEST_F(Hostile, SleepPastTheLimit) {
