@@ -1,6 +1,9 @@
 // Quick sandbox and driver checks (a few seconds in all). The hostile programs live in test_hostile.cpp.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "verifiers/code/code_grader.h"
 #include "verifiers/code/sandbox.h"
 
@@ -108,4 +111,49 @@ TEST(CodeDrivers, StdinFunctionalAndAssertion) {
   EXPECT_EQ(vc::grade_program(he, "    return a - b\n", o).status, vc::Verdict::wrong_answer);
   EXPECT_EQ(vc::grade_program(he, "    import sys; sys.exit(0)\n", o).status, vc::Verdict::wrong_answer);
   EXPECT_EQ(vc::grade_program(he, "    return a +\n", o).status, vc::Verdict::runtime_error);
+}
+
+TEST(Sandbox, ProcessCapHoldsForRootAndCountsThreads) {
+  REQUIRE_SANDBOX();
+  vc::SandboxSpec spec;
+  spec.argv = {"/usr/bin/python3", "-I", "-c",
+               "import os, threading, time\n"
+               "n = 0\n"
+               "try:\n"
+               "    while True:\n"
+               "        if os.fork() == 0:\n"
+               "            time.sleep(60)\n"
+               "        n += 1\n"
+               "except OSError:\n"
+               "    pass\n"
+               "try:\n"
+               "    threading.Thread(target=time.sleep, args=(60,)).start()\n"
+               "    print(n, 'thread started', flush=True)\n"
+               "except RuntimeError:\n"
+               "    print(n, 'no thread', flush=True)\n"
+               "os._exit(0)\n"};
+  spec.limits.max_processes = 12;
+  auto r = vc::run_sandboxed(spec);
+  ASSERT_EQ(r.verdict, vc::Verdict::pass) << r.message << r.err;
+  EXPECT_EQ(r.out, "11 no thread\n");  // the program itself + 11 children = 12 tasks; a thread would be the 13th
+  EXPECT_LT(r.wall_seconds, 5);        // its sleeping children did not hold up the verdict
+}
+
+TEST(CodeDrivers, ConcurrentGradingFromManyThreads) {
+  REQUIRE_SANDBOX();
+  vc::CodeTask task;
+  task.tests = {{vc::TestKind::stdin_stdout, "", ""}};
+  std::vector<std::thread> threads;
+  std::atomic<int> correct{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      vc::CodeTask t = task;
+      t.tests[0].input = std::to_string(i) + "\n";
+      t.tests[0].output = std::to_string(i * i) + "\n";
+      auto v = vc::grade_program(t, "x = int(input())\nprint(x * x)\n", {});
+      if (v.correct) ++correct;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(correct.load(), 8);
 }
