@@ -180,6 +180,10 @@ int init_main(void* arg) {
   if (syscall(SYS_setgroups, 0, nullptr) != 0) child_fail(kReportFd, stage_setgroups);
   if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0)
     child_fail(kReportFd, stage_setid);
+  // If crucible dies (and with it the thread that cloned us), nobody enforces the limits any more: die too, which
+  // takes the whole run with us. The kernel's signal counts as coming from an ancestor namespace, so pid 1 gets it.
+  // Set after the credential change, which clears it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   sethostname("sandbox", 7);
 
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail(kReportFd, stage_mount_private);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -253,6 +254,29 @@ TEST_F(Hostile, DeepRecursion) {
 
 TEST_F(Hostile, FdExhaustion) { expect_contained("fd_exhaustion.py"); }
 TEST_F(Hostile, FillsTheDisk) { expect_contained("fill_disk.py"); }
+
+// crucible itself killed mid-run: nothing of the run may survive it, although no one is left to enforce limits.
+TEST_F(Hostile, CrucibleKilledMidRun) {
+  const unsigned uid = test_uid();  // of this process: the forked child has another pid
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    vc::SandboxSpec spec;
+    spec.argv = {"/usr/bin/python3", "-I", "/work/main.py"};
+    spec.files = {{"main.py", hostile("daemon.py") + "\nimport time\ntime.sleep(3600)\n"}};
+    spec.limits.wall_seconds = 3600;
+    spec.host_uid = uid;
+    vc::run_sandboxed(spec);
+    _exit(0);
+  }
+  for (int i = 0; i < 50 && count_processes_of(test_uid(), test_uid() + 1) < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GE(count_processes_of(test_uid(), test_uid() + 1), 3) << "the run did not start";
+  kill(child, SIGKILL);
+  int status;
+  waitpid(child, &status, 0);
+  check_host("crucible killed", "");
+}
 
 // Through the graders: the result of a functional test is compared outside, so an always-equal object fails; exiting
 // before the tests finish is not a pass in any driver; the driver files cannot be changed.
