@@ -231,7 +231,8 @@ int init_main(void* arg) {
 
   // The program shares our memory until its execve (vfork semantics, we sleep meanwhile): copying the page tables
   // of a process with LibTorch mapped costs tens of milliseconds per run.
-  pid_t program = clone(program_main, p.program_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&p));
+  pid_t program =
+      clone(program_main, p.program_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&p));
   if (program < 0) child_fail(kReportFd, stage_fork);
   close(0);
   close(1);

@@ -8,10 +8,11 @@
 //
 // Design: we clone the namespaces ourselves instead of exec'ing bubblewrap. Reasons: (1) the process cap. Root
 // ignores RLIMIT_NPROC, and bwrap keeps the caller's uid; we map the sandbox to two host uids of its own (61000 =
-// namespace root, 61001 = the program; SandboxSpec::host_uid), and since Linux 5.14 RLIMIT_NPROC is counted per (user namespace, uid), so
-// the cap counts exactly the tasks (processes and threads) of this one run, with no cgroup. (2) Our own pid 1: a tiny
-// init (code below, no exec) reaps orphans and reports the program's exit status on a pipe only it holds; when it
-// exits the kernel SIGKILLs every process left in the pid namespace, so teardown is total and needs no bookkeeping.
+// namespace root, 61001 = the program; SandboxSpec::host_uid), and since Linux 5.14 RLIMIT_NPROC is counted per
+// (user namespace, uid), so the cap counts exactly the tasks (processes and threads) of this one run, no cgroup.
+// (2) Our own pid 1: a tiny init (code below, no exec) reaps orphans and reports the program's exit status on a
+// pipe only it holds; when it exits the kernel SIGKILLs every process left in the pid namespace, so teardown is total
+// and needs no bookkeeping.
 // (3) One exec per run instead of two, which matters at thousands of runs per minute. (Boost.Process, named in the
 // issue, cannot create namespaces or run code between clone and exec, so it has no part here.)
 //
@@ -28,11 +29,12 @@
 //     keyctl, bpf, perf_event_open, io_uring, module loading, clock setting, process_vm_*, and socket() outside
 //     AF_UNIX; non-native syscall ABIs (i386, x32) kill the process;
 //   - a CPU limit and a resident-memory limit on all processes of the run together (sampled from /proc every
-//     10 ms), and rlimits: CPU (per process, backstop), address space (per process), file size, open files, core = 0, stack, and
-//     RLIMIT_NPROC (processes + threads of the run, see above);
+//     10 ms), and rlimits: CPU (per process, backstop), address space (per process), file size, open files,
+//     core = 0, stack, and RLIMIT_NPROC (processes + threads of the run, see above);
 //   - a wall-clock limit after which the whole namespace is SIGKILLed; output caps on stdout/stderr, read
 //     concurrently by the parent so a chatty program can never deadlock on a full pipe;
-//   - memory that cannot escape: no /dev/shm, and every tmpfs is size-bounded (work dir + 64 KiB of /dev).
+//   - memory that cannot escape: no /dev/shm, and every tmpfs is size-bounded (work dir + 64 KiB of /dev);
+//   - death with crucible: the init has a parent-death SIGKILL, so killing crucible mid-run ends the run too.
 //
 // What it does NOT cover:
 //   - total memory without a cgroup: each process has memory_mb of address space, and the resident sum of the run is
@@ -40,6 +42,8 @@
 //     in 10 ms (plus work_dir_mb of tmpfs);
 //   - the CPU limit of the whole tree is enforced by sampling every 10 ms (RLIMIT_CPU, per process and in whole
 //     seconds, is the backstop), so a run may overshoot it by one sampling interval;
+//   - a crucible killed in the microseconds between clone() and the init's prctl() leaves that run to finish on its
+//     own (still boxed, but without its wall-clock limit);
 //   - kernel vulnerabilities reachable through the allowed syscalls (the usual container caveat);
 //   - covert timing channels, and CPU contention with other runs (verdicts are judged on CPU time, see below);
 //   - the code inside one run is not isolated from the driver that runs it in the same interpreter (code_grader.h says

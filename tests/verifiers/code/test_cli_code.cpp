@@ -48,7 +48,7 @@ TEST(CliGradeCode, GradesBothFormsAndKeepsOrderAndFields) {
 TEST(CliGradeCode, BadInputNamesFileLineAndField) {
   crucible::testing::TempDir dir;
   const std::string in = dir.file("bad.jsonl");
-  std::ofstream(in) << "{\"response\": \"x\", \"tests\": [{\"input\": \"1\", \"output\": \"1\", \"testtype\": \"x\"}]}\n";
+  std::ofstream(in) << R"({"response": "x", "tests": [{"input": "1", "output": "1", "testtype": "x"}]})" << "\n";
   auto r = run_command({crucible_binary(), "grade", "code", in});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.jsonl:1"), std::string::npos) << r.err;
