@@ -97,6 +97,7 @@ struct ChildPlan {
   std::vector<std::pair<const char*, const char*>> symlinks;  // (target, linkpath)
   std::vector<std::pair<const char*, const char*>> dev_binds;  // (host device, file in staging)
   const char* usr_src;
+  std::vector<const char*> hidden;  // directories under the /usr bind covered by an empty tmpfs
   const char* usr_dst;
   const char* work_dst;
   const char* tmp_dst;
@@ -198,6 +199,10 @@ int init_main(void* arg) {
   if (mount(p.usr_src, p.usr_dst, nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail(kReportFd, stage_mount_usr);
   if (mount(nullptr, p.usr_dst, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
     child_fail(kReportFd, stage_mount_usr);
+  for (const char* hidden : p.hidden) {
+    if (mount("sandbox-empty", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755") != 0)
+      child_fail(kReportFd, stage_mount_usr);
+  }
   if (mount("sandbox-work", p.work_dst, "tmpfs", MS_NOSUID | MS_NODEV, p.work_opts) != 0)
     child_fail(kReportFd, stage_mount_work);
   if (mount(p.work_dst, p.tmp_dst, nullptr, MS_BIND, nullptr) != 0) child_fail(kReportFd, stage_mount_work);
@@ -491,6 +496,12 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   for (const char* d : {"null", "zero", "full", "random", "urandom"})
     plan.dev_binds.emplace_back(keep(std::string("/dev/") + d), keep(staging + "/dev/" + d));
   plan.usr_src = "/usr";
+  // The host's own additions to /usr stay out: /usr/local (tools, pip installs) and Debian's third-party Python
+  // packages, whose .pth hooks would otherwise run at every interpreter start. The sandbox runs the standard library.
+  for (const char* d : {"/usr/local", "/usr/lib/python3/dist-packages"}) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(d, ec)) plan.hidden.push_back(keep(staging + d));
+  }
   plan.usr_dst = keep(staging + "/usr");
   plan.work_dst = keep(staging + "/work");
   plan.tmp_dst = keep(staging + "/tmp");

@@ -20,7 +20,8 @@
 //   - namespaces: user, pid, network (a fresh one: only a downed loopback, so no network at all), mount, ipc, uts,
 //     cgroup;
 //   - a filesystem built from nothing: a read-only tmpfs root holding a read-only, nosuid bind of /usr (plus the
-//     /bin, /lib, /lib64, /sbin symlinks), a minimal /dev (null, zero, full, random, urandom; no /dev/shm), a
+//     /bin, /lib, /lib64, /sbin symlinks) with /usr/local and /usr/lib/python3/dist-packages hidden (the program
+//     gets the interpreter and its standard library, not the host's tools and packages), a minimal /dev (null, zero, full, random, urandom; no /dev/shm), a
 //     read-only /proc of the new pid namespace, and /work (= /tmp) a private tmpfs of `work_dir_mb`, the only
 //     writable place. Nothing of /etc, /home, /root, /tmp or the host's /proc is visible;
 //   - an empty environment and only fds 0, 1, 2 (stdin from a memfd, stdout/stderr pipes read by the parent);
