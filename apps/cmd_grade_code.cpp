@@ -141,7 +141,7 @@ void setup(CLI::App& app, Globals&, Action& action) {
   code->add_option("input", a->input, "JSONL file ('-' or absent: stdin)")->capture_default_str();
   code->add_option("--workers", a->workers, "sandboxes running at once")->capture_default_str();
   code->add_option("--time-limit", a->time_limit, "CPU seconds per test")->capture_default_str();
-  code->add_option("--memory-mb", a->memory_mb, "address space per process, MiB")->capture_default_str();
+  code->add_option("--memory-mb", a->memory_mb, "MiB of address space per process and of resident memory for the run")->capture_default_str();
   code->add_flag("--think-open", a->think_open, "responses start inside <think> (the prompt opened it)");
   code->add_flag("--stop-at-first-failure", a->stop_first, "skip the remaining tests of a problem once one fails");
   code->callback([&action, a] { action = [a] { return grade_code_cmd(*a); }; });

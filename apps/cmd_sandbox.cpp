@@ -68,7 +68,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   auto a = std::make_shared<SandboxArgs>();
   run->add_option("--cpu", a->limits.cpu_seconds, "CPU seconds")->capture_default_str();
   run->add_option("--wall", a->limits.wall_seconds, "wall-clock seconds (0: 3 x cpu + 2)")->capture_default_str();
-  run->add_option("--memory-mb", a->limits.memory_mb, "address space per process, MiB")->capture_default_str();
+  run->add_option("--memory-mb", a->limits.memory_mb, "MiB of address space per process and of resident memory for the run")->capture_default_str();
   run->add_option("--work-mb", a->limits.work_dir_mb, "size of the writable /work tmpfs, MiB")->capture_default_str();
   run->add_option("--processes", a->limits.max_processes, "processes + threads")->capture_default_str();
   run->add_option("--open-files", a->limits.max_open_files, "open files")->capture_default_str();

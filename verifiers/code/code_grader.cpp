@@ -119,7 +119,9 @@ bool parse_decimal(std::string_view s, DecimalValue& v) {
   size_t i = 0;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) v.negative = s[i++] == '-';
   std::string rest;
-  for (size_t k = i; k < s.size(); ++k) rest.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[k]))));
+  for (size_t k = i; k < s.size(); ++k) {
+    rest.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[k]))));
+  }
   if (rest == "inf" || rest == "infinity") {
     v.kind = 1;
     return true;

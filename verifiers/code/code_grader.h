@@ -4,7 +4,9 @@
 // Three kinds of test, each run by a driver crucible owns (code_grader.cpp), in a fresh sandbox per test:
 //   stdin       (LiveCodeBench stdin problems) the program reads the input on stdin; its stdout is compared outside
 //               the sandbox with the expected output line by line after strip(), numbers by Decimal value, as
-//               LiveCodeBench's grade_stdio does. The expected output never enters the sandbox.
+//               LiveCodeBench's grade_stdio does. The expected output never enters the sandbox. The program runs as
+//               a script (`__name__ == "__main__"`), one process per test; LCB instead wraps the code in a function
+//               and feeds all tests to one process.
 //   functional  (LiveCodeBench LeetCode problems) the driver loads the code as a module, calls `Solution().fn` (when
 //               the code has `class Solution`, LCB's rule) or the top-level `fn` with the JSON arguments (one per
 //               input line), serialises the result (tuples become lists) to JSON and prints it after a per-run

@@ -58,7 +58,8 @@ bool has_code(const std::string& body) {
   size_t pos = 0;
   while (pos < body.size()) {
     size_t nl = body.find('\n', pos);
-    std::string_view line = trim(std::string_view(body).substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    const size_t len = nl == std::string::npos ? std::string::npos : nl - pos;
+    std::string_view line = trim(std::string_view(body).substr(pos, len));
     if (!line.empty() && line[0] != '#') return true;
     if (nl == std::string::npos) break;
     pos = nl + 1;

@@ -54,10 +54,7 @@ std::string_view verdict_name(Verdict v) {
 
 namespace {
 
-// Host uids/gids of a run: namespace root (does the mounts) and the program. No host file belongs to them.
-constexpr unsigned kHostRootId = 61000;
-constexpr unsigned kHostUserId = 61001;
-constexpr unsigned kInnerUserId = 1000;
+constexpr unsigned kInnerUserId = 1000;  // the program's uid and gid inside; namespace root is 0
 
 // Fixed descriptor numbers inside the child.
 constexpr int kReportFd = 3;  // init -> parent: setup failures and the program's wait status
@@ -100,6 +97,7 @@ struct ChildPlan {
   std::vector<std::pair<const char*, const char*>> symlinks;  // (target, linkpath)
   std::vector<std::pair<const char*, const char*>> dev_binds;  // (host device, file in staging)
   const char* usr_src;
+  std::vector<const char*> hidden;  // directories under the /usr bind covered by an empty tmpfs
   const char* usr_dst;
   const char* work_dst;
   const char* tmp_dst;
@@ -183,6 +181,10 @@ int init_main(void* arg) {
   if (syscall(SYS_setgroups, 0, nullptr) != 0) child_fail(kReportFd, stage_setgroups);
   if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0)
     child_fail(kReportFd, stage_setid);
+  // If crucible dies (and with it the thread that cloned us), nobody enforces the limits any more: die too, which
+  // takes the whole run with us. The kernel's signal counts as coming from an ancestor namespace, so pid 1 gets it.
+  // Set after the credential change, which clears it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   sethostname("sandbox", 7);
 
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail(kReportFd, stage_mount_private);
@@ -197,6 +199,10 @@ int init_main(void* arg) {
   if (mount(p.usr_src, p.usr_dst, nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail(kReportFd, stage_mount_usr);
   if (mount(nullptr, p.usr_dst, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
     child_fail(kReportFd, stage_mount_usr);
+  for (const char* hidden : p.hidden) {
+    if (mount("sandbox-empty", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755") != 0)
+      child_fail(kReportFd, stage_mount_usr);
+  }
   if (mount("sandbox-work", p.work_dst, "tmpfs", MS_NOSUID | MS_NODEV, p.work_opts) != 0)
     child_fail(kReportFd, stage_mount_work);
   if (mount(p.work_dst, p.tmp_dst, nullptr, MS_BIND, nullptr) != 0) child_fail(kReportFd, stage_mount_work);
@@ -230,7 +236,8 @@ int init_main(void* arg) {
 
   // The program shares our memory until its execve (vfork semantics, we sleep meanwhile): copying the page tables
   // of a process with LibTorch mapped costs tens of milliseconds per run.
-  pid_t program = clone(program_main, p.program_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&p));
+  pid_t program =
+      clone(program_main, p.program_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&p));
   if (program < 0) child_fail(kReportFd, stage_fork);
   close(0);
   close(1);
@@ -386,10 +393,15 @@ struct rlimit make_rlimit(rlim_t soft, rlim_t hard) { return {soft, hard}; }
 // crucible's size. VmHWM belongs to the post-exec address space, so it is the program's own peak.
 struct TreeStats {
   double cpu_seconds = 0;
-  int64_t peak_kb = 0;
+  int64_t peak_kb = 0;    // largest VmHWM of one process
+  int64_t rss_kb = 0;     // sum of VmRSS now (shared pages count once per process: an over-estimate)
 };
 TreeStats tree_stats(pid_t init) {
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  static const std::filesystem::path self_exe = [] {
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/self/exe", ec);
+  }();
   TreeStats st;
   std::vector<pid_t> stack = {init};
   while (!stack.empty()) {
@@ -410,12 +422,16 @@ TreeStats tree_stats(pid_t init) {
         st.cpu_seconds += sum / ticks;
       }
     }
-    if (pid != init) {
+    // Skip the init and a program not yet past execve: both still share crucible's address space.
+    std::error_code exe_ec;
+    if (pid != init && std::filesystem::read_symlink(dir + "/exe", exe_ec) != self_exe) {
       std::ifstream status(dir + "/status");
       while (std::getline(status, line)) {
         if (line.rfind("VmHWM:", 0) == 0) {
           st.peak_kb = std::max<int64_t>(st.peak_kb, std::strtoll(line.c_str() + 6, nullptr, 10));
-          break;
+        } else if (line.rfind("VmRSS:", 0) == 0) {
+          st.rss_kb += std::strtoll(line.c_str() + 6, nullptr, 10);
+          break;  // VmRSS follows VmHWM in /proc/PID/status
         }
       }
     }
@@ -480,6 +496,12 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   for (const char* d : {"null", "zero", "full", "random", "urandom"})
     plan.dev_binds.emplace_back(keep(std::string("/dev/") + d), keep(staging + "/dev/" + d));
   plan.usr_src = "/usr";
+  // The host's own additions to /usr stay out: /usr/local (tools, pip installs) and Debian's third-party Python
+  // packages, whose .pth hooks would otherwise run at every interpreter start. The sandbox runs the standard library.
+  for (const char* d : {"/usr/local", "/usr/lib/python3/dist-packages"}) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(d, ec)) plan.hidden.push_back(keep(staging + d));
+  }
   plan.usr_dst = keep(staging + "/usr");
   plan.work_dst = keep(staging + "/work");
   plan.tmp_dst = keep(staging + "/tmp");
@@ -492,8 +514,8 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   argv.push_back(nullptr);
   plan.argv = argv.data();
   const auto cpu_limit = static_cast<rlim_t>(std::ceil(lim.cpu_seconds));
-  // SIGXCPU at the soft limit, SIGKILL one second later if the program catches it.
-  plan.rl_cpu = make_rlimit(cpu_limit, cpu_limit + 1);
+  // A backstop a second past the sampled limit below: SIGXCPU, then SIGKILL a second later if it is caught.
+  plan.rl_cpu = make_rlimit(cpu_limit + 1, cpu_limit + 2);
   const rlim_t mem = static_cast<rlim_t>(lim.memory_mb) << 20;
   plan.rl_as = make_rlimit(mem, mem);
   const rlim_t fsize = static_cast<rlim_t>(lim.file_size_mb) << 20;
@@ -555,8 +577,8 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
 
   auto kill_run = [&] { syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0); };
   const std::string proc = "/proc/" + std::to_string(pid);
-  const std::string map = "0 " + std::to_string(kHostRootId) + " 1\n" + std::to_string(kInnerUserId) + " " +
-                          std::to_string(kHostUserId) + " 1\n";
+  const std::string map = "0 " + std::to_string(spec.host_uid) + " 1\n" + std::to_string(kInnerUserId) + " " +
+                          std::to_string(spec.host_uid + 1) + " 1\n";
   bool mapped = write_text(proc + "/uid_map", map) && write_text(proc + "/gid_map", map);
   if (!mapped) {
     std::string why = std::string("writing uid/gid maps: ") + std::strerror(errno);
@@ -574,6 +596,7 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
   fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
   bool out_open = true, err_open = true, exited = false, wall_killed = false, output_killed = false;
+  bool cpu_killed = false, memory_killed = false;
   double cpu_at_kill = 0;
   int64_t sampled_peak_kb = 0;
   constexpr int kSampleMs = 10;  // how often the program's memory high-water mark is read
@@ -615,7 +638,21 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
     }
     if (!exited) timeout_ms = std::min(timeout_ms, kSampleMs);
     int r = poll(pfds, static_cast<nfds_t>(n), timeout_ms);
-    if (!exited && !wall_killed) sampled_peak_kb = std::max(sampled_peak_kb, tree_stats(pid).peak_kb);
+    if (!exited && !wall_killed && !cpu_killed) {
+      // The same sample enforces the CPU limit on the whole tree, to the 10 ms: RLIMIT_CPU is per process and in
+      // whole seconds.
+      TreeStats st = tree_stats(pid);
+      sampled_peak_kb = std::max(sampled_peak_kb, st.peak_kb);
+      if (st.cpu_seconds > lim.cpu_seconds) {
+        cpu_killed = true;
+        cpu_at_kill = st.cpu_seconds;
+        kill_run();
+      } else if (st.rss_kb > (lim.memory_mb << 10)) {
+        // RLIMIT_AS bounds one process; this bounds the run (a fork bomb of allocators) without a cgroup.
+        memory_killed = true;
+        kill_run();
+      }
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       kill_run();
@@ -660,6 +697,21 @@ SandboxResult run_sandboxed(const SandboxSpec& spec) {
     res.verdict = Verdict::time_limit;
     res.signal = SIGKILL;
     res.message = "wall-clock limit of " + std::to_string(wall_limit) + " s";
+    return res;
+  }
+  if (memory_killed) {
+    res.peak_memory_kb = sampled_peak_kb;
+    res.verdict = Verdict::memory_limit;
+    res.signal = SIGKILL;
+    res.message = "memory limit of " + std::to_string(lim.memory_mb) + " MiB (resident, all processes of the run)";
+    return res;
+  }
+  if (cpu_killed) {
+    res.cpu_seconds = cpu_at_kill;
+    res.peak_memory_kb = sampled_peak_kb;
+    res.verdict = Verdict::time_limit;
+    res.signal = SIGKILL;
+    res.message = "CPU limit of " + std::to_string(lim.cpu_seconds) + " s (all processes of the run)";
     return res;
   }
   if (output_killed) {

@@ -8,17 +8,20 @@
 //
 // Design: we clone the namespaces ourselves instead of exec'ing bubblewrap. Reasons: (1) the process cap. Root
 // ignores RLIMIT_NPROC, and bwrap keeps the caller's uid; we map the sandbox to two host uids of its own (61000 =
-// namespace root, 61001 = the program), and since Linux 5.14 RLIMIT_NPROC is counted per (user namespace, uid), so
-// the cap counts exactly the tasks (processes and threads) of this one run, with no cgroup. (2) Our own pid 1: a tiny
-// init (code below, no exec) reaps orphans and reports the program's exit status on a pipe only it holds; when it
-// exits the kernel SIGKILLs every process left in the pid namespace, so teardown is total and needs no bookkeeping.
-// (3) One exec per run instead of two, which matters at thousands of runs per minute.
+// namespace root, 61001 = the program; SandboxSpec::host_uid), and since Linux 5.14 RLIMIT_NPROC is counted per
+// (user namespace, uid), so the cap counts exactly the tasks (processes and threads) of this one run, no cgroup.
+// (2) Our own pid 1: a tiny init (code below, no exec) reaps orphans and reports the program's exit status on a
+// pipe only it holds; when it exits the kernel SIGKILLs every process left in the pid namespace, so teardown is total
+// and needs no bookkeeping.
+// (3) One exec per run instead of two, which matters at thousands of runs per minute. (Boost.Process, named in the
+// issue, cannot create namespaces or run code between clone and exec, so it has no part here.)
 //
 // What a run gets:
 //   - namespaces: user, pid, network (a fresh one: only a downed loopback, so no network at all), mount, ipc, uts,
 //     cgroup;
 //   - a filesystem built from nothing: a read-only tmpfs root holding a read-only, nosuid bind of /usr (plus the
-//     /bin, /lib, /lib64, /sbin symlinks), a minimal /dev (null, zero, full, random, urandom; no /dev/shm), a
+//     /bin, /lib, /lib64, /sbin symlinks) with /usr/local and /usr/lib/python3/dist-packages hidden (the program
+//     gets the interpreter and its standard library, not the host's tools and packages), a minimal /dev (null, zero, full, random, urandom; no /dev/shm), a
 //     read-only /proc of the new pid namespace, and /work (= /tmp) a private tmpfs of `work_dir_mb`, the only
 //     writable place. Nothing of /etc, /home, /root, /tmp or the host's /proc is visible;
 //   - an empty environment and only fds 0, 1, 2 (stdin from a memfd, stdout/stderr pipes read by the parent);
@@ -26,15 +29,22 @@
 //     returning EPERM for ptrace, mount/pivot_root/chroot, unshare/setns/namespace clone flags, kexec, reboot,
 //     keyctl, bpf, perf_event_open, io_uring, module loading, clock setting, process_vm_*, and socket() outside
 //     AF_UNIX; non-native syscall ABIs (i386, x32) kill the process;
-//   - rlimits: CPU (per process), address space (per process), file size, open files, core = 0, stack, and
-//     RLIMIT_NPROC (processes + threads of the run, see above);
+//   - a CPU limit and a resident-memory limit on all processes of the run together (sampled from /proc every
+//     10 ms), and rlimits: CPU (per process, backstop), address space (per process), file size, open files,
+//     core = 0, stack, and RLIMIT_NPROC (processes + threads of the run, see above);
 //   - a wall-clock limit after which the whole namespace is SIGKILLed; output caps on stdout/stderr, read
 //     concurrently by the parent so a chatty program can never deadlock on a full pipe;
-//   - memory that cannot escape: no /dev/shm, and every tmpfs is size-bounded (work dir + 64 KiB of /dev).
+//   - memory that cannot escape: no /dev/shm, and every tmpfs is size-bounded (work dir + 64 KiB of /dev);
+//   - death with crucible: the init has a parent-death SIGKILL, so killing crucible mid-run ends the run too.
 //
 // What it does NOT cover:
-//   - total memory of the run is bounded by max_processes x memory_mb + work_dir_mb, not by one figure (no cgroup);
-//   - RLIMIT_CPU is per process; the tree as a whole is bounded by the wall-clock limit;
+//   - total memory without a cgroup: each process has memory_mb of address space, and the resident sum of the run is
+//     sampled every 10 ms and killed past memory_mb, so a fork bomb of allocators can overshoot by what it touches
+//     in 10 ms (plus work_dir_mb of tmpfs);
+//   - the CPU limit of the whole tree is enforced by sampling every 10 ms (RLIMIT_CPU, per process and in whole
+//     seconds, is the backstop), so a run may overshoot it by one sampling interval;
+//   - a crucible killed in the microseconds between clone() and the init's prctl() leaves that run to finish on its
+//     own (still boxed, but without its wall-clock limit);
 //   - kernel vulnerabilities reachable through the allowed syscalls (the usual container caveat);
 //   - covert timing channels, and CPU contention with other runs (verdicts are judged on CPU time, see below);
 //   - the code inside one run is not isolated from the driver that runs it in the same interpreter (code_grader.h says
@@ -59,9 +69,9 @@ enum class Verdict { pass, wrong_answer, time_limit, memory_limit, output_limit,
 std::string_view verdict_name(Verdict v);
 
 struct SandboxLimits {
-  double cpu_seconds = 6.0;      // CPU time of the program (per process, RLIMIT_CPU rounded up, judged exactly)
+  double cpu_seconds = 6.0;      // CPU time of all processes of the run together
   double wall_seconds = 0.0;     // 0: 3 x cpu_seconds + 2
-  int64_t memory_mb = 1024;      // address space per process (RLIMIT_AS)
+  int64_t memory_mb = 1024;      // address space per process (RLIMIT_AS), and resident memory of the whole run
   int64_t work_dir_mb = 32;      // size of the private writable tmpfs (/work, also /tmp)
   int64_t file_size_mb = 16;     // RLIMIT_FSIZE
   int64_t stack_mb = 16;         // RLIMIT_STACK; also each thread's stack reservation, which counts in memory_mb
@@ -83,6 +93,9 @@ struct SandboxSpec {
   std::string stdin_data;
   std::vector<SandboxFile> files;  // written to /work before the program starts, read-only to it
   SandboxLimits limits;
+  // Host uid/gid of namespace root (the init, which mounts) and host_uid + 1 of the program. No host file belongs to
+  // them, and no capability they hold reaches outside the run. Tests pick their own to count leftovers exactly.
+  unsigned host_uid = 61000;
 };
 
 struct SandboxResult {
