@@ -800,7 +800,7 @@ class Parser {
       return n;
     }
     // Mixed numbers: "2\frac{1}{2}", "2 1/2" (integer, then a proper fraction of integers).
-    if (!t.decimal && at_cmd("frac") && ahead(1).type == T::punct && ahead(1).s == "{" && ahead(2).type == T::num &&
+    if (!t.decimal && (at_cmd("frac") || at_cmd("dfrac") || at_cmd("tfrac")) && ahead(1).type == T::punct && ahead(1).s == "{" && ahead(2).type == T::num &&
         !ahead(2).decimal && ahead(3).s == "}" && ahead(4).s == "{" && ahead(5).type == T::num &&
         !ahead(5).decimal && ahead(6).s == "}" && ahead(2).q < ahead(5).q && ahead(5).q != 0) {
       Rational f = ahead(2).q / ahead(5).q;
