@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)compare_answers(in, "\\frac{x+1}{2}", o);
     (void)compare_answers(in, "(1, 2]", o);
   }
-  // Each comparison has a 50 ms budget; four of them plus parsing must stay far from a second.
-  if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(1)) std::abort();
+  // Each comparison has a 50 ms budget; four of them plus parsing must stay far below 3 s even under ASan and
+  // coverage instrumentation (10-30x slower) on a shared machine.
+  if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(3)) std::abort();
   return 0;
 }
