@@ -519,7 +519,11 @@ class Comparer {
   static bool names_only(const Node& n) {
     if (n.kind == Kind::symbol) return true;
     if (n.kind == Kind::mul)
-      return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return names_only(k); });
+      return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) {
+        // f^{-1}(x): an inverse function's name, only with its argument (x^{-1} = 2 alone is an equation).
+        bool inverse = k.kind == Kind::pow && k.kids[0].kind == Kind::symbol && k.kids[1].kind == Kind::neg;
+        return inverse || names_only(k);
+      });
     return false;
   }
 
