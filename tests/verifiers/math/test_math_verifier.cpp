@@ -102,7 +102,9 @@ TEST(MathBudget, PathologicalInputEndsQuicklyAndNeverEqual) {
   std::vector<std::string> bad = {
       "10^{10^{10}}",          "2^{2^{2^{2^{2}}}}",     "99999!", std::string(100'000, '{'),
       std::string(50'000, '{') + "1" + std::string(50'000, '}'), std::string(100'000, '('),
-      std::string(3000, '1') + "^" + std::string(3000, '9'), "\\frac{1}{0}", "0^{-1}", "\\sqrt{-1}^{\\sqrt{-1}}"};
+      std::string(3000, '1') + "^" + std::string(3000, '9'), "\\frac{1}{0}", "0^{-1}", "\\sqrt{-1}^{\\sqrt{-1}}",
+      // Found by fuzzing: GiNaC expanded 18^(13^20) (hung); 2999! * 2000! took seconds under ASan.
+      "18^{13^{20}+c}", "2999! 2000! .720018", "((10^{500})^{500})^{500}", "e^{10^{500}}", "\\sin(10^{500})"};
   std::string many_sqrt;
   for (int i = 0; i < 5000; ++i) many_sqrt += "\\sqrt{";
   bad.push_back(many_sqrt);
