@@ -63,7 +63,7 @@ const std::unordered_set<std::string_view>& transparent_commands() {
 }
 const std::unordered_set<std::string_view>& text_commands() {
   static const std::unordered_set<std::string_view> s{"text", "textbf", "textit", "textrm", "mbox", "textnormal",
-                                                      "textsf", "texttt", "hbox", "textup", "mathrm*"};
+                                                      "textsf", "texttt", "hbox", "textup"};
   return s;
 }
 
@@ -695,10 +695,7 @@ class Parser {
       n.text += "_" + sub;
       return n;
     }
-    if (n.kind == Kind::func && n.text == "log") {
-      return n;  // handled by the function reader
-    }
-    return n;  // other subscripts (units, labels) carry no value
+    return n;  // other subscripts (units, labels) carry no value; \log_b is read by parse_function
   }
 
   static std::string token_text(const Token& t) {
