@@ -104,7 +104,7 @@ std::string render(const Node& n);
 inline constexpr size_t kMaxAnswerChars = 4000;
 inline constexpr int kMaxDepth = 120;
 inline constexpr size_t kMaxNodes = 4000;
-inline constexpr unsigned kMaxResultBits = 200'000;  // an exact number larger than this is refused
-inline constexpr unsigned kMaxFactorial = 3000;
+inline constexpr unsigned kMaxResultBits = 40'000;  // ~12 000 digits: bigger exact numbers are refused (gcd cost)
+inline constexpr unsigned kMaxFactorial = 1500;  // 1500! has ~13 700 bits; 1000! (the example) fits
 
 }  // namespace crucible::verifiers::math

@@ -519,7 +519,11 @@ class Comparer {
   static bool names_only(const Node& n) {
     if (n.kind == Kind::symbol) return true;
     if (n.kind == Kind::mul)
-      return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return names_only(k); });
+      return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) {
+        // f^{-1}(x): an inverse function's name, only with its argument (x^{-1} = 2 alone is an equation).
+        bool inverse = k.kind == Kind::pow && k.kids[0].kind == Kind::symbol && k.kids[1].kind == Kind::neg;
+        return inverse || names_only(k);
+      });
     return false;
   }
 
@@ -626,6 +630,14 @@ class Comparer {
       case Kind::list: {
         std::vector<Iv> out;
         for (const auto& k : n.kids) {
+          if (n.kind == Kind::union_ && k.kind == Kind::set) {
+            // A set of points inside a union, (-oo, 0) U {1}: each point is the closed interval [p, p].
+            for (const auto& p : k.kids) {
+              if (!is_scalar(p)) return std::nullopt;
+              out.push_back({p, p, true, true});
+            }
+            continue;
+          }
           auto part = interval_set(k);
           if (!part) return std::nullopt;
           out.insert(out.end(), part->begin(), part->end());
@@ -856,9 +868,16 @@ std::string loose_string(std::string_view s) {
     size_t pos;
     while ((pos = out.find(d)) != std::string::npos) out.erase(pos, d.size());
   }
+  // Whitespace collapses to one space but does not vanish: "58, 500" (two numbers) is not "58,500".
   std::string r;
+  bool space = false;
   for (char c : out) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') continue;
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '~') {
+      space = !r.empty();
+      continue;
+    }
+    if (space) r += ' ';
+    space = false;
     r += c;
   }
   while (!r.empty() && r.back() == '.') r.pop_back();

@@ -2,6 +2,7 @@
 
 #include <ginac/ginac.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -23,6 +24,31 @@ size_t count_nodes(const Node& n) {
   size_t c = 1;
   for (const auto& k : n.kids) c += count_nodes(k);
   return c;
+}
+
+// An exponent GiNaC may see: numbers of at most 64 (numerator and denominator), names, +, -, *, and nothing that
+// computes big numbers (powers, factorials, functions).
+bool tame_exponent(const Node& n) {
+  switch (n.kind) {
+    case Kind::number:
+    case Kind::based: {
+      using boost::multiprecision::denominator;
+      using boost::multiprecision::numerator;
+      return abs(numerator(n.q)) <= 64 && denominator(n.q) <= 64;
+    }
+    case Kind::symbol:
+    case Kind::pi:
+    case Kind::euler:
+    case Kind::imag: return true;
+    case Kind::add:
+    case Kind::mul:
+    case Kind::neg:
+      return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return tame_exponent(k); });
+    case Kind::pow:
+      // x^{-1} from a division inside the exponent (2^{n/2}) is fine; anything else nested is not.
+      return n.kids[1].kind == Kind::number && n.kids[1].q == -1 && tame_exponent(n.kids[0]);
+    default: return false;
+  }
 }
 
 bool is_numeric_constant(const Node& n) {
@@ -59,20 +85,23 @@ class Converter {
       }
       case Kind::neg: return -convert(n.kids[0]);
       case Kind::pow: {
+        // Exponents are where GiNaC can be made to compute forever (18^(13^20 + c) expands 18^(13^20)); anything
+        // that could get there is refused here.
+        if (!tame_exponent(n.kids[1])) throw Refused{};
         ex base = convert(n.kids[0]);
         ex e = convert(n.kids[1]);
         if (is_a<numeric>(e)) {
           numeric ne = ex_to<numeric>(e);
-          if (ne.is_integer()) {
-            int limit = is_numeric_constant(n.kids[0]) ? kMaxNumericExponent : kMaxSymbolicExponent;
-            if (abs(ne) > limit) throw Refused{};
-          } else if (ne.is_rational()) {
-            if (abs(ne.numer()) > kMaxSymbolicExponent || ne.denom() > kMaxSymbolicExponent) throw Refused{};
+          if (!ne.is_rational()) throw Refused{};
+          int limit = is_numeric_constant(n.kids[0]) ? kMaxNumericExponent : kMaxSymbolicExponent;
+          if (abs(ne.numer()) > limit || ne.denom() > kMaxSymbolicExponent) throw Refused{};
+          if (is_a<numeric>(base)) {
+            // A numeric power is computed at once: keep its size near what the exact evaluator accepts.
+            const numeric& nb = ex_to<numeric>(base);
+            if (!nb.is_rational()) throw Refused{};
+            double bits = static_cast<double>(nb.numer().int_length() + nb.denom().int_length());
+            if (bits * abs(ne.numer()).to_double() > 2.0 * kMaxResultBits) throw Refused{};
           }
-        } else if (!is_numeric_constant(n.kids[1])) {
-          // x^y with symbolic y is fine for normal(); numeric towers like 10^(10^10) are not.
-        } else {
-          throw Refused{};
         }
         return pow(base, e);
       }

@@ -63,7 +63,7 @@ const std::unordered_set<std::string_view>& transparent_commands() {
 }
 const std::unordered_set<std::string_view>& text_commands() {
   static const std::unordered_set<std::string_view> s{"text", "textbf", "textit", "textrm", "mbox", "textnormal",
-                                                      "textsf", "texttt", "hbox", "textup", "mathrm*"};
+                                                      "textsf", "texttt", "hbox", "textup"};
   return s;
 }
 
@@ -695,10 +695,7 @@ class Parser {
       n.text += "_" + sub;
       return n;
     }
-    if (n.kind == Kind::func && n.text == "log") {
-      return n;  // handled by the function reader
-    }
-    return n;  // other subscripts (units, labels) carry no value
+    return n;  // other subscripts (units, labels) carry no value; \log_b is read by parse_function
   }
 
   static std::string token_text(const Token& t) {
@@ -800,7 +797,7 @@ class Parser {
       return n;
     }
     // Mixed numbers: "2\frac{1}{2}", "2 1/2" (integer, then a proper fraction of integers).
-    if (!t.decimal && at_cmd("frac") && ahead(1).type == T::punct && ahead(1).s == "{" && ahead(2).type == T::num &&
+    if (!t.decimal && (at_cmd("frac") || at_cmd("dfrac") || at_cmd("tfrac")) && ahead(1).type == T::punct && ahead(1).s == "{" && ahead(2).type == T::num &&
         !ahead(2).decimal && ahead(3).s == "}" && ahead(4).s == "{" && ahead(5).type == T::num &&
         !ahead(5).decimal && ahead(6).s == "}" && ahead(2).q < ahead(5).q && ahead(5).q != 0) {
       Rational f = ahead(2).q / ahead(5).q;

@@ -21,7 +21,8 @@ std::string field_text(const Json& j, const std::string& name) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-// OlympiadBench stores lists as Python reprs: "['$69$,$84$']", "['$\\\\frac{1}{2}$']".
+// OlympiadBench's final_answer is a JSON list of strings; field_text() hands it over as its JSON text
+// ("[\"$69$,$84$\"]", with JSON's doubled backslashes), which this reads back.
 std::vector<std::string> python_list(const std::string& s) {
   std::vector<std::string> out;
   if (s.size() < 4 || s.front() != '[' || s.back() != ']') return {s};
@@ -33,7 +34,7 @@ std::vector<std::string> python_list(const std::string& s) {
     size_t end = body.find(std::string(1, q) + ", " + q, pos + 1);
     if (end == std::string::npos) end = body.rfind(q);
     if (end == std::string::npos || end <= pos) break;
-    // Python's repr doubles backslashes: "\\\\frac" stands for "\\frac".
+    // JSON doubles backslashes: "\\\\frac" stands for "\\frac".
     std::string item = body.substr(pos + 1, end - pos - 1), unescaped;
     for (size_t k = 0; k < item.size(); ++k) {
       if (item[k] == '\\' && k + 1 < item.size() && item[k + 1] == '\\') ++k;
