@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/sha256.h"
+#include "verifiers/math/math_verifier.h"
 
 namespace crucible::harness {
 
@@ -279,39 +280,9 @@ LoadedSuite load_suite(const SuiteInfo& suite, const std::string& data_dir,
 }
 
 std::optional<std::string> last_boxed(const std::string& text) {
-  size_t best = std::string::npos;
-  size_t macro_len = 0;
-  for (std::string macro : {"\\boxed", "\\fbox"}) {
-    size_t pos = text.rfind(macro);
-    if (pos != std::string::npos && (best == std::string::npos || pos > best)) {
-      best = pos;
-      macro_len = macro.size();
-    }
-  }
-  while (best != std::string::npos) {
-    size_t i = best + macro_len;
-    while (i < text.size() && text[i] == ' ') ++i;
-    if (i < text.size() && text[i] == '{') {
-      int depth = 0;
-      for (size_t j = i; j < text.size(); ++j) {
-        if (text[j] == '\\' && j + 1 < text.size()) { ++j; continue; }
-        if (text[j] == '{') ++depth;
-        else if (text[j] == '}' && --depth == 0) return text.substr(i + 1, j - i - 1);
-      }
-    }
-    // Unbalanced or not followed by a brace: look at the previous occurrence.
-    if (best == 0) break;
-    size_t prev_boxed = text.rfind("\\boxed", best - 1), prev_fbox = text.rfind("\\fbox", best - 1);
-    if (prev_boxed == std::string::npos && prev_fbox == std::string::npos) break;
-    if (prev_fbox == std::string::npos || (prev_boxed != std::string::npos && prev_boxed > prev_fbox)) {
-      best = prev_boxed;
-      macro_len = 6;
-    } else {
-      best = prev_fbox;
-      macro_len = 5;
-    }
-  }
-  return std::nullopt;
+  auto e = verifiers::extract_answer(text, {verifiers::ExtractRule::boxed});
+  if (!e) return std::nullopt;
+  return e->text;
 }
 
 }  // namespace crucible::harness

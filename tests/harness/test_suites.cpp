@@ -84,7 +84,7 @@ TEST(Suites, GoldAnswersAreNormalisedAsTheProtocolsSay) {
 TEST(Suites, LastBoxedHandlesNestingAndFbox) {
   EXPECT_EQ(last_boxed("so \\boxed{\\frac{1}{2}} and then \\boxed{3}"), "3");
   EXPECT_EQ(last_boxed("\\boxed{\\frac{a}{b^{2}}}"), "\\frac{a}{b^{2}}");
-  EXPECT_EQ(last_boxed("\\fbox{7} then \\boxed{}"), "");
+  EXPECT_EQ(last_boxed("\\fbox{7} then \\boxed{}"), "7");  // an empty box is no answer
   EXPECT_EQ(last_boxed("\\boxed{5} then \\boxed{unbalanced"), "5");
   EXPECT_FALSE(last_boxed("no box here").has_value());
 }
