@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -79,6 +81,12 @@ TEST(TokenizerVectors, LlamaBpeWithLlama3TokenizerJson) {
 TEST(TokenizerVectors, LlamaSpmWithSentencePieceModel) {
   auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
   expect_vectors(*tok, "llama-spm", 46);
+}
+
+// Phi-3 reuses Llama 2's 32000 SentencePiece pieces (its extra chat tokens sit above them and do not occur here).
+TEST(TokenizerVectors, Phi3WithLlama2SentencePieceModel) {
+  auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
+  expect_vectors(*tok, "phi-3", 46);
 }
 
 TEST(TokenizerVectors, LlamaSpmWithLlama2cTokenizerBin) {
@@ -179,6 +187,26 @@ TEST(Tokenizer, SpecialTokensAndBos) {
   auto l2c = load_llama2c_tokenizer(shared_dir() + "/models/stories260K/tok512.bin", 512);
   EXPECT_EQ(l2c->encode("", true), (std::vector<TokenId>{1}));
   EXPECT_EQ(l2c->decode(l2c->encode("Once upon a time", false)), "Once upon a time");
+}
+
+// encode() is const and shared by eval's worker threads: same ids from several threads at once.
+TEST(Tokenizer, ConcurrentEncodeIsConsistent) {
+  auto tok = load_tokenizer(shared_dir() + "/models/tokenizers/qwen3");
+  std::mt19937 rng(7);
+  std::vector<std::string> texts;
+  for (int k = 0; k < 200; ++k) texts.push_back(random_text(rng, false, false, true));
+  std::vector<std::vector<TokenId>> want;
+  for (const auto& t : texts) want.push_back(tok->encode(t, false));
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 5; ++rep)
+        for (size_t k = 0; k < texts.size(); ++k)
+          if (tok->encode(texts[k], false) != want[k]) ++bad;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(StreamDecoder, HoldsSplitCharactersUntilWhole) {
