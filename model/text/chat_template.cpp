@@ -7,6 +7,9 @@
 // into a tree with a precedence-climbing expression parser (Jinja's own precedence) -> render by walking the tree.
 #include "model/text/chat_template.h"
 
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -1632,7 +1635,19 @@ class Renderer {
       }
       return Value::str(first && truthy(*first) ? pad + out : out);
     }
-    if (f == "wordcount") return Value::integer(static_cast<int64_t>(string_method(to_str(v), "split", args, kw).list->size()));
+    if (f == "wordcount") {  // Jinja counts runs of \w (Unicode letters, digits, underscore)
+      std::string s = to_str(v);
+      icu::UnicodeString u = icu::UnicodeString::fromUTF8(s);
+      int64_t words = 0;
+      bool in_word = false;
+      for (int32_t k = 0; k < u.length(); k = u.moveIndex32(k, 1)) {
+        UChar32 c = u.char32At(k);
+        bool w = c == '_' || u_isalnum(c);
+        if (w && !in_word) ++words;
+        in_word = w;
+      }
+      return Value::integer(words);
+    }
     if (f == "round") {
       int64_t prec = a0 ? a0->as_int() : 0;
       double scale = std::pow(10.0, static_cast<double>(prec));
