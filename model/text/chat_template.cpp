@@ -392,9 +392,17 @@ std::vector<Piece> lex_template(const std::string& src, const std::string& where
     if (type == '%' && a != std::string::npos && stmt.compare(a, 3, "raw") == 0 &&
         stmt.find_first_not_of(" \t\n", a + 3) == std::string::npos) {
       pieces.pop_back();
-      size_t end = src.find("endraw", pos);
+      // The first "{%[-] endraw" after the raw tag closes it.
+      size_t tag = pos, end = std::string::npos;
+      for (; (tag = src.find("{%", tag)) != std::string::npos; tag += 2) {
+        size_t w = tag + 2 + (tag + 2 < src.size() && (src[tag + 2] == '-' || src[tag + 2] == '+') ? 1 : 0);
+        while (w < src.size() && is_ws(src[w])) ++w;
+        if (src.compare(w, 6, "endraw") == 0) {
+          end = w;
+          break;
+        }
+      }
       if (end == std::string::npos) throw InputError(where, "chat_template", "{% raw %} without {% endraw %}");
-      size_t tag = src.rfind("{%", end);
       std::string raw = src.substr(pos, tag - pos);
       if (src[tag + 2] == '-')
         while (!raw.empty() && is_ws(raw.back())) raw.pop_back();
@@ -444,8 +452,12 @@ std::vector<Tok> lex_expr(const std::string& s, const std::string& where) {
       std::string num = s.substr(b, k - b);
       num.erase(std::remove(num.begin(), num.end(), '_'), num.end());
       Tok t{is_float ? Tok::Kind::Float : Tok::Kind::Int, num};
-      if (is_float) t.f = std::stod(num);
-      else t.i = std::stoll(num);
+      try {
+        if (is_float) t.f = std::stod(num);
+        else t.i = std::stoll(num);
+      } catch (const std::exception&) {
+        err("number out of range");
+      }
       toks.push_back(t);
       continue;
     }
@@ -468,7 +480,13 @@ std::vector<Tok> lex_expr(const std::string& s, const std::string& where) {
           case 'u': case 'x': {
             size_t n = e == 'u' ? 4 : 2;
             if (k + n > s.size()) err("bad escape");
-            detail::append_utf8(out, static_cast<uint32_t>(std::stoul(s.substr(k, n), nullptr, 16)));
+            uint32_t cp = 0;
+            for (size_t h = 0; h < n; ++h) {
+              char x = s[k + h];
+              if (!std::isxdigit(static_cast<unsigned char>(x))) err("bad escape");
+              cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(x)) ? x - '0' : (x | 0x20) - 'a' + 10);
+            }
+            detail::append_utf8(out, cp);
             k += n;
             break;
           }
@@ -613,6 +631,12 @@ class ExprParser {
     return l;
   }
   ExprPtr unary(bool with_filter) {
+    // Nesting is bounded so a hostile template fails with a message instead of exhausting the stack.
+    if (++depth_ > 200) fail("expression nested too deeply");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       e = make(Expr::Kind::Unary);
@@ -764,6 +788,7 @@ class ExprParser {
 
   std::vector<Tok> t_;
   size_t p_ = 0;
+  int depth_ = 0;
   std::string where_, src_;
 };
 
@@ -790,6 +815,7 @@ class TemplateParser {
   }
   std::string rest_after_word(const std::string& s) {
     size_t a = s.find_first_not_of(" \t\n\r");
+    if (a == std::string::npos) return "";
     size_t e = a;
     while (e < s.size() && (std::isalnum(static_cast<unsigned char>(s[e])) || s[e] == '_')) ++e;
     return s.substr(e);
@@ -838,6 +864,11 @@ class TemplateParser {
   }
 
   std::shared_ptr<Node> statement(const std::string& w, const std::string& text) {
+    if (++depth_ > 100) throw InputError(where_, "chat_template", "blocks nested too deeply");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
     auto n = std::make_shared<Node>();
     std::string rest = rest_after_word(text);
     std::string end;
@@ -921,6 +952,7 @@ class TemplateParser {
 
   std::vector<Piece> pieces_;
   size_t i_ = 0;
+  int depth_ = 0;
   std::string where_;
 };
 
@@ -1075,6 +1107,7 @@ class Renderer {
     const Node* node = &n;
     Renderer* self = this;
     frames.back()[n.targets[0]] = Value::function([self, node](Args& args, Kwargs& kwargs) {
+      if (self->frames.size() > 256) self->fail("macro '" + node->targets[0] + "' recurses too deeply");
       std::unordered_map<std::string, Value> scope;
       for (size_t k = 0; k < node->params.size(); ++k) {
         const auto& [pname, def] = node->params[k];

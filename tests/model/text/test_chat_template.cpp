@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <random>
 
 #include "core/error.h"
 #include "core/json_io.h"
@@ -128,6 +129,53 @@ TEST(ChatTemplate, ErrorsNameTheOrigin) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("chat_template"), std::string::npos) << e.what();
   }
+}
+
+// Mutated real templates (bytes deleted, duplicated, replaced by template syntax) either render or fail with an
+// InputError; never another exception, a hang or a crash. Hostile nesting is refused with a message.
+TEST(ChatTemplate, MutatedTemplatesFailCleanly) {
+  std::vector<std::string> sources;
+  for (const char* name : {"qwen3", "llama3", "deepseek_v3"})
+    sources.push_back(read_json_file(testing::shared_dir() + "/models/tokenizers/" + name + "/tokenizer_config.json")
+                          ["chat_template"]);
+  sources.push_back(read_text_file(testing::source_dir() + "/tests/model/text/templates/stress.jinja"));
+  static const char* const kBits[] = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "(", ")", "[", "]", "'", "\"", "|",
+                                      ".", ",", "not ", " if ", " else ", "endfor", "endif", "9999999999999999999999",
+                                      "\\u12", "::", "**"};
+  const char* iters_env = std::getenv("CRUCIBLE_FUZZ_ITERS");  // longer local runs: CRUCIBLE_FUZZ_ITERS=200000
+  const int iters = iters_env ? std::atoi(iters_env) : 3000;
+  std::mt19937 rng(iters_env ? static_cast<unsigned>(iters) : 99u);
+  int rendered = 0, rejected = 0;
+  const std::vector<ChatMessage> msgs = {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "v"}};
+  for (int k = 0; k < iters; ++k) {
+    std::string s = sources[rng() % sources.size()];
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      size_t at = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s.erase(at, 1 + rng() % 8); break;
+        case 1: s.insert(at, kBits[rng() % (sizeof kBits / sizeof *kBits)]); break;
+        default: s.insert(at, s.substr(rng() % s.size(), 1 + rng() % 16));
+      }
+    }
+    try {
+      ChatTemplate::parse(s, "mutant.jinja").apply(msgs, true);
+      ++rendered;
+    } catch (const InputError&) {
+      ++rejected;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "unexpected " << e.what() << " for template:\n" << s;
+      break;
+    }
+  }
+  EXPECT_GT(rejected, 100);
+  EXPECT_GT(rendered, 100);
+  EXPECT_THROW(ChatTemplate::parse("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}", "deep"),
+               InputError);
+  std::string nested;
+  for (int i = 0; i < 5000; ++i) nested += "{% if true %}";
+  EXPECT_THROW(ChatTemplate::parse(nested, "deep"), InputError);
+  EXPECT_THROW(render("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"), InputError);
 }
 
 }  // namespace
