@@ -242,6 +242,22 @@ TEST(StreamDecoder, HoldsSplitCharactersUntilWhole) {
   EXPECT_EQ(partial.flush(), "\xEF\xBF\xBD");
 }
 
+// What llama2.c's run.c printed for stories260K: encoding it and streaming the tokens after BOS back gives the same
+// bytes (the space of the first piece after BOS is dropped, as run.c does).
+TEST(StreamDecoder, Llama2cStreamsRunCOutput) {
+  const std::string dir = shared_dir() + "/models/stories260K/";
+  auto tok = load_llama2c_tokenizer(dir + "tok512.bin", 512);
+  std::string expected = read_text_file(dir + "expected_greedy_t0_n200.run_c_stdout.txt");
+  auto ids = tok->encode(expected, true);
+  ASSERT_EQ(ids.front(), 1);
+  StreamDecoder dec(*tok);
+  dec.prime({ids.front()});
+  std::string out;
+  for (size_t i = 1; i < ids.size(); ++i) out += dec.push(ids[i]);
+  EXPECT_EQ(out + dec.flush(), expected);
+  EXPECT_EQ(tok->decode(ids, /*skip_special=*/true), expected);
+}
+
 TEST(StreamDecoder, SentencePieceLeadingSpace) {
   auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
   auto ids = tok->encode("Hello world", true);
