@@ -1901,6 +1901,21 @@ ChatTemplate ChatTemplate::for_model(const std::string& path) {
   if (fs::is_directory(p, ec)) config = p / "tokenizer_config.json";
   else if (p.filename() == "tokenizer_config.json") config = p;
   else config = p.parent_path() / "tokenizer_config.json";
+  // transformers >= 4.43 saves the template as chat_template.jinja beside tokenizer_config.json; it wins there too.
+  fs::path jinja = config.parent_path() / "chat_template.jinja";
+  if (fs::exists(jinja, ec)) {
+    ChatTemplate tpl = parse(read_text_file(jinja.string()), jinja.string());
+    if (fs::exists(config, ec)) {
+      Json c = read_json_file(config.string());
+      for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+        if (!c.is_object() || !c.contains(key)) continue;
+        const Json& v = c[key];
+        if (v.is_string()) tpl.impl_->defaults[key] = v;
+        else if (v.is_object() && v.contains("content") && v["content"].is_string()) tpl.impl_->defaults[key] = v["content"];
+      }
+    }
+    return tpl;
+  }
   if (!fs::exists(config, ec))
     throw InputError(path, "chat_template", "no tokenizer_config.json at " + config.string() + " to take it from");
   return from_tokenizer_config(config.string());

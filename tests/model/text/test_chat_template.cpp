@@ -131,6 +131,18 @@ TEST(ChatTemplate, ErrorsNameTheOrigin) {
   }
 }
 
+// A folder saved by recent transformers keeps the template in chat_template.jinja, special tokens in the config.
+TEST(ChatTemplate, ForModelReadsChatTemplateJinja) {
+  testing::TempDir dir;
+  write_text_file_atomic(dir.file("tokenizer_config.json"), R"({"bos_token": "<B>", "eos_token": {"content": "<E>"}})");
+  write_text_file_atomic(dir.file("chat_template.jinja"),
+                         "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}");
+  EXPECT_EQ(ChatTemplate::for_model(dir.path()).apply({{"user", "hi"}}, true), "<B>[user]hi<E>");
+  EXPECT_EQ(ChatTemplate::for_model(dir.file("tokenizer.json")).apply({{"user", "x"}}, false), "<B>[user]x<E>");
+  testing::TempDir empty;
+  EXPECT_THROW(ChatTemplate::for_model(empty.path()), InputError);
+}
+
 // Mutated real templates (bytes deleted, duplicated, replaced by template syntax) either render or fail with an
 // InputError; never another exception, a hang or a crash. Hostile nesting is refused with a message.
 TEST(ChatTemplate, MutatedTemplatesFailCleanly) {
