@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -62,7 +63,15 @@ struct Value {
   bool is_none() const { return kind == Kind::None; }
   bool is_number() const { return kind == Kind::Int || kind == Kind::Float || kind == Kind::Bool; }
   double as_double() const { return kind == Kind::Float ? f : kind == Kind::Bool ? (b ? 1 : 0) : static_cast<double>(i); }
-  int64_t as_int() const { return kind == Kind::Float ? static_cast<int64_t>(f) : kind == Kind::Bool ? (b ? 1 : 0) : i; }
+  int64_t as_int() const {
+    if (kind == Kind::Float) {  // saturate: casting an out-of-range double is undefined behaviour
+      if (std::isnan(f)) return 0;
+      if (f >= 9.2e18) return INT64_MAX;
+      if (f <= -9.2e18) return INT64_MIN;
+      return static_cast<int64_t>(f);
+    }
+    return kind == Kind::Bool ? (b ? 1 : 0) : i;
+  }
   const Value* find(const std::string& key) const {
     if (kind != Kind::Dict) return nullptr;
     for (const auto& [k, v] : *dict)
@@ -964,6 +973,13 @@ enum class Flow { Normal, Break, Continue };
 class Renderer {
  public:
   Renderer(const std::string& where, std::string& out) : where_(where), out_(&out) {}
+  // A template can store a namespace inside itself ({% set ns.me = ns %}): a shared_ptr cycle. Namespaces never
+  // outlive the render (its result is a string), so emptying them here frees every cycle, on errors too.
+  ~Renderer() {
+    for (auto& ns : namespaces_) ns->clear();
+  }
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
 
   std::vector<std::unordered_map<std::string, Value>> frames;
 
@@ -1148,6 +1164,7 @@ class Renderer {
         if (e.name == "not") return Value::boolean(!truthy(v));
         if (!v.is_number()) fail("unary " + e.name + " on a non-number");
         if (e.name == "+") return v;
+        if (v.kind != Value::Kind::Float && v.as_int() == INT64_MIN) fail("integer overflow");
         return v.kind == Value::Kind::Float ? Value::real(-v.f) : Value::integer(-v.as_int());
       }
       case Expr::Kind::Binary: return binary(e);
@@ -1278,6 +1295,7 @@ class Renderer {
     if (name == "namespace") {
       Value ns = Value::make_dict();
       ns.is_namespace = true;
+      namespaces_.push_back(ns.dict);
       for (auto& a : args)
         if (a.kind == Value::Kind::Dict)
           for (auto& kv : *a.dict) assign_key(*ns.dict, kv.first, kv.second);
@@ -1293,6 +1311,8 @@ class Renderer {
         if (args.size() > 2) step = args[2].as_int();
       }
       if (step == 0) fail("range() step cannot be zero");
+      long double span = (static_cast<long double>(stop) - start) / step;
+      if (span > 1e6) fail("range() of more than a million items");
       List l;
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) l.push_back(Value::integer(i));
       return Value::make_list(std::move(l));
@@ -1579,7 +1599,7 @@ class Renderer {
         return Value::real(0.0);
       }
     }
-    if (f == "abs") return v.kind == Value::Kind::Float ? Value::real(std::fabs(v.f)) : Value::integer(std::llabs(v.as_int()));
+    if (f == "abs") return v.kind == Value::Kind::Float ? Value::real(std::fabs(v.f)) : Value::integer(v.as_int() == INT64_MIN ? INT64_MAX : std::llabs(v.as_int()));
     if (f == "list") return Value::make_list(iterate(v));
     if (f == "items") return v.kind == Value::Kind::Dict ? dict_method(v, "items", args, kw) : Value::make_list();
     if (f == "reverse") {
@@ -1658,7 +1678,7 @@ class Renderer {
       return Value::make_list(std::move(out));
     }
     if (f == "indent") {
-      int64_t width = a0 ? a0->as_int() : 4;
+      int64_t width = std::min<int64_t>(a0 ? a0->as_int() : 4, 1000);
       const Value* first = arg(args, kw, 1, "first");
       std::string pad(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
       std::string s = to_str(v), out;
@@ -1737,6 +1757,8 @@ class Renderer {
       const Value* num = str == &a ? &b : &a;
       if (str && num->is_number()) {
         std::string r;
+        if (num->as_int() > 0 && str->s.size() * static_cast<uint64_t>(std::min<int64_t>(num->as_int(), 1 << 30)) > (64u << 20))
+          fail("string repetition beyond 64 MiB");
         for (int64_t k = 0; k < num->as_int(); ++k) r += str->s;
         return Value::str(r);
       }
@@ -1752,14 +1774,24 @@ class Renderer {
       if (y == 0) fail("division by zero");
       if (fl) return Value::real(op == "//" ? std::floor(x / y) : x - std::floor(x / y) * y);
       int64_t p = a.as_int(), q = b.as_int();
+      if (p == INT64_MIN && q == -1) fail("integer overflow");
       int64_t d = p / q;
       if ((p % q != 0) && ((p < 0) != (q < 0))) --d;  // Python floors
       return Value::integer(op == "//" ? d : p - d * q);
     }
-    if (op == "**") return fl ? Value::real(std::pow(x, y)) : Value::integer(static_cast<int64_t>(std::pow(x, y)));
+    // Python integers do not overflow; ours are 64-bit, so an overflow is an error rather than a wrong number.
+    if (op == "**") {
+      double r = std::pow(x, y);
+      if (fl || y < 0) return Value::real(r);
+      if (!(std::fabs(r) < 9.2e18)) fail("integer overflow");
+      return Value::integer(static_cast<int64_t>(r));
+    }
     if (fl) return Value::real(op == "+" ? x + y : op == "-" ? x - y : x * y);
-    int64_t p = a.as_int(), q = b.as_int();
-    return Value::integer(op == "+" ? p + q : op == "-" ? p - q : p * q);
+    int64_t p = a.as_int(), q = b.as_int(), r = 0;
+    bool overflow = op == "+" ? __builtin_add_overflow(p, q, &r) : op == "-" ? __builtin_sub_overflow(p, q, &r)
+                                                                          : __builtin_mul_overflow(p, q, &r);
+    if (overflow) fail("integer overflow");
+    return Value::integer(r);
   }
 
   Value binary(const Expr& e) {
@@ -1824,13 +1856,17 @@ class Renderer {
     if (t == "le" || t == "<=") return !less(args[0], v);
     if (t == "ge" || t == ">=") return !less(v, args[0]);
     if (t == "in") return contains(args[0], v);
-    if (t == "divisibleby") return args[0].as_int() != 0 && v.as_int() % args[0].as_int() == 0;
+    if (t == "divisibleby") {
+      int64_t q = args[0].as_int();
+      return q == -1 || (q != 0 && v.as_int() % q == 0);
+    }
     fail("unsupported test '" + t + "'");
   }
 
  private:
   const std::string& where_;
   std::string* out_;
+  std::vector<std::shared_ptr<Dict>> namespaces_;
 };
 
 }  // namespace

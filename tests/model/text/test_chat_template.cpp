@@ -121,6 +121,12 @@ TEST(ChatTemplate, ErrorsNameTheOrigin) {
   EXPECT_THROW(ChatTemplate::parse("{{ 1 + }}", "t.jinja"), InputError);
   EXPECT_THROW(ChatTemplate::parse("{% frobnicate %}", "t.jinja"), InputError);
   EXPECT_THROW(render("{{ undefined_thing + 1 }}"), InputError);
+  // 64-bit integers stand in for Python's unbounded ones: overflow and runaway sizes are errors, not wrong output.
+  EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), InputError);
+  EXPECT_THROW(render("{{ 3037000500 * 3037000500 }}"), InputError);
+  EXPECT_THROW(render("{{ 2 ** 70 }}"), InputError);
+  EXPECT_THROW(render("{{ range(10000000000) | length }}"), InputError);
+  EXPECT_THROW(render("{{ 'x' * 100000000 }}"), InputError);
   testing::TempDir dir;
   write_text_file_atomic(dir.file("tokenizer_config.json"), "{\"bos_token\": \"<s>\"}");
   try {
