@@ -7,8 +7,12 @@
 // into a tree with a precedence-climbing expression parser (Jinja's own precedence) -> render by walking the tree.
 #include "model/text/chat_template.h"
 
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -59,7 +63,15 @@ struct Value {
   bool is_none() const { return kind == Kind::None; }
   bool is_number() const { return kind == Kind::Int || kind == Kind::Float || kind == Kind::Bool; }
   double as_double() const { return kind == Kind::Float ? f : kind == Kind::Bool ? (b ? 1 : 0) : static_cast<double>(i); }
-  int64_t as_int() const { return kind == Kind::Float ? static_cast<int64_t>(f) : kind == Kind::Bool ? (b ? 1 : 0) : i; }
+  int64_t as_int() const {
+    if (kind == Kind::Float) {  // saturate: casting an out-of-range double is undefined behaviour
+      if (std::isnan(f)) return 0;
+      if (f >= 9.2e18) return INT64_MAX;
+      if (f <= -9.2e18) return INT64_MIN;
+      return static_cast<int64_t>(f);
+    }
+    return kind == Kind::Bool ? (b ? 1 : 0) : i;
+  }
   const Value* find(const std::string& key) const {
     if (kind != Kind::Dict) return nullptr;
     for (const auto& [k, v] : *dict)
@@ -389,9 +401,17 @@ std::vector<Piece> lex_template(const std::string& src, const std::string& where
     if (type == '%' && a != std::string::npos && stmt.compare(a, 3, "raw") == 0 &&
         stmt.find_first_not_of(" \t\n", a + 3) == std::string::npos) {
       pieces.pop_back();
-      size_t end = src.find("endraw", pos);
+      // The first "{%[-] endraw" after the raw tag closes it.
+      size_t tag = pos, end = std::string::npos;
+      for (; (tag = src.find("{%", tag)) != std::string::npos; tag += 2) {
+        size_t w = tag + 2 + (tag + 2 < src.size() && (src[tag + 2] == '-' || src[tag + 2] == '+') ? 1 : 0);
+        while (w < src.size() && is_ws(src[w])) ++w;
+        if (src.compare(w, 6, "endraw") == 0) {
+          end = w;
+          break;
+        }
+      }
       if (end == std::string::npos) throw InputError(where, "chat_template", "{% raw %} without {% endraw %}");
-      size_t tag = src.rfind("{%", end);
       std::string raw = src.substr(pos, tag - pos);
       if (src[tag + 2] == '-')
         while (!raw.empty() && is_ws(raw.back())) raw.pop_back();
@@ -441,8 +461,12 @@ std::vector<Tok> lex_expr(const std::string& s, const std::string& where) {
       std::string num = s.substr(b, k - b);
       num.erase(std::remove(num.begin(), num.end(), '_'), num.end());
       Tok t{is_float ? Tok::Kind::Float : Tok::Kind::Int, num};
-      if (is_float) t.f = std::stod(num);
-      else t.i = std::stoll(num);
+      try {
+        if (is_float) t.f = std::stod(num);
+        else t.i = std::stoll(num);
+      } catch (const std::exception&) {
+        err("number out of range");
+      }
       toks.push_back(t);
       continue;
     }
@@ -465,7 +489,13 @@ std::vector<Tok> lex_expr(const std::string& s, const std::string& where) {
           case 'u': case 'x': {
             size_t n = e == 'u' ? 4 : 2;
             if (k + n > s.size()) err("bad escape");
-            detail::append_utf8(out, static_cast<uint32_t>(std::stoul(s.substr(k, n), nullptr, 16)));
+            uint32_t cp = 0;
+            for (size_t h = 0; h < n; ++h) {
+              char x = s[k + h];
+              if (!std::isxdigit(static_cast<unsigned char>(x))) err("bad escape");
+              cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(x)) ? x - '0' : (x | 0x20) - 'a' + 10);
+            }
+            detail::append_utf8(out, cp);
             k += n;
             break;
           }
@@ -610,6 +640,12 @@ class ExprParser {
     return l;
   }
   ExprPtr unary(bool with_filter) {
+    // Nesting is bounded so a hostile template fails with a message instead of exhausting the stack.
+    if (++depth_ > 200) fail("expression nested too deeply");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       e = make(Expr::Kind::Unary);
@@ -761,6 +797,7 @@ class ExprParser {
 
   std::vector<Tok> t_;
   size_t p_ = 0;
+  int depth_ = 0;
   std::string where_, src_;
 };
 
@@ -787,6 +824,7 @@ class TemplateParser {
   }
   std::string rest_after_word(const std::string& s) {
     size_t a = s.find_first_not_of(" \t\n\r");
+    if (a == std::string::npos) return "";
     size_t e = a;
     while (e < s.size() && (std::isalnum(static_cast<unsigned char>(s[e])) || s[e] == '_')) ++e;
     return s.substr(e);
@@ -835,6 +873,11 @@ class TemplateParser {
   }
 
   std::shared_ptr<Node> statement(const std::string& w, const std::string& text) {
+    if (++depth_ > 100) throw InputError(where_, "chat_template", "blocks nested too deeply");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
     auto n = std::make_shared<Node>();
     std::string rest = rest_after_word(text);
     std::string end;
@@ -918,6 +961,7 @@ class TemplateParser {
 
   std::vector<Piece> pieces_;
   size_t i_ = 0;
+  int depth_ = 0;
   std::string where_;
 };
 
@@ -929,6 +973,13 @@ enum class Flow { Normal, Break, Continue };
 class Renderer {
  public:
   Renderer(const std::string& where, std::string& out) : where_(where), out_(&out) {}
+  // A template can store a namespace inside itself ({% set ns.me = ns %}): a shared_ptr cycle. Namespaces never
+  // outlive the render (its result is a string), so emptying them here frees every cycle, on errors too.
+  ~Renderer() {
+    for (auto& ns : namespaces_) ns->clear();
+  }
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
 
   std::vector<std::unordered_map<std::string, Value>> frames;
 
@@ -1072,6 +1123,7 @@ class Renderer {
     const Node* node = &n;
     Renderer* self = this;
     frames.back()[n.targets[0]] = Value::function([self, node](Args& args, Kwargs& kwargs) {
+      if (self->frames.size() > 256) self->fail("macro '" + node->targets[0] + "' recurses too deeply");
       std::unordered_map<std::string, Value> scope;
       for (size_t k = 0; k < node->params.size(); ++k) {
         const auto& [pname, def] = node->params[k];
@@ -1112,6 +1164,7 @@ class Renderer {
         if (e.name == "not") return Value::boolean(!truthy(v));
         if (!v.is_number()) fail("unary " + e.name + " on a non-number");
         if (e.name == "+") return v;
+        if (v.kind != Value::Kind::Float && v.as_int() == INT64_MIN) fail("integer overflow");
         return v.kind == Value::Kind::Float ? Value::real(-v.f) : Value::integer(-v.as_int());
       }
       case Expr::Kind::Binary: return binary(e);
@@ -1242,6 +1295,7 @@ class Renderer {
     if (name == "namespace") {
       Value ns = Value::make_dict();
       ns.is_namespace = true;
+      namespaces_.push_back(ns.dict);
       for (auto& a : args)
         if (a.kind == Value::Kind::Dict)
           for (auto& kv : *a.dict) assign_key(*ns.dict, kv.first, kv.second);
@@ -1257,6 +1311,8 @@ class Renderer {
         if (args.size() > 2) step = args[2].as_int();
       }
       if (step == 0) fail("range() step cannot be zero");
+      long double span = (static_cast<long double>(stop) - start) / step;
+      if (span > 1e6) fail("range() of more than a million items");
       List l;
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) l.push_back(Value::integer(i));
       return Value::make_list(std::move(l));
@@ -1543,7 +1599,7 @@ class Renderer {
         return Value::real(0.0);
       }
     }
-    if (f == "abs") return v.kind == Value::Kind::Float ? Value::real(std::fabs(v.f)) : Value::integer(std::llabs(v.as_int()));
+    if (f == "abs") return v.kind == Value::Kind::Float ? Value::real(std::fabs(v.f)) : Value::integer(v.as_int() == INT64_MIN ? INT64_MAX : std::llabs(v.as_int()));
     if (f == "list") return Value::make_list(iterate(v));
     if (f == "items") return v.kind == Value::Kind::Dict ? dict_method(v, "items", args, kw) : Value::make_list();
     if (f == "reverse") {
@@ -1622,7 +1678,7 @@ class Renderer {
       return Value::make_list(std::move(out));
     }
     if (f == "indent") {
-      int64_t width = a0 ? a0->as_int() : 4;
+      int64_t width = std::min<int64_t>(a0 ? a0->as_int() : 4, 1000);
       const Value* first = arg(args, kw, 1, "first");
       std::string pad(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
       std::string s = to_str(v), out;
@@ -1632,7 +1688,19 @@ class Renderer {
       }
       return Value::str(first && truthy(*first) ? pad + out : out);
     }
-    if (f == "wordcount") return Value::integer(static_cast<int64_t>(string_method(to_str(v), "split", args, kw).list->size()));
+    if (f == "wordcount") {  // Jinja counts runs of \w (Unicode letters, digits, underscore)
+      std::string s = to_str(v);
+      icu::UnicodeString u = icu::UnicodeString::fromUTF8(s);
+      int64_t words = 0;
+      bool in_word = false;
+      for (int32_t k = 0; k < u.length(); k = u.moveIndex32(k, 1)) {
+        UChar32 c = u.char32At(k);
+        bool w = c == '_' || u_isalnum(c);
+        if (w && !in_word) ++words;
+        in_word = w;
+      }
+      return Value::integer(words);
+    }
     if (f == "round") {
       int64_t prec = a0 ? a0->as_int() : 0;
       double scale = std::pow(10.0, static_cast<double>(prec));
@@ -1689,6 +1757,8 @@ class Renderer {
       const Value* num = str == &a ? &b : &a;
       if (str && num->is_number()) {
         std::string r;
+        if (num->as_int() > 0 && str->s.size() * static_cast<uint64_t>(std::min<int64_t>(num->as_int(), 1 << 30)) > (64u << 20))
+          fail("string repetition beyond 64 MiB");
         for (int64_t k = 0; k < num->as_int(); ++k) r += str->s;
         return Value::str(r);
       }
@@ -1704,14 +1774,24 @@ class Renderer {
       if (y == 0) fail("division by zero");
       if (fl) return Value::real(op == "//" ? std::floor(x / y) : x - std::floor(x / y) * y);
       int64_t p = a.as_int(), q = b.as_int();
+      if (p == INT64_MIN && q == -1) fail("integer overflow");
       int64_t d = p / q;
       if ((p % q != 0) && ((p < 0) != (q < 0))) --d;  // Python floors
       return Value::integer(op == "//" ? d : p - d * q);
     }
-    if (op == "**") return fl ? Value::real(std::pow(x, y)) : Value::integer(static_cast<int64_t>(std::pow(x, y)));
+    // Python integers do not overflow; ours are 64-bit, so an overflow is an error rather than a wrong number.
+    if (op == "**") {
+      double r = std::pow(x, y);
+      if (fl || y < 0) return Value::real(r);
+      if (!(std::fabs(r) < 9.2e18)) fail("integer overflow");
+      return Value::integer(static_cast<int64_t>(r));
+    }
     if (fl) return Value::real(op == "+" ? x + y : op == "-" ? x - y : x * y);
-    int64_t p = a.as_int(), q = b.as_int();
-    return Value::integer(op == "+" ? p + q : op == "-" ? p - q : p * q);
+    int64_t p = a.as_int(), q = b.as_int(), r = 0;
+    bool overflow = op == "+" ? __builtin_add_overflow(p, q, &r) : op == "-" ? __builtin_sub_overflow(p, q, &r)
+                                                                          : __builtin_mul_overflow(p, q, &r);
+    if (overflow) fail("integer overflow");
+    return Value::integer(r);
   }
 
   Value binary(const Expr& e) {
@@ -1776,13 +1856,17 @@ class Renderer {
     if (t == "le" || t == "<=") return !less(args[0], v);
     if (t == "ge" || t == ">=") return !less(v, args[0]);
     if (t == "in") return contains(args[0], v);
-    if (t == "divisibleby") return args[0].as_int() != 0 && v.as_int() % args[0].as_int() == 0;
+    if (t == "divisibleby") {
+      int64_t q = args[0].as_int();
+      return q == -1 || (q != 0 && v.as_int() % q == 0);
+    }
     fail("unsupported test '" + t + "'");
   }
 
  private:
   const std::string& where_;
   std::string* out_;
+  std::vector<std::shared_ptr<Dict>> namespaces_;
 };
 
 }  // namespace
@@ -1853,6 +1937,21 @@ ChatTemplate ChatTemplate::for_model(const std::string& path) {
   if (fs::is_directory(p, ec)) config = p / "tokenizer_config.json";
   else if (p.filename() == "tokenizer_config.json") config = p;
   else config = p.parent_path() / "tokenizer_config.json";
+  // transformers >= 4.43 saves the template as chat_template.jinja beside tokenizer_config.json; it wins there too.
+  fs::path jinja = config.parent_path() / "chat_template.jinja";
+  if (fs::exists(jinja, ec)) {
+    ChatTemplate tpl = parse(read_text_file(jinja.string()), jinja.string());
+    if (fs::exists(config, ec)) {
+      Json c = read_json_file(config.string());
+      for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+        if (!c.is_object() || !c.contains(key)) continue;
+        const Json& v = c[key];
+        if (v.is_string()) tpl.impl_->defaults[key] = v;
+        else if (v.is_object() && v.contains("content") && v["content"].is_string()) tpl.impl_->defaults[key] = v["content"];
+      }
+    }
+    return tpl;
+  }
   if (!fs::exists(config, ec))
     throw InputError(path, "chat_template", "no tokenizer_config.json at " + config.string() + " to take it from");
   return from_tokenizer_config(config.string());

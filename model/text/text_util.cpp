@@ -196,7 +196,14 @@ void RegexSplitter::split(std::string_view text, std::vector<std::pair<size_t, s
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   while (pos <= text.size()) {
     int rc = pcre2_match(impl_->code, subject, text.size(), pos, 0, md, nullptr);
-    if (rc < 0) break;
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) {  // e.g. a JIT stack limit: never fall back to splitting differently without saying so
+      pcre2_match_data_free(md);
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(rc, msg, sizeof msg);
+      throw RunError(std::string("pre-tokenizer regex failed on a text of ") + std::to_string(text.size()) +
+                     " bytes: " + reinterpret_cast<char*>(msg));
+    }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     size_t b = ov[0], e = ov[1];
     if (e == b) {  // empty match: never a piece; step over one character

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "model/text/bpe.h"
 #include "model/text/gguf.h"
 #include "model/text/text_util.h"
@@ -87,8 +88,17 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     fs::path json = fs::path(path) / "tokenizer.json", model = fs::path(path) / "tokenizer.model";
-    if (fs::exists(json, ec)) return load_tokenizer_json(json.string());
-    if (fs::exists(model, ec)) return load_sentencepiece_model(model.string());
+    bool has_model = fs::exists(model, ec);
+    if (fs::exists(json, ec)) {
+      try {
+        return load_tokenizer_json(json.string());
+      } catch (const InputError& e) {
+        // SentencePiece-style tokenizer.json (Metaspace, byte_fallback: Llama 2, Mistral) ships with its .model.
+        if (!has_model) throw;
+        log::info("{}; using {}", e.what(), model.string());
+      }
+    }
+    if (has_model) return load_sentencepiece_model(model.string());
     throw InputError(path, "tokenizer", "folder has neither tokenizer.json nor tokenizer.model");
   }
   if (!fs::exists(path, ec)) throw InputError(path, "(file)", "no such file or folder");

@@ -28,6 +28,17 @@ TEMPLATES = [
     ("llama3.2-instruct", f"{TPL}/meta-llama-Llama-3.2-3B-Instruct.jinja", f"{TOK}/llama3"),
     ("smollm2-gguf", SMOLLM2, SMOLLM2),  # template and special tokens from the GGUF metadata
 ]
+# More families' templates written out in tests/model/text/templates/ (their well-known public forms; stress.jinja
+# is ours and exercises interpreter corners). Rendered with the Llama-3 tokenizer's BOS/EOS.
+HERE = "tests/model/text/templates"
+for f in ["llama2-chat", "gemma", "mistral-instruct", "phi3", "r1-distill", "stress"]:
+    TEMPLATES.append((f, f"{HERE}/{f}.jinja", f"{TOK}/llama3"))
+
+# Keys sorted: crucible receives `extra` as nlohmann::json, whose objects iterate in key order.
+TOOLS = [{"function": {"description": "Weather for a city", "name": "get_weather",
+                       "parameters": {"properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"],
+                                      "type": "string"}}, "required": ["city"], "type": "object"}},
+          "type": "function"}]
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Hello"}],
@@ -63,14 +74,20 @@ def main():
             extras.append({"enable_thinking": False})
         if name == "llama3.2-instruct":
             extras = [{"date_string": "23 Nov 2026"}]
+        if name in ("stress", "qwen3", "qwen2.5-instruct"):
+            extras.append({"tools": TOOLS})
         for conv in CONVERSATIONS:
             for agp in (True, False):
                 for extra in extras:
-                    text = tok.apply_chat_template(conv, chat_template=source, tokenize=False,
-                                                   add_generation_prompt=agp, **extra)
-                    cases.append({"template": name, "path": path, "host": host, "messages": conv,
-                                  "add_generation_prompt": agp, "extra": extra,
-                                  "bos_token": tok.bos_token, "eos_token": tok.eos_token, "expected": text})
+                    case = {"template": name, "path": path, "host": host, "messages": conv,
+                            "add_generation_prompt": agp, "extra": extra,
+                            "bos_token": tok.bos_token, "eos_token": tok.eos_token}
+                    try:
+                        case["expected"] = tok.apply_chat_template(conv, chat_template=source, tokenize=False,
+                                                                   add_generation_prompt=agp, **extra)
+                    except Exception as e:  # raise_exception(...) in the template: crucible must fail the same way
+                        case["error"] = str(e)
+                    cases.append(case)
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chat_expected.json")
     with open(out, "w", encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False, indent=1)

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <random>
 
 #include "core/error.h"
 #include "core/json_io.h"
@@ -35,6 +36,17 @@ size_t check_cases(const std::function<bool(const std::string&)>& want) {
     }
     std::vector<ChatMessage> msgs;
     for (const auto& m : c["messages"]) msgs.push_back({m["role"], m["content"]});
+    if (c.contains("error")) {  // the template raised under transformers
+      std::string err = "no exception";
+      try {
+        tpl.apply(msgs, c["add_generation_prompt"].get<bool>(), extra);
+      } catch (const InputError& e) {
+        err = e.what();
+      }
+      if (err.find(c["error"].get<std::string>()) != std::string::npos && err.find(path) != std::string::npos) ++ok;
+      else ADD_FAILURE() << c["template"] << ": want an InputError with \"" << c["error"] << "\", got: " << err;
+      continue;
+    }
     std::string got = tpl.apply(msgs, c["add_generation_prompt"].get<bool>(), extra);
     if (got == c["expected"].get<std::string>()) ++ok;
     else ADD_FAILURE() << c["template"] << " agp=" << c["add_generation_prompt"] << " extra=" << c["extra"].dump()
@@ -48,7 +60,7 @@ size_t check_cases(const std::function<bool(const std::string&)>& want) {
 bool is_gguf(const std::string& p) { return p.size() > 5 && p.substr(p.size() - 5) == ".gguf"; }
 
 TEST(ChatTemplate, MatchesTransformersByteForByte) {
-  EXPECT_GE(check_cases([](const std::string& p) { return !is_gguf(p); }), 96u);
+  EXPECT_GE(check_cases([](const std::string& p) { return !is_gguf(p); }), 200u);
 }
 
 TEST(ChatTemplate, SmolLM2GgufTemplateMatchesTransformers) {
@@ -109,6 +121,12 @@ TEST(ChatTemplate, ErrorsNameTheOrigin) {
   EXPECT_THROW(ChatTemplate::parse("{{ 1 + }}", "t.jinja"), InputError);
   EXPECT_THROW(ChatTemplate::parse("{% frobnicate %}", "t.jinja"), InputError);
   EXPECT_THROW(render("{{ undefined_thing + 1 }}"), InputError);
+  // 64-bit integers stand in for Python's unbounded ones: overflow and runaway sizes are errors, not wrong output.
+  EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), InputError);
+  EXPECT_THROW(render("{{ 3037000500 * 3037000500 }}"), InputError);
+  EXPECT_THROW(render("{{ 2 ** 70 }}"), InputError);
+  EXPECT_THROW(render("{{ range(10000000000) | length }}"), InputError);
+  EXPECT_THROW(render("{{ 'x' * 100000000 }}"), InputError);
   testing::TempDir dir;
   write_text_file_atomic(dir.file("tokenizer_config.json"), "{\"bos_token\": \"<s>\"}");
   try {
@@ -117,6 +135,65 @@ TEST(ChatTemplate, ErrorsNameTheOrigin) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("chat_template"), std::string::npos) << e.what();
   }
+}
+
+// A folder saved by recent transformers keeps the template in chat_template.jinja, special tokens in the config.
+TEST(ChatTemplate, ForModelReadsChatTemplateJinja) {
+  testing::TempDir dir;
+  write_text_file_atomic(dir.file("tokenizer_config.json"), R"({"bos_token": "<B>", "eos_token": {"content": "<E>"}})");
+  write_text_file_atomic(dir.file("chat_template.jinja"),
+                         "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}");
+  EXPECT_EQ(ChatTemplate::for_model(dir.path()).apply({{"user", "hi"}}, true), "<B>[user]hi<E>");
+  EXPECT_EQ(ChatTemplate::for_model(dir.file("tokenizer.json")).apply({{"user", "x"}}, false), "<B>[user]x<E>");
+  testing::TempDir empty;
+  EXPECT_THROW(ChatTemplate::for_model(empty.path()), InputError);
+}
+
+// Mutated real templates (bytes deleted, duplicated, replaced by template syntax) either render or fail with an
+// InputError; never another exception, a hang or a crash. Hostile nesting is refused with a message.
+TEST(ChatTemplate, MutatedTemplatesFailCleanly) {
+  std::vector<std::string> sources;
+  for (const char* name : {"qwen3", "llama3", "deepseek_v3"})
+    sources.push_back(read_json_file(testing::shared_dir() + "/models/tokenizers/" + name + "/tokenizer_config.json")
+                          ["chat_template"]);
+  sources.push_back(read_text_file(testing::source_dir() + "/tests/model/text/templates/stress.jinja"));
+  static const char* const kBits[] = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "(", ")", "[", "]", "'", "\"", "|",
+                                      ".", ",", "not ", " if ", " else ", "endfor", "endif", "9999999999999999999999",
+                                      "\\u12", "::", "**"};
+  const char* iters_env = std::getenv("CRUCIBLE_FUZZ_ITERS");  // longer local runs: CRUCIBLE_FUZZ_ITERS=200000
+  const int iters = iters_env ? std::atoi(iters_env) : 3000;
+  std::mt19937 rng(iters_env ? static_cast<unsigned>(iters) : 99u);
+  int rendered = 0, rejected = 0;
+  const std::vector<ChatMessage> msgs = {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "v"}};
+  for (int k = 0; k < iters; ++k) {
+    std::string s = sources[rng() % sources.size()];
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      size_t at = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s.erase(at, 1 + rng() % 8); break;
+        case 1: s.insert(at, kBits[rng() % (sizeof kBits / sizeof *kBits)]); break;
+        default: s.insert(at, s.substr(rng() % s.size(), 1 + rng() % 16));
+      }
+    }
+    try {
+      ChatTemplate::parse(s, "mutant.jinja").apply(msgs, true);
+      ++rendered;
+    } catch (const InputError&) {
+      ++rejected;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "unexpected " << e.what() << " for template:\n" << s;
+      break;
+    }
+  }
+  EXPECT_GT(rejected, 100);
+  EXPECT_GT(rendered, 100);
+  EXPECT_THROW(ChatTemplate::parse("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}", "deep"),
+               InputError);
+  std::string nested;
+  for (int i = 0; i < 5000; ++i) nested += "{% if true %}";
+  EXPECT_THROW(ChatTemplate::parse(nested, "deep"), InputError);
+  EXPECT_THROW(render("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"), InputError);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -79,6 +81,12 @@ TEST(TokenizerVectors, LlamaBpeWithLlama3TokenizerJson) {
 TEST(TokenizerVectors, LlamaSpmWithSentencePieceModel) {
   auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
   expect_vectors(*tok, "llama-spm", 46);
+}
+
+// Phi-3 reuses Llama 2's 32000 SentencePiece pieces (its extra chat tokens sit above them and do not occur here).
+TEST(TokenizerVectors, Phi3WithLlama2SentencePieceModel) {
+  auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
+  expect_vectors(*tok, "phi-3", 46);
 }
 
 TEST(TokenizerVectors, LlamaSpmWithLlama2cTokenizerBin) {
@@ -181,6 +189,26 @@ TEST(Tokenizer, SpecialTokensAndBos) {
   EXPECT_EQ(l2c->decode(l2c->encode("Once upon a time", false)), "Once upon a time");
 }
 
+// encode() is const and shared by eval's worker threads: same ids from several threads at once.
+TEST(Tokenizer, ConcurrentEncodeIsConsistent) {
+  auto tok = load_tokenizer(shared_dir() + "/models/tokenizers/qwen3");
+  std::mt19937 rng(7);
+  std::vector<std::string> texts;
+  for (int k = 0; k < 200; ++k) texts.push_back(random_text(rng, false, false, true));
+  std::vector<std::vector<TokenId>> want;
+  for (const auto& t : texts) want.push_back(tok->encode(t, false));
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 5; ++rep)
+        for (size_t k = 0; k < texts.size(); ++k)
+          if (tok->encode(texts[k], false) != want[k]) ++bad;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
 TEST(StreamDecoder, HoldsSplitCharactersUntilWhole) {
   auto tok = load_tokenizer(shared_dir() + "/models/tokenizers/qwen3");
   // A character the vocabulary has no single token for, so its bytes arrive in several tokens.
@@ -212,6 +240,22 @@ TEST(StreamDecoder, HoldsSplitCharactersUntilWhole) {
   ASSERT_GT(emoji.size(), 1u);
   EXPECT_EQ(partial.push(emoji[0]), "");
   EXPECT_EQ(partial.flush(), "\xEF\xBF\xBD");
+}
+
+// What llama2.c's run.c printed for stories260K: encoding it and streaming the tokens after BOS back gives the same
+// bytes (the space of the first piece after BOS is dropped, as run.c does).
+TEST(StreamDecoder, Llama2cStreamsRunCOutput) {
+  const std::string dir = shared_dir() + "/models/stories260K/";
+  auto tok = load_llama2c_tokenizer(dir + "tok512.bin", 512);
+  std::string expected = read_text_file(dir + "expected_greedy_t0_n200.run_c_stdout.txt");
+  auto ids = tok->encode(expected, true);
+  ASSERT_EQ(ids.front(), 1);
+  StreamDecoder dec(*tok);
+  dec.prime({ids.front()});
+  std::string out;
+  for (size_t i = 1; i < ids.size(); ++i) out += dec.push(ids[i]);
+  EXPECT_EQ(out + dec.flush(), expected);
+  EXPECT_EQ(tok->decode(ids, /*skip_special=*/true), expected);
 }
 
 TEST(StreamDecoder, SentencePieceLeadingSpace) {
