@@ -148,7 +148,7 @@ Checkpoint load_llama2c(const std::string& path) {
   c.rope_theta = 10000.0;
   c.tie_word_embeddings = shared_classifier;
   c.bos_token_id = 1;
-  c.eos_token_ids = {2};
+  c.eos_token_ids = {1};  // run.c stops on BOS: in llama2.c training data BOS delimits the stories
   c.validate(path);
 
   Checkpoint ck;
