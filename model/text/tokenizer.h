@@ -30,6 +30,9 @@ class Tokenizer {
   virtual bool is_special(TokenId id) const = 0;
   virtual std::optional<TokenId> bos_id() const = 0;
   virtual std::vector<TokenId> eos_ids() const = 0;  // generation stops on any of these
+  // SentencePiece-style vocabularies carry the space the encoder prepended ("▁Hello"): decoding from the start of a
+  // sequence drops that one space, as sentencepiece, llama.cpp and llama2.c do. Byte-level BPE keeps every byte.
+  virtual bool drops_leading_space() const { return false; }
 };
 
 // UTF-8-safe incremental decoding: feed tokens one at a time, get only complete characters back; a multi-byte
@@ -37,12 +40,16 @@ class Tokenizer {
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true) : tok_(tok), skip_special_(skip_special) {}
+  // The tokens already in the sequence (the prompt) when streaming a continuation: the first streamed token is then
+  // not the start of the text, so a SentencePiece leading space is kept.
+  void prime(const std::vector<TokenId>& context);
   std::string push(TokenId id);  // text that became complete with this token (may be empty)
   std::string flush();           // whatever is left (invalid bytes replaced by U+FFFD)
 
  private:
   const Tokenizer& tok_;
   bool skip_special_;
+  bool at_start_ = true;
   std::string pending_;
 };
 
@@ -50,6 +57,9 @@ class StreamDecoder {
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path);           // HF tokenizer.json
 std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path);      // SentencePiece .model
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, TokenId vocab_size);  // llama2.c .bin
+// By what `path` is: a tokenizer.json, a folder holding tokenizer.json (or else tokenizer.model), a SentencePiece
+// .model, or a .gguf (its vocabulary). llama2.c's tokenizer.bin carries no vocab size: use load_llama2c_tokenizer.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 // A vocabulary as GGUF metadata carries it (tokenizer.ggml.*), filled by the GGUF reader.
 struct VocabSpec {

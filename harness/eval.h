@@ -1,0 +1,80 @@
+// The eval loop: suites → prompts → backend → grading pool → store, then metrics.
+//
+//   plan      load each suite (its file hashed), resolve its config, register problems in the store;
+//   identity  sha256 over the model's content hash, the chat template hash, and every suite's data hash and resolved
+//             config (sampling, prompt, seed, limit): the same identity is the same run, and is resumed;
+//   generate  only the (problem, sample) pairs not yet stored; each sample has its own seed derived from the run seed,
+//             the problem and the sample index, so a resumed sample is the sample an uninterrupted run would draw;
+//   grade     in a worker pool while generation goes on; each graded sample is committed in its own transaction;
+//   score     from everything stored (old and new samples alike): pass@1 ± CI, pass@k, cons@k, audit rates.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/backend.h"
+#include "harness/grader.h"
+#include "harness/metrics.h"
+#include "harness/protocol.h"
+#include "harness/suite.h"
+#include "reports/store.h"
+
+namespace crucible::harness {
+
+struct SuitePlan {
+  LoadedSuite data;                 // problems already cut to --limit
+  EvalConfig config;
+  std::shared_ptr<Grader> grader;
+};
+
+struct EvalPlan {
+  std::string name;                 // run name shown in lists; not part of the identity
+  std::string preset;
+  std::vector<SuitePlan> suites;
+  int grading_workers = 2;
+};
+
+struct Progress {
+  int64_t done = 0, total = 0;      // samples this session
+  int64_t correct = 0;              // among done
+  int64_t completion_tokens = 0;
+  double elapsed_s = 0;
+};
+
+struct SuiteScores {
+  std::string suite;
+  int64_t problems = 0;
+  int64_t samples_per_problem = 0;
+  Interval pass1;
+  std::vector<std::pair<int64_t, double>> pass_at_k;  // (k, value)
+  std::optional<double> cons;                           // cons@n over all n samples (math and choice suites)
+  double length_rate = 0;       // finish_reason == length
+  double unparsed_rate = 0;     // no answer could be extracted
+  double missing_think_close = 0;  // </think> never written
+  LengthStats completion_tokens;
+};
+
+struct EvalSummary {
+  int64_t run_id = 0;
+  bool resumed = false;
+  int64_t samples_stored_before = 0;
+  int64_t samples_generated = 0;
+  double wall_s = 0;
+  double tokens_per_s = 0;
+  std::vector<SuiteScores> suites;
+};
+
+std::string run_identity(const ModelIdentity& model, const EvalPlan& plan);
+uint64_t sample_seed(uint64_t run_seed, const std::string& suite, const std::string& problem_key, int64_t sample_index);
+
+// Runs (or resumes) the plan. `resume_run`: continue that stored run, which must have the same identity.
+EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store,
+                     const std::optional<std::string>& resume_run = std::nullopt,
+                     const std::function<void(const Progress&)>& on_progress = {});
+
+// Recomputes and stores the scores of a run from its stored samples.
+std::vector<SuiteScores> score_run(Store& store, int64_t run_id, const std::vector<SuitePlan>& suites);
+
+}  // namespace crucible::harness

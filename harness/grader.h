@@ -1,0 +1,37 @@
+// The eval loop's view of grading: one outcome per sample, plus the answer equivalence that majority voting
+// (cons@k) uses. Implementations wrap the verifiers (math, choice, code); each outcome carries its grader version
+// so `crucible regrade` knows what to redo.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/protocol.h"
+#include "harness/suite.h"
+
+namespace crucible::harness {
+
+struct GradeOutcome {
+  bool correct = false;
+  std::optional<std::string> extracted;
+  std::string verdict;          // correct | wrong | unparsed | unfinished | timeout | <code verdicts>
+  std::string grader_version;
+  nlohmann::json detail = nlohmann::json::object();
+};
+
+class Grader {
+ public:
+  virtual ~Grader() = default;
+  // Thread-safe: called concurrently from the grading pool.
+  virtual GradeOutcome grade(const Problem& problem, const BuiltPrompt& prompt, const std::string& completion) = 0;
+  virtual bool equivalent(const std::string& a, const std::string& b) = 0;
+  virtual std::string version() const = 0;
+  // Choice suites: the order in which this sample sees the stored options (a deterministic per-question, per-sample
+  // shuffle). Empty for other suites.
+  virtual std::vector<int> option_order(const Problem& /*problem*/, int64_t /*sample_index*/) { return {}; }
+};
+
+}  // namespace crucible::harness

@@ -1,0 +1,29 @@
+// Scoring what is already generated: `crucible regrade RUN` re-grades a stored run's completions with the current
+// graders (the generations stay, the verdicts and grader versions are replaced, the scores recomputed), and
+// `crucible score` grades generations another tool produced, storing them as a run of their own.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "harness/eval.h"
+
+namespace crucible::harness {
+
+struct RegradeSummary {
+  int64_t run_id = 0;
+  int64_t regraded = 0;
+  int64_t changed = 0;  // samples whose correctness flipped
+  std::vector<SuiteScores> suites;
+};
+
+// Rebuilds the run's plan from its stored config and datasets. A dataset file that moved is looked up under
+// `data_dir` (by the suite's default file name); its sha256 must match what the run saw.
+RegradeSummary regrade_run(Store& store, const std::string& run, const std::optional<std::string>& data_dir,
+                           int workers = 2);
+
+// gens.jsonl: {"problem_id" (or "id"): the suite's problem key, "completions": [..] (or "completion": "..")} per line.
+EvalSummary score_external(Store& store, const std::string& suite, const std::string& input_path,
+                           const std::optional<std::string>& data_dir, const std::string& preset,
+                           const std::string& name, int workers = 2);
+
+}  // namespace crucible::harness

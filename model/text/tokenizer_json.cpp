@@ -1,0 +1,201 @@
+// HF tokenizer.json (byte-level BPE) -> BpeSpec. What is supported is what the GPT-2 family files use; anything else
+// is refused with the field that holds it, never silently tokenised differently.
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/json_io.h"
+#include "model/text/bpe.h"
+#include "model/text/tokenizer.h"
+
+namespace crucible::text {
+namespace {
+
+using detail::BpeSpec;
+
+std::string regex_quote(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void read_normalizer(const Json& n, const std::string& where, const std::string& field, BpeSpec& spec) {
+  if (n.is_null()) return;
+  std::string type = require_string(n, "type", where + ": " + field);
+  if (type == "NFC") {
+    spec.nfc = true;
+  } else if (type == "Sequence") {
+    const Json& list = require_field(n, "normalizers", where);
+    for (size_t i = 0; i < list.size(); ++i)
+      read_normalizer(list[i], where, field + ".normalizers[" + std::to_string(i) + "]", spec);
+  } else {
+    throw InputError(where, field + ".type", "unsupported normalizer '" + type + "' (supported: NFC, Sequence)");
+  }
+}
+
+void read_pre_tokenizer(const Json& p, const std::string& where, const std::string& field, BpeSpec& spec,
+                        bool& byte_level) {
+  if (p.is_null()) return;
+  std::string type = require_string(p, "type", where + ": " + field);
+  if (type == "Sequence") {
+    const Json& list = require_field(p, "pretokenizers", where);
+    for (size_t i = 0; i < list.size(); ++i)
+      read_pre_tokenizer(list[i], where, field + ".pretokenizers[" + std::to_string(i) + "]", spec, byte_level);
+  } else if (type == "ByteLevel") {
+    byte_level = true;
+    if (p.value("add_prefix_space", false)) spec.add_prefix_space = true;
+    if (p.value("use_regex", true)) spec.split_patterns.emplace_back(detail::kGpt2Pattern);
+  } else if (type == "Split") {
+    std::string behavior = p.value("behavior", "");
+    if (behavior != "Isolated")
+      throw InputError(where, field + ".behavior", "unsupported split behavior '" + behavior + "' (supported: Isolated)");
+    if (p.value("invert", false)) throw InputError(where, field + ".invert", "inverted splits are not supported");
+    const Json& pat = require_field(p, "pattern", where);
+    if (pat.contains("Regex") && pat["Regex"].is_string()) spec.split_patterns.push_back(pat["Regex"]);
+    else if (pat.contains("String") && pat["String"].is_string())
+      spec.split_patterns.push_back(regex_quote(pat["String"]));
+    else
+      throw InputError(where, field + ".pattern", "expected {\"Regex\": …} or {\"String\": …}");
+  } else if (type == "Digits") {
+    spec.split_patterns.emplace_back(p.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)");
+  } else {
+    throw InputError(where, field + ".type",
+                     "unsupported pre-tokenizer '" + type + "' (supported: ByteLevel, Split, Digits, Sequence)");
+  }
+}
+
+void read_post_processor(const Json& p, const std::string& where, BpeSpec& spec) {
+  if (p.is_null()) return;
+  std::string type = require_string(p, "type", where + ": post_processor");
+  if (type == "Sequence") {
+    for (const auto& q : require_field(p, "processors", where)) read_post_processor(q, where, spec);
+    return;
+  }
+  if (type != "TemplateProcessing") return;  // ByteLevel and friends add no tokens
+  const Json& single = require_field(p, "single", where);
+  const Json& specials = p.contains("special_tokens") ? p["special_tokens"] : Json::object();
+  bool after = false;
+  for (const auto& piece : single) {
+    if (piece.contains("Sequence")) {
+      after = true;
+      continue;
+    }
+    if (!piece.contains("SpecialToken")) continue;
+    std::string name = require_string(piece["SpecialToken"], "id", where + ": post_processor.single");
+    if (!specials.contains(name) || !specials[name].contains("ids"))
+      throw InputError(where, "post_processor.special_tokens", "no ids for '" + name + "'");
+    for (const auto& id : specials[name]["ids"]) (after ? spec.suffix_ids : spec.prefix_ids).push_back(id.get<TokenId>());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
+  Json j = read_json_file(path);
+  if (!j.is_object()) throw InputError(path, "(root)", "expected a JSON object");
+  BpeSpec spec;
+  spec.source = path;
+  const Json& model = require_field(j, "model", path);
+  std::string type = model.value("type", "BPE");
+  if (type != "BPE")
+    throw InputError(path, "model.type", "unsupported model '" + type + "' (only byte-level BPE; use the "
+                                         "SentencePiece tokenizer.model for Unigram/SentencePiece checkpoints)");
+  if (model.value("byte_fallback", false))
+    throw InputError(path, "model.byte_fallback",
+                     "byte-fallback BPE is SentencePiece-style; load the checkpoint's tokenizer.model instead");
+  const Json& vocab = require_field(model, "vocab", path);
+  if (!vocab.is_object()) throw InputError(path, "model.vocab", "expected an object token -> id");
+  for (const auto& [tok, id] : vocab.items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > 10'000'000)
+      throw InputError(path, "model.vocab." + tok, "expected a non-negative integer id");
+    auto i = id.get<size_t>();
+    if (spec.vocab.size() <= i) spec.vocab.resize(i + 1);
+    spec.vocab[i] = tok;
+  }
+  const Json& merges = require_field(model, "merges", path);
+  if (!merges.is_array()) throw InputError(path, "model.merges", "expected an array");
+  spec.merges.reserve(merges.size());
+  for (size_t r = 0; r < merges.size(); ++r) {
+    const Json& m = merges[r];
+    if (m.is_string()) {
+      const std::string& s = m.get_ref<const std::string&>();
+      auto sp = s.find(' ', 1);  // a part may be a lone space character only in older files; never the first byte
+      if (sp == std::string::npos) throw InputError(path, "model.merges[" + std::to_string(r) + "]", "expected \"a b\"");
+      spec.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+    } else {
+      throw InputError(path, "model.merges[" + std::to_string(r) + "]", "expected \"a b\" or [\"a\", \"b\"]");
+    }
+  }
+  spec.ignore_merges = model.value("ignore_merges", false);
+  read_normalizer(j.value("normalizer", Json()), path, "normalizer", spec);
+  bool byte_level = false;
+  read_pre_tokenizer(j.value("pre_tokenizer", Json()), path, "pre_tokenizer", spec, byte_level);
+  if (!byte_level)
+    throw InputError(path, "pre_tokenizer", "no ByteLevel pre-tokenizer: only byte-level BPE tokenizer.json is supported");
+  if (j.contains("added_tokens")) {
+    const Json& added = j["added_tokens"];
+    if (!added.is_array()) throw InputError(path, "added_tokens", "expected an array");
+    for (size_t i = 0; i < added.size(); ++i) {
+      std::string where = path + ": added_tokens[" + std::to_string(i) + "]";
+      detail::AddedToken a;
+      a.content = require_string(added[i], "content", where);
+      int64_t id = require_int(added[i], "id", where);
+      if (id < 0 || id > 10'000'000) throw InputError(path, "added_tokens[" + std::to_string(i) + "].id", "out of range");
+      a.id = static_cast<TokenId>(id);
+      a.special = added[i].value("special", false);
+      a.lstrip = added[i].value("lstrip", false);
+      a.rstrip = added[i].value("rstrip", false);
+      spec.added.push_back(a);
+    }
+  }
+  read_post_processor(j.value("post_processor", Json()), path, spec);
+
+  // BOS/EOS come from tokenizer_config.json next to the file (that is where transformers reads them), plus the
+  // family's end-of-turn tokens so generation stops where the chat template ends a turn.
+  auto find_id = [&](const std::string& content) -> std::optional<TokenId> {
+    for (const auto& a : spec.added)
+      if (a.content == content) return a.id;
+    for (size_t i = 0; i < spec.vocab.size(); ++i)
+      if (spec.vocab[i] == content) return static_cast<TokenId>(i);
+    return std::nullopt;
+  };
+  auto token_name = [](const Json& v) -> std::optional<std::string> {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+    return std::nullopt;
+  };
+  namespace fs = std::filesystem;
+  fs::path config = fs::path(path).parent_path() / "tokenizer_config.json";
+  std::error_code ec;
+  if (fs::exists(config, ec)) {
+    Json c = read_json_file(config.string());
+    if (c.is_object()) {
+      if (auto b = token_name(c.value("bos_token", Json()))) spec.bos = find_id(*b);
+      if (auto e = token_name(c.value("eos_token", Json())))
+        if (auto id = find_id(*e)) spec.eos.push_back(*id);
+    }
+  }
+  fs::path gen = fs::path(path).parent_path() / "generation_config.json";
+  if (fs::exists(gen, ec)) {
+    Json g = read_json_file(gen.string());
+    if (g.is_object() && g.contains("eos_token_id")) {
+      const Json& e = g["eos_token_id"];
+      if (e.is_number_integer()) spec.eos.push_back(e.get<TokenId>());
+      if (e.is_array())
+        for (const auto& x : e)
+          if (x.is_number_integer()) spec.eos.push_back(x.get<TokenId>());
+    }
+  }
+  for (const auto& a : spec.added)
+    if (a.special && detail::is_end_of_generation_token(a.content) &&
+        std::find(spec.eos.begin(), spec.eos.end(), a.id) == spec.eos.end())
+      spec.eos.push_back(a.id);
+  return detail::make_bpe_tokenizer(std::move(spec));
+}
+
+}  // namespace crucible::text

@@ -1,0 +1,81 @@
+// The suite graders as the eval loop uses them, on real suite problems from ../shared/data.
+#include <gtest/gtest.h>
+
+#include "harness/graders.h"
+#include "harness/protocol.h"
+#include "harness/suite.h"
+#include "tests/support/test_support.h"
+
+using namespace crucible::harness;
+
+namespace {
+std::string data_dir() { return crucible::testing::shared_dir() + "/data"; }
+}
+
+TEST(Graders, MathUsesR1ThinkHandlingAndEquivalence) {
+  const auto& suite = find_suite("math500");
+  auto config = resolve_config("r1", suite, {});
+  auto g = make_grader(suite, config);
+  Problem p;
+  p.gold = "\\frac{1}{2}";
+  BuiltPrompt bp;
+  auto right = g->grade(p, bp, "so it is 0.5</think>\nThe answer is $\\boxed{\\dfrac12}$.");
+  EXPECT_TRUE(right.correct) << right.verdict;
+  EXPECT_EQ(right.grader_version, "math-1");
+  auto unfinished = g->grade(p, bp, "I think \\boxed{\\frac{1}{2}} but wait");
+  EXPECT_FALSE(unfinished.correct);
+  EXPECT_EQ(unfinished.verdict, "unfinished");
+  EXPECT_TRUE(g->equivalent("0.5", "\\frac{1}{2}"));
+  EXPECT_FALSE(g->equivalent("1-1/e", "1+1/e"));
+}
+
+TEST(Graders, Gsm8kFallsBackToTheLastNumber) {
+  const auto& suite = find_suite("gsm8k");
+  auto g = make_grader(suite, resolve_config("greedy", suite, {}));
+  Problem p;
+  p.gold = "18";
+  auto o = g->grade(p, {}, "done</think>She makes 9 * 2 = 18 dollars.");
+  EXPECT_TRUE(o.correct) << o.verdict << " " << o.detail.dump();
+}
+
+TEST(Graders, ChoiceShufflesPerQuestionAndSample) {
+  const auto& suite = find_suite("gpqa_diamond");
+  auto config = resolve_config("r1", suite, {});
+  auto g = make_grader(suite, config);
+  Problem p;
+  p.key = "recAAA";
+  p.question = "Q";
+  p.meta["options"] = {"right", "w1", "w2", "w3"};
+  auto o0 = g->option_order(p, 0);
+  ASSERT_EQ(o0.size(), 4u);
+  bool differs = false;
+  for (int k = 1; k < 8; ++k) differs |= g->option_order(p, k) != o0;
+  EXPECT_TRUE(differs) << "one permutation for every sample would be the Evalchemy #155 bug";
+  Problem q = p;
+  q.key = "recBBB";
+  bool per_question = false;
+  for (int k = 0; k < 8; ++k) per_question |= g->option_order(q, k) != g->option_order(p, k);
+  EXPECT_TRUE(per_question);
+  auto bp = build_prompt(p, suite, config.prompt, o0);
+  auto o = g->grade(p, bp, "reasoning</think>\nAnswer: " + *bp.gold_letter);
+  EXPECT_TRUE(o.correct);
+}
+
+TEST(Graders, CodeRunsHumanEvalCanonicalSolution) {
+  if (!crucible::testing::has_shared_data()) GTEST_SKIP() << "../shared/data not present";
+  const auto& suite = find_suite("humaneval");
+  auto loaded = load_suite(suite, data_dir());
+  auto config = resolve_config("greedy", suite, {});
+  auto g = make_grader(suite, config);
+  const Problem& p = loaded.problems[0];
+  std::string response = "</think>\n```python\n" + p.question + p.meta["canonical_solution"].get<std::string>() + "```";
+  auto o = g->grade(p, {}, response);
+  EXPECT_TRUE(o.correct) << o.verdict << " " << o.detail.dump();
+  auto wrong = g->grade(p, {}, "</think>\n```python\n" + p.question + "    return None\n```");
+  EXPECT_FALSE(wrong.correct);
+}
+
+TEST(Graders, FunctionNameFromStarterCode) {
+  EXPECT_EQ(function_name_from_starter("class Solution:\n    def maxScore(self, nums: List[int]) -> int:\n"), "maxScore");
+  EXPECT_EQ(function_name_from_starter(""), "");
+}

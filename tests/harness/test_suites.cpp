@@ -1,0 +1,109 @@
+// Every registered suite loads from ../shared/data with the expected counts and gold answers; malformed records are
+// errors naming the file, line and field.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "core/error.h"
+#include "harness/suite.h"
+#include "tests/support/test_support.h"
+
+using namespace crucible;
+using namespace crucible::harness;
+
+namespace {
+std::string data_dir() { return crucible::testing::shared_dir() + "/data"; }
+}
+
+TEST(Suites, RegistryKnowsTheR1Suites) {
+  std::set<std::string> names;
+  for (const auto& s : all_suites()) names.insert(s.name);
+  for (const char* n : {"aime24", "aime25", "math500", "gpqa_diamond", "livecodebench", "humaneval", "mbpp", "gsm8k",
+                        "amc23", "minerva_math", "olympiadbench"})
+    EXPECT_TRUE(names.count(n)) << n;
+  EXPECT_EQ(find_suite("aime24").r1_samples, 64);
+  EXPECT_EQ(find_suite("math500").r1_samples, 4);
+  EXPECT_EQ(find_suite("gpqa_diamond").r1_samples, 8);
+  EXPECT_EQ(find_suite("livecodebench").r1_samples, 16);
+  EXPECT_TRUE(find_suite("gpqa_diamond").confidential);
+  try {
+    find_suite("aime2024");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("aime24"), std::string::npos) << "the error lists the known suites";
+  }
+}
+
+TEST(Suites, LoadEverySuiteFromSharedData) {
+  if (!crucible::testing::has_shared_data()) GTEST_SKIP() << "../shared/data not present";
+  std::map<std::string, size_t> expected = {{"aime24", 30},       {"aime25", 30},       {"math500", 500},
+                                            {"gsm8k", 1319},      {"amc23", 40},        {"minerva_math", 272},
+                                            {"olympiadbench", 675}, {"gpqa_diamond", 198}, {"humaneval", 164},
+                                            {"mbpp", 500},        {"livecodebench", 279}};
+  for (const auto& s : all_suites()) {
+    SCOPED_TRACE(s.name);
+    auto loaded = load_suite(s, data_dir());
+    EXPECT_EQ(loaded.problems.size(), expected.at(s.name));
+    EXPECT_EQ(loaded.sha256.size(), 64u);
+    for (const auto& p : loaded.problems) {
+      EXPECT_FALSE(p.key.empty());
+      EXPECT_FALSE(p.question.empty());
+      if (s.grader != GraderKind::code) {
+        ASSERT_TRUE(p.gold.has_value()) << p.key;
+        EXPECT_FALSE(p.gold->empty()) << p.key;
+      }
+    }
+  }
+}
+
+TEST(Suites, GoldAnswersAreNormalisedAsTheProtocolsSay) {
+  if (!crucible::testing::has_shared_data()) GTEST_SKIP() << "../shared/data not present";
+  auto aime24 = load_suite(find_suite("aime24"), data_dir());
+  for (const auto& p : aime24.problems) EXPECT_TRUE(p.gold->size() == 1 || (*p.gold)[0] != '0') << *p.gold;
+  auto aime25 = load_suite(find_suite("aime25"), data_dir());
+  std::vector<std::string> golds;
+  for (const auto& p : aime25.problems) golds.push_back(*p.gold);
+  EXPECT_EQ(golds.front(), "70");
+  EXPECT_EQ(golds.back(), "240");
+  for (const auto& p : aime25.problems) {
+    EXPECT_EQ(p.question.find('\x0c'), std::string::npos) << "form-feed damage: " << p.key;
+    EXPECT_EQ(p.question.find("Please reason step by step"), std::string::npos) << "suffix not stripped: " << p.key;
+  }
+  auto amc = load_suite(find_suite("amc23"), data_dir());
+  EXPECT_EQ(*amc.problems[0].gold, "27");
+  auto gsm = load_suite(find_suite("gsm8k"), data_dir());
+  for (const auto& p : gsm.problems) EXPECT_EQ(p.gold->find(','), std::string::npos) << *p.gold;
+  auto mbpp = load_suite(find_suite("mbpp"), data_dir());
+  EXPECT_EQ(mbpp.problems.front().key, "mbpp-11");
+  EXPECT_EQ(mbpp.problems.back().key, "mbpp-510");
+  auto gpqa = load_suite(find_suite("gpqa_diamond"), data_dir());
+  for (const auto& p : gpqa.problems) ASSERT_EQ(p.meta["options"].size(), 4u);
+}
+
+TEST(Suites, LastBoxedHandlesNestingAndFbox) {
+  EXPECT_EQ(last_boxed("so \\boxed{\\frac{1}{2}} and then \\boxed{3}"), "3");
+  EXPECT_EQ(last_boxed("\\boxed{\\frac{a}{b^{2}}}"), "\\frac{a}{b^{2}}");
+  EXPECT_EQ(last_boxed("\\fbox{7} then \\boxed{}"), "");
+  EXPECT_EQ(last_boxed("\\boxed{5} then \\boxed{unbalanced"), "5");
+  EXPECT_FALSE(last_boxed("no box here").has_value());
+}
+
+TEST(Suites, MalformedRecordNamesFileLineAndField) {
+  crucible::testing::TempDir dir;
+  std::ofstream(dir.file("math.jsonl")) << R"({"problem":"1+1","answer":"2","subject":"x","level":1,"unique_id":"a"})"
+                                        << "\n"
+                                        << R"({"problem":"2+2","subject":"x","level":1,"unique_id":"b"})" << "\n";
+  try {
+    load_suite(find_suite("math500"), dir.path(), dir.file("math.jsonl"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("math.jsonl:2: field 'answer': missing"), std::string::npos) << e.what();
+  }
+  try {
+    load_suite(find_suite("math500"), dir.file("nowhere"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("crucible data pull math500"), std::string::npos) << e.what();
+  }
+}

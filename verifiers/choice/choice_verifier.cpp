@@ -1,0 +1,269 @@
+#include "verifiers/choice/choice_verifier.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include "core/sha256.h"
+#include "verifiers/math/math_verifier.h"
+#include "verifiers/response.h"
+
+namespace crucible::verifiers {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+struct Letters {
+  int n;
+  bool valid(char c) const { return c >= 'A' && c < 'A' + n; }
+};
+
+// A letter standing alone at `i` (after optional decoration), followed by no further letter: "C", "(C)", "**C**",
+// "$C$", "\text{C}". Returns the letter or 0.
+char letter_at(std::string_view s, size_t i, Letters L) {
+  auto skip = [&](std::string_view t) {
+    if (s.compare(i, t.size(), t) == 0) {
+      i += t.size();
+      return true;
+    }
+    return false;
+  };
+  for (int round = 0; round < 6; ++round) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    if (!(skip("**") || skip("$") || skip("(") || skip("\\text{") || skip("\\textbf{") || skip("\\boxed{") ||
+          skip("\\mathrm{") || skip("[") || skip("option ") || skip("Option ") || skip("choice ") || skip("Choice ")))
+      break;
+  }
+  if (i >= s.size()) return 0;
+  char c = static_cast<char>(std::toupper(static_cast<unsigned char>(s[i])));
+  // Lower-case letters only when decorated or alone; "a" in "answer is a prime" must not count.
+  if (!L.valid(c)) return 0;
+  if (s[i] != c && !(i + 1 >= s.size() || s[i + 1] == ')' || s[i + 1] == '.' || s[i + 1] == '*')) return 0;
+  if (i + 1 < s.size() && (std::isalnum(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '\'')) return 0;
+  return c;
+}
+
+// The last match of `phrase` (case-insensitive) followed by a standalone letter.
+char last_after(std::string_view s, const std::string& low, std::string_view phrase, Letters L, bool need_colon) {
+  char found = 0;
+  size_t pos = 0;
+  while ((pos = low.find(phrase, pos)) != std::string::npos) {
+    size_t i = pos + phrase.size();
+    if (need_colon) {
+      while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '*')) ++i;
+      if (i >= s.size() || s[i] != ':') {
+        ++pos;
+        continue;
+      }
+      ++i;
+    } else {
+      while (i < s.size() && (s[i] == ' ' || s[i] == ':' || s[i] == '*')) ++i;
+    }
+    if (char c = letter_at(s, i, L)) found = c;
+    ++pos;
+  }
+  return found;
+}
+
+size_t match_brace(std::string_view s, size_t open) {
+  int depth = 1;
+  for (size_t i = open; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (s[i] == '{') ++depth;
+    else if (s[i] == '}' && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
+
+std::optional<std::string> last_boxed(std::string_view s) {
+  size_t pos = s.rfind("\\boxed{");
+  if (pos == std::string_view::npos) return std::nullopt;
+  size_t close = match_brace(s, pos + 7);
+  if (close == std::string_view::npos) return std::nullopt;
+  return std::string(trim(s.substr(pos + 7, close - pos - 7)));
+}
+
+// A text that is nothing but one letter with decoration: "C", "(C)", "C.", "**C**", "\text{C}".
+char only_letter(std::string_view t, Letters L) {
+  std::string core;
+  for (char c : t) {
+    if (std::isalnum(static_cast<unsigned char>(c))) core += c;
+  }
+  // \text{C} leaves "textC"
+  for (std::string_view cmd : {"textbf", "text", "mathrm", "boxed"}) {
+    if (core.size() == cmd.size() + 1 && core.compare(0, cmd.size(), cmd) == 0) core = core.substr(cmd.size());
+  }
+  if (core.size() != 1) return 0;
+  char c = static_cast<char>(std::toupper(static_cast<unsigned char>(core[0])));
+  return L.valid(c) ? c : 0;
+}
+
+std::string squeeze(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (!is_space(c) && c != '$' && c != '.' && c != '*') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string_view choice_rule_name(ChoiceRule rule) {
+  switch (rule) {
+    case ChoiceRule::answer_colon: return "answer_colon";
+    case ChoiceRule::boxed: return "boxed";
+    case ChoiceRule::answer_is: return "answer_is";
+    case ChoiceRule::parenthesized: return "parenthesized";
+    case ChoiceRule::bare_letter: return "bare_letter";
+    case ChoiceRule::option_text: return "option_text";
+    case ChoiceRule::none: return "none";
+  }
+  return "none";
+}
+
+std::string_view choice_outcome_name(ChoiceOutcome outcome) {
+  switch (outcome) {
+    case ChoiceOutcome::correct: return "correct";
+    case ChoiceOutcome::wrong: return "wrong";
+    case ChoiceOutcome::unparsed: return "unparsed";
+    case ChoiceOutcome::unfinished: return "unfinished";
+  }
+  return "unparsed";
+}
+
+std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_options,
+                                               const std::vector<std::string>& options) {
+  Letters L{std::clamp(n_options, 1, 26)};
+  std::string low = lower(text);
+  if (char c = last_after(text, low, "answer", L, true)) return ChoiceExtraction{c, ChoiceRule::answer_colon};
+  if (auto boxed = last_boxed(text)) {
+    if (char c = only_letter(*boxed, L)) return ChoiceExtraction{c, ChoiceRule::boxed};
+  }
+  {
+    char best = 0;
+    size_t best_pos = 0;
+    for (std::string_view phrase : {"answer is", "option is", "choice is", "answer would be", "answer should be",
+                                    "answer must be", "i choose", "i'll choose", "i will choose", "i pick"}) {
+      size_t pos = 0;
+      while ((pos = low.find(phrase, pos)) != std::string::npos) {
+        size_t i = pos + phrase.size();
+        while (i < text.size() && (text[i] == ' ' || text[i] == ':' || text[i] == '*')) ++i;
+        if (char c = letter_at(text, i, L); c && (best == 0 || pos >= best_pos)) {
+          best = c;
+          best_pos = pos;
+        }
+        ++pos;
+      }
+    }
+    if (best) return ChoiceExtraction{best, ChoiceRule::answer_is};
+  }
+  {
+    char found = 0;
+    for (size_t i = 0; i + 2 < text.size(); ++i) {
+      if (text[i] == '(' && text[i + 2] == ')' && L.valid(text[i + 1])) found = text[i + 1];
+    }
+    if (found) return ChoiceExtraction{found, ChoiceRule::parenthesized};
+  }
+  {
+    std::string_view t = trim(text);
+    if (char c = only_letter(t, L); c && t.size() <= 20) return ChoiceExtraction{c, ChoiceRule::bare_letter};
+    size_t nl = t.rfind('\n');
+    std::string_view last = trim(nl == std::string_view::npos ? t : t.substr(nl + 1));
+    if (char c = only_letter(last, L); c && last.size() <= 20) return ChoiceExtraction{c, ChoiceRule::bare_letter};
+  }
+  if (!options.empty()) {
+    // The final answer as the model wrote it: a box, an "answer" phrase, or the last line.
+    std::string candidate;
+    if (auto b = last_boxed(text)) {
+      candidate = *b;
+    } else if (auto e = extract_answer(text, {ExtractRule::answer_line, ExtractRule::final_answer})) {
+      candidate = e->text;
+    } else {
+      std::string_view t = trim(text);
+      size_t nl = t.rfind('\n');
+      candidate = std::string(trim(nl == std::string_view::npos ? t : t.substr(nl + 1)));
+    }
+    if (!candidate.empty() && candidate.size() <= 500) {
+      int match = -1, matches = 0;
+      MathGradeOptions mo;
+      mo.budget = std::chrono::milliseconds(20);
+      for (size_t k = 0; k < options.size() && static_cast<int>(k) < L.n; ++k) {
+        bool same = squeeze(candidate) == squeeze(options[k]);
+        if (!same && options[k].size() <= 200) same = answers_equivalent(candidate, options[k], mo);
+        if (same) {
+          match = static_cast<int>(k);
+          ++matches;
+        }
+      }
+      if (matches == 1) return ChoiceExtraction{static_cast<char>('A' + match), ChoiceRule::option_text};
+    }
+  }
+  return std::nullopt;
+}
+
+ChoiceVerdict grade_choice(std::string_view response, char gold_letter, const std::vector<std::string>& options,
+                           const ChoiceGradeOptions& o) {
+  ChoiceVerdict v;
+  SplitResponse split = split_response(response, o.assume_think_open);
+  if (split.unfinished && !o.grade_unfinished) {
+    v.outcome = ChoiceOutcome::unfinished;
+    v.reason = "the reasoning never closed (no </think>)";
+    return v;
+  }
+  auto found = extract_choice(split.unfinished ? split.reasoning : split.answer, o.n_options, options);
+  if (!found) {
+    v.outcome = ChoiceOutcome::unparsed;
+    v.reason = "no choice found";
+    return v;
+  }
+  char gold = static_cast<char>(std::toupper(static_cast<unsigned char>(gold_letter)));
+  v.extracted = found->letter;
+  v.rule = found->rule;
+  v.correct = found->letter == gold;
+  v.outcome = v.correct ? ChoiceOutcome::correct : ChoiceOutcome::wrong;
+  v.reason = std::string(choice_rule_name(found->rule)) + ": " + std::string(1, found->letter) +
+             (v.correct ? " is the gold choice" : " is not the gold choice");
+  return v;
+}
+
+std::vector<int> choice_permutation(std::string_view question_id, int repeat_index, int n_options) {
+  std::vector<int> perm(static_cast<size_t>(std::max(n_options, 0)));
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int>(i);
+  Sha256 h;
+  h.update(question_id);
+  h.update("\x1f", 1);
+  h.update(std::to_string(repeat_index));
+  auto d = h.digest();
+  uint64_t state = 0;
+  for (int i = 0; i < 8; ++i) state = (state << 8) | d[static_cast<size_t>(i)];
+  // splitmix64: a small, well-mixed generator whose output is the same on every platform (unlike std:: engines
+  // combined with std::uniform_int_distribution).
+  auto next = [&state]() {
+    state += 0x9E3779B97F4A7C15ULL;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  };
+  for (size_t i = perm.size(); i > 1; --i) {
+    size_t j = static_cast<size_t>(next() % i);  // modulo bias < 2^-60 for tiny n
+    std::swap(perm[i - 1], perm[j]);
+  }
+  return perm;
+}
+
+}  // namespace crucible::verifiers
