@@ -16,18 +16,17 @@ namespace {
 
 struct Flags {
   model::GenerateArgs args;
-  std::string prompt;
-  std::string chat;
-  bool has_prompt = false, has_chat = false;
+  std::vector<std::string> prompts, chats;
 };
 
 int run_generate(const Globals& g, Flags& f) {
   auto& a = f.args;
-  if (f.has_prompt && f.has_chat) throw InputError("generate", "--prompt/--chat", "give one of them, not both");
-  a.chat = f.has_chat;
-  a.prompts = {f.has_chat ? f.chat : f.prompt};
+  if (!f.prompts.empty() && !f.chats.empty()) throw InputError("generate", "--prompt/--chat", "give one kind, not both");
+  a.chat = !f.chats.empty();
+  a.prompts = a.chat ? f.chats : f.prompts;
+  if (a.prompts.empty()) a.prompts = {""};
   // One sample in text mode streams as it is generated; several are printed whole, one after the other.
-  const bool stream = !g.json && a.samples == 1;
+  const bool stream = !g.json && a.samples == 1 && a.prompts.size() == 1;
   model::TextCallback on_text;
   if (stream)
     on_text = [](size_t, int64_t, std::string_view piece) {
@@ -62,7 +61,8 @@ int run_generate(const Globals& g, Flags& f) {
     std::fputs("\n", stdout);
   } else {
     for (const auto& s : r.samples)
-      fmt::print("--- sample {} ({}, {} tokens)\n{}\n", s.sample, s.finish_reason, s.completion_tokens, s.text);
+      fmt::print("--- prompt {} sample {} ({}, {} tokens)\n{}\n", s.prompt, s.sample, s.finish_reason,
+                 s.completion_tokens, s.text);
   }
   log::info("{} format on {} ({}): prefill {} tokens in {:.3f} s, decode {} tokens in {:.3f} s ({:.1f} tokens/s)",
             r.model_format, r.device, r.dtype, r.prefill_tokens, r.prefill_seconds, r.decode_tokens, r.decode_seconds,
@@ -76,8 +76,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   auto& a = f->args;
   cmd->add_option("--model", a.model, "checkpoint: HF folder, .gguf file or llama2.c .bin")->required();
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer file (default: the checkpoint's own)");
-  cmd->add_option("--prompt", f->prompt, "raw prompt text (default: empty, i.e. just BOS)");
-  cmd->add_option("--chat", f->chat, "a user message, wrapped in the model's chat template");
+  cmd->add_option("--prompt", f->prompts, "raw prompt text (repeatable; default: empty, i.e. just BOS)");
+  cmd->add_option("--chat", f->chats, "a user message wrapped in the model's chat template (repeatable)");
   cmd->add_option("--system", a.system, "system message for --chat");
   cmd->add_option("--max-tokens", a.max_tokens, "new tokens per sample")->capture_default_str();
   cmd->add_option("--temperature", a.temperature, "0 is greedy")->capture_default_str();
@@ -90,9 +90,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--device", a.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a.dtype, "auto, float32, bfloat16")->capture_default_str();
   cmd->add_option("--max-batch", a.max_batch, "sequences decoded together")->capture_default_str();
-  cmd->callback([&g, &action, f, cmd] {
-    f->has_prompt = cmd->count("--prompt") > 0;
-    f->has_chat = cmd->count("--chat") > 0;
+  cmd->add_flag("--ignore-eos", a.ignore_eos, "always generate --max-tokens (benchmarks)");
+  cmd->callback([&g, &action, f] {
     action = [&g, f] { return run_generate(g, *f); };
   });
 }

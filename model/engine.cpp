@@ -23,19 +23,6 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Length of the longest prefix of `s` that is whole UTF-8 characters; a trailing partial character is held back.
-size_t complete_utf8_prefix(const std::string& s) {
-  size_t n = s.size();
-  // Look back at most 3 bytes for the lead byte of an unfinished character.
-  for (size_t back = 1; back <= 4 && back <= n; ++back) {
-    const auto c = static_cast<unsigned char>(s[n - back]);
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte
-    size_t need = (c & 0x80) == 0 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
-    return back < need ? n - back : n;
-  }
-  return n;
-}
-
 struct Prefix {  // a prefilled prompt kept for samples that did not get a slot at prefill time
   std::vector<torch::Tensor> k_KPE, v_KPE;
   std::vector<float> logits_V;
@@ -49,8 +36,8 @@ struct Sequence {
   TokenId next_input = 0;
   std::optional<Sampler> sampler;
   std::vector<TokenId> out;
-  std::string text, pending_bytes;
-  bool after_bos = false;
+  std::string text;
+  std::optional<text::StreamDecoder> decoder;
 };
 
 }  // namespace
@@ -151,7 +138,6 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
   std::vector<std::optional<Sequence>> slots(n_slots);
   std::map<size_t, Prefix> prefixes;
   const auto dev = model_->device();
-  const std::optional<TokenId> bos = tokenizer_ ? tokenizer_->bos_id() : std::optional<TokenId>{};
 
   auto finish = [&](int64_t slot, FinishReason why, std::optional<std::string> matched) {
     auto& s = *slots[slot];
@@ -168,6 +154,11 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     slots[slot].reset();
   };
 
+  auto mask_eos = [&](float* row) {
+    for (auto e : eos_)
+      if (e >= 0 && e < V) row[e] = -INFINITY;
+  };
+
   // Appends a sampled token to the sequence in `slot`; frees the slot when the sequence is done.
   auto accept = [&](int64_t slot, TokenId tok) {
     auto& s = *slots[slot];
@@ -179,15 +170,7 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     s.out.push_back(tok);
     std::string piece;
     if (tokenizer_) {
-      std::string bytes = tokenizer_->token_bytes(tok);
-      // SentencePiece convention (llama2.c run.c, HF Llama): the word-leading space of the first piece after BOS
-      // is not printed.
-      if (s.after_bos && !bytes.empty() && bytes[0] == ' ') bytes.erase(0, 1);
-      s.after_bos = false;
-      s.pending_bytes += bytes;
-      const size_t whole = complete_utf8_prefix(s.pending_bytes);
-      piece = s.pending_bytes.substr(0, whole);
-      s.pending_bytes.erase(0, whole);
+      piece = s.decoder->push(tok);
       const size_t before = s.text.size();
       s.text += piece;
       size_t max_stop = 0;
@@ -212,7 +195,7 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     }
     if (on_token) on_token(s.request, s.sample, tok, piece);
     if (static_cast<int64_t>(s.out.size()) >= p.max_new_tokens) {
-      s.text += s.pending_bytes;  // a character cut by the length limit is kept as raw bytes
+      if (s.decoder) s.text += s.decoder->flush();  // a character cut by the length limit becomes U+FFFD
       finish(slot, FinishReason::length, std::nullopt);
       return;
     }
@@ -257,13 +240,17 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
           prefixes[r] = std::move(pre);
         }
       }
-      Sequence s;
+      Sequence& s = slots[slot].emplace();  // in place: the decoder holds a reference and cannot be moved
       s.request = r;
       s.sample = sample;
       s.len = P;
       s.sampler.emplace(sample_seed(req.params.seed, sample));
-      s.after_bos = bos && req.prompt.back() == *bos;
-      slots[slot] = std::move(s);
+      if (tokenizer_) {
+        // Primed with the prompt so a SentencePiece leading space is dropped only at the very start of the text.
+        s.decoder.emplace(*tokenizer_, /*skip_special=*/true);
+        s.decoder->prime(req.prompt);
+      }
+      if (req.params.min_new_tokens > 0) mask_eos(logits_V.data());
       const TokenId tok = slots[slot]->sampler->sample(logits_V.data(), V, req.params);
       accept(slot, tok);
       if (!slots[slot]) --slot;  // finished at once: offer the slot to the next sequence
@@ -284,11 +271,13 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     auto tokens_B1 = torch::tensor(inputs, torch::kInt64).to(dev).unsqueeze(1);
     auto logits_BV = model_->forward_cached(tokens_B1, CacheStep{busy, starts}, cache);
     auto l32 = logits_BV.to(torch::kCPU, torch::kFloat32).contiguous();
-    const float* rows = l32.data_ptr<float>();
+    float* rows = l32.data_ptr<float>();
     for (size_t b = 0; b < busy.size(); ++b) {
       auto& s = *slots[busy[b]];
       s.len += 1;
-      const TokenId tok = s.sampler->sample(rows + b * V, V, requests[s.request].params);
+      const auto& params = requests[s.request].params;
+      if (static_cast<int64_t>(s.out.size()) < params.min_new_tokens) mask_eos(rows + b * V);
+      const TokenId tok = s.sampler->sample(rows + b * V, V, params);
       accept(busy[b], tok);
     }
     stats_.decode_tokens += static_cast<int64_t>(busy.size());

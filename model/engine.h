@@ -29,6 +29,7 @@ struct SamplingParams {
   int64_t top_k = 0;         // 0: off
   double min_p = 0.0;        // 0: off
   int64_t max_new_tokens = 256;
+  int64_t min_new_tokens = 0;  // EOS is masked out until this many tokens exist (transformers' min_new_tokens)
   std::vector<std::string> stop;  // stop strings; the text is cut before the first one found
   uint64_t seed = 0;
   bool ignore_eos = false;   // benchmarks: always generate max_new_tokens

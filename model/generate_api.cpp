@@ -8,23 +8,23 @@
 #include "model/checkpoint.h"
 #include "model/device.h"
 #include "model/engine.h"
-#include "model/llama2c_vocab.h"
+#include "model/text/chat_template.h"
 
 namespace crucible::model {
 namespace fs = std::filesystem;
 namespace {
 
+// --tokenizer wins; otherwise the checkpoint brings its own (an HF folder's tokenizer.json, a GGUF's vocabulary).
 std::unique_ptr<text::Tokenizer> open_tokenizer(const GenerateArgs& a, const Checkpoint& ck) {
-  const int64_t vocab = ck.config.vocab_size;
-  std::string path = a.tokenizer;
-  if (path.empty()) {
+  if (a.tokenizer.empty()) {
     if (ck.format == "llama2c")
       throw InputError(a.model, "--tokenizer", "a llama2.c checkpoint needs its tokenizer.bin (--tokenizer PATH)");
-    throw InputError(a.model, "--tokenizer",
-                     "only llama2.c tokenizer.bin files are supported by this build; pass --tokenizer PATH");
+    return text::load_tokenizer(a.model);
   }
-  if (!fs::exists(path)) throw InputError(path, "--tokenizer", "no such file");
-  return load_llama2c_vocab(path, static_cast<text::TokenId>(vocab));
+  if (!fs::exists(a.tokenizer)) throw InputError(a.tokenizer, "--tokenizer", "no such file");
+  if (fs::path(a.tokenizer).extension() == ".bin")
+    return text::load_llama2c_tokenizer(a.tokenizer, static_cast<text::TokenId>(ck.config.vocab_size));
+  return text::load_tokenizer(a.tokenizer);
 }
 
 torch::Dtype parse_dtype(const std::string& s, torch::Device dev) {
@@ -53,14 +53,28 @@ GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text)
   result.device = device.str();
   result.dtype = dtype == torch::kFloat32 ? "float32" : dtype == torch::kBFloat16 ? "bfloat16" : "float16";
   auto tokenizer = open_tokenizer(a, ck);
-  if (a.chat) throw InputError(a.model, "--chat", "chat templates are not available in this build yet");
+  std::optional<text::ChatTemplate> chat_template;
+  if (a.chat) {
+    const bool own_tokenizer_file = !a.tokenizer.empty() && fs::path(a.tokenizer).extension() != ".bin";
+    chat_template.emplace(text::ChatTemplate::for_model(own_tokenizer_file ? a.tokenizer : a.model));
+  }
   Transformer model = load_model(std::move(ck), device, dtype);
   result.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::vector<GenerationRequest> requests;
   for (const auto& p : a.prompts) {
     GenerationRequest r;
-    r.prompt = tokenizer->encode(p, /*add_special=*/true);
+    if (chat_template) {
+      std::vector<text::ChatMessage> messages;
+      if (!a.system.empty()) messages.push_back({"system", a.system});
+      messages.push_back({"user", p});
+      // As transformers' apply_chat_template(tokenize=True): the template writes BOS itself where it wants one.
+      r.prompt = tokenizer->encode(chat_template->apply(messages, /*add_generation_prompt=*/true), false);
+    } else {
+      r.prompt = tokenizer->encode(p, /*add_special=*/true);
+    }
+    if (r.prompt.empty())
+      throw InputError(a.model, "--prompt", "the prompt encodes to no tokens (this tokenizer adds no BOS); give some text");
     r.n_samples = a.samples;
     r.params.temperature = a.temperature;
     r.params.top_p = a.top_p;
@@ -69,6 +83,7 @@ GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text)
     r.params.max_new_tokens = a.max_tokens;
     r.params.seed = a.seed;
     r.params.stop = a.stop;
+    r.params.ignore_eos = a.ignore_eos;
     requests.push_back(std::move(r));
   }
   Engine engine(model, tokenizer.get(), EngineOptions{a.max_batch, 0});

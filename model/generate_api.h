@@ -26,6 +26,7 @@ struct GenerateArgs {
   int64_t samples = 1;
   int64_t max_batch = 32;
   std::vector<std::string> stop;
+  bool ignore_eos = false;
 };
 
 struct GeneratedSample {

@@ -10,7 +10,7 @@
 
 #include "model/checkpoint.h"
 #include "model/engine.h"
-#include "model/llama2c_vocab.h"
+#include "model/text/tokenizer.h"
 #include "tests/support/test_support.h"
 
 namespace crucible::model {
@@ -30,7 +30,7 @@ class Stories : public ::testing::Test {
   void SetUp() override {
     if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "../shared/models/stories260K missing";
     model = load_model(stories("stories260K.bin"));
-    tok = load_llama2c_vocab(stories("tok512.bin"), 512);
+    tok = text::load_llama2c_tokenizer(stories("tok512.bin"), 512);
   }
   Transformer model{nullptr};
   std::unique_ptr<text::Tokenizer> tok;

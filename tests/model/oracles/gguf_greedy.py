@@ -3,7 +3,7 @@ benchmarks/model/bench_generate.py).
 
   gguf_greedy.py GGUF N_TOKENS OUT.json
 Loads GGUF with transformers (dequantised to float32), applies the tokenizer's chat template to five user prompts
-(add_generation_prompt=True) and greedily generates up to N_TOKENS (stopping at EOS, which is kept in output_ids); writes [{"prompt": text, "prompt_ids": [...],
+(add_generation_prompt=True) and greedily generates exactly N_TOKENS (EOS masked until then: min_new_tokens); writes [{"prompt": text, "prompt_ids": [...],
 "output_ids": [...], "text": ...}, ...].
 """
 import json
@@ -33,7 +33,7 @@ def main(gguf, n_tokens, out):
         ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.no_grad():
             gen = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n_tokens, do_sample=False,
-                                 pad_token_id=tok.eos_token_id)
+                                 min_new_tokens=n_tokens, pad_token_id=tok.eos_token_id)
         new = gen[0, ids.shape[1]:].tolist()
         results.append({"prompt": p, "templated": text, "prompt_ids": ids[0].tolist(), "output_ids": new,
                         "text": tok.decode(new, skip_special_tokens=True)})
