@@ -2,6 +2,8 @@
 // K kv heads, P prompt length, E head dim.
 #include "model/engine.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -272,13 +274,20 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     auto logits_BV = model_->forward_cached(tokens_B1, CacheStep{busy, starts}, cache);
     auto l32 = logits_BV.to(torch::kCPU, torch::kFloat32).contiguous();
     float* rows = l32.data_ptr<float>();
+    // Rows are sampled in parallel (each sample owns its RNG, so the result does not depend on the split), then
+    // accepted in slot order because accepting frees slots and streams text.
+    std::vector<TokenId> picked(busy.size());
+    at::parallel_for(0, static_cast<int64_t>(busy.size()), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t b = lo; b < hi; ++b) {
+        auto& s = *slots[busy[b]];
+        const auto& params = requests[s.request].params;
+        if (static_cast<int64_t>(s.out.size()) < params.min_new_tokens) mask_eos(rows + b * V);
+        picked[b] = s.sampler->sample(rows + b * V, V, params);
+      }
+    });
     for (size_t b = 0; b < busy.size(); ++b) {
-      auto& s = *slots[busy[b]];
-      s.len += 1;
-      const auto& params = requests[s.request].params;
-      if (static_cast<int64_t>(s.out.size()) < params.min_new_tokens) mask_eos(rows + b * V);
-      const TokenId tok = s.sampler->sample(rows + b * V, V, params);
-      accept(busy[b], tok);
+      slots[busy[b]]->len += 1;
+      accept(busy[b], picked[b]);
     }
     stats_.decode_tokens += static_cast<int64_t>(busy.size());
     stats_.decode_steps += 1;
