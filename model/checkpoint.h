@@ -1,0 +1,55 @@
+// Checkpoints in, checkpoints out. Every format is turned into the same thing: a ModelConfig plus tensors under
+// Hugging Face names (rotary q/k rows in HF's half-split order), which load_model() copies into a Transformer.
+//   HF folder     config.json + model.safetensors or model-0000N-of-0000M.safetensors with
+//                 model.safetensors.index.json; F32/F16/BF16; memory-mapped.
+//   GGUF v2/v3    metadata -> config; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K dequantised to float32 on load.
+//   llama2.c .bin legacy (v0) header of 7 int32 or the v1 "ak42" header; float32 weights.
+// save_hf_folder() writes config.json + model.safetensors (+ tokenizer files copied from the source folder) that
+// transformers' from_pretrained loads unchanged.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/transformer.h"
+
+namespace crucible::model {
+
+struct Checkpoint {
+  std::string path;
+  std::string format;  // "hf" | "gguf" | "llama2c"
+  ModelConfig config;
+  std::map<std::string, torch::Tensor> tensors;  // HF names; may view into `keep_alive` mappings
+  std::string origin_of(const std::string& name) const;  // the file a tensor came from, for errors
+  std::map<std::string, std::string> tensor_file;
+  std::vector<std::shared_ptr<void>> keep_alive;
+};
+
+Checkpoint load_hf_folder(const std::string& dir);
+Checkpoint load_gguf(const std::string& path);
+Checkpoint load_llama2c(const std::string& path);
+// Picks the format: a directory is an HF folder, *.gguf is GGUF, anything else is tried as llama2.c.
+Checkpoint load_checkpoint(const std::string& path);
+
+// Builds the module and copies the checkpoint's tensors into it (converted to `dtype`, moved to `device`).
+// InputError naming the file and tensor for a missing tensor or a shape that does not match the config.
+Transformer load_model(Checkpoint ckpt, torch::Device device, torch::Dtype dtype);
+inline Transformer load_model(const std::string& path, torch::Device device = torch::kCPU,
+                              torch::Dtype dtype = torch::kFloat32) {
+  return load_model(load_checkpoint(path), device, dtype);
+}
+
+// Writes `dir` (created if needed): config.json, generation_config.json, model.safetensors in `dtype`, and copies
+// tokenizer.json / tokenizer_config.json / special_tokens_map.json / tokenizer.model from `tokenizer_dir` when given.
+void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dtype = torch::kFloat32,
+                    const std::string& tokenizer_dir = "");
+
+// Dequantises `n` elements of ggml type `type` from `src` into `dst` (float32). InputError for a type we do not
+// implement. Exposed for the tests (each block format is checked against gguf-py's dequantisation).
+void dequantize_ggml(uint32_t type, const uint8_t* src, float* dst, uint64_t n, const std::string& origin);
+
+}  // namespace crucible::model

@@ -1,0 +1,299 @@
+// Shape legend: B busy slots this step, T tokens per sequence this step, V vocabulary, N cache slots,
+// K kv heads, P prompt length, E head dim.
+#include "model/engine.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <map>
+
+#include "core/error.h"
+
+namespace crucible::model {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+struct Prefix {  // a prefilled prompt kept for samples that did not get a slot at prefill time
+  std::vector<torch::Tensor> k_KPE, v_KPE;
+  std::vector<float> logits_V;
+  int64_t remaining = 0;
+};
+
+struct Sequence {
+  size_t request = 0;
+  int64_t sample = 0;
+  int64_t len = 0;  // positions filled in the cache
+  TokenId next_input = 0;
+  std::optional<Sampler> sampler;
+  std::vector<TokenId> out;
+  std::string text;
+  std::optional<text::StreamDecoder> decoder;
+};
+
+}  // namespace
+
+const char* finish_reason_name(FinishReason r) { return r == FinishReason::stop ? "stop" : "length"; }
+
+uint64_t sample_seed(uint64_t request_seed, int64_t sample_index) {
+  return splitmix64(splitmix64(request_seed) ^ static_cast<uint64_t>(sample_index + 1) * 0x2545f4914f6cdd1dull);
+}
+
+Sampler::Sampler(uint64_t seed) : rng_(seed) {}
+
+TokenId Sampler::sample(const float* logits, int64_t V, const SamplingParams& p) {
+  if (p.temperature <= 0) return static_cast<TokenId>(std::max_element(logits, logits + V) - logits);
+  const float temperature = static_cast<float>(p.temperature);
+  cand_.resize(V);
+  for (int64_t i = 0; i < V; ++i) cand_[i] = {logits[i] / temperature, static_cast<TokenId>(i)};
+  auto higher = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  auto first = cand_.begin();
+  int64_t n = V;
+  if (p.top_k > 0 && p.top_k < V) {
+    std::nth_element(first, first + p.top_k, cand_.end(), higher);
+    n = p.top_k;
+  }
+  float xmax = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) xmax = std::max(xmax, cand_[i].first);
+  if (p.top_p < 1.0) {
+    // Keep the smallest highest-probability prefix whose mass reaches top_p (transformers keeps a token when the
+    // mass strictly above it is < top_p). The nucleus is usually small: sort a growing head, not the vocabulary.
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(cand_[i].first - xmax));
+    for (int64_t m = std::min<int64_t>(n, 64);; m = std::min<int64_t>(n, m * 8)) {
+      std::partial_sort(first, first + m, first + n, higher);
+      double cum = 0;
+      int64_t keep = -1;
+      for (int64_t r = 0; r < m; ++r) {
+        cum += std::exp(static_cast<double>(cand_[r].first - xmax)) / total;
+        if (cum >= p.top_p) {
+          keep = r + 1;
+          break;
+        }
+      }
+      if (keep > 0) {
+        n = keep;
+        break;
+      }
+      if (m == n) break;
+    }
+  }
+  if (p.min_p > 0) {
+    const float threshold = xmax + std::log(static_cast<float>(p.min_p));
+    n = std::partition(first, first + n, [&](const auto& c) { return c.first >= threshold; }) - first;
+  }
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(cand_[i].first - xmax));
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * total;
+  double cum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    cum += std::exp(static_cast<double>(cand_[i].first - xmax));
+    if (u < cum) return cand_[i].second;
+  }
+  return cand_[n - 1].second;
+}
+
+Engine::Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOptions options)
+    : model_(std::move(model)), tokenizer_(tokenizer), options_(options) {
+  for (auto e : model_->config().eos_token_ids) eos_.push_back(static_cast<TokenId>(e));
+  if (tokenizer_)
+    for (auto e : tokenizer_->eos_ids())
+      if (std::find(eos_.begin(), eos_.end(), e) == eos_.end()) eos_.push_back(e);
+}
+
+std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>& requests,
+                                           const TokenCallback& on_token) {
+  torch::NoGradGuard no_grad;
+  const auto& cfg = model_->config();
+  const int64_t V = cfg.vocab_size;
+  std::vector<size_t> first_output(requests.size() + 1, 0);
+  int64_t max_seq = 0;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const auto& q = requests[r];
+    if (q.prompt.empty()) throw InputError("request " + std::to_string(r), "prompt", "is empty (needs at least BOS)");
+    if (q.n_samples < 1) throw InputError("request " + std::to_string(r), "samples", "must be at least 1");
+    for (auto t : q.prompt)
+      if (t < 0 || t >= V) throw InputError("request " + std::to_string(r), "prompt", "token id " + std::to_string(t) + " outside the vocabulary");
+    first_output[r + 1] = first_output[r] + static_cast<size_t>(q.n_samples);
+    max_seq = std::max<int64_t>(max_seq, static_cast<int64_t>(q.prompt.size()) + q.params.max_new_tokens);
+  }
+  if (options_.max_seq > 0) max_seq = options_.max_seq;
+  std::vector<SampleOutput> outputs(first_output.back());
+  if (outputs.empty()) return outputs;
+
+  std::deque<std::pair<size_t, int64_t>> queue;
+  for (size_t r = 0; r < requests.size(); ++r)
+    for (int64_t s = 0; s < requests[r].n_samples; ++s) queue.emplace_back(r, s);
+  const int64_t n_slots = std::min<int64_t>(options_.max_batch, static_cast<int64_t>(queue.size()));
+  KVCache cache = model_->make_cache(n_slots, max_seq);
+  std::vector<std::optional<Sequence>> slots(n_slots);
+  std::map<size_t, Prefix> prefixes;
+  const auto dev = model_->device();
+
+  auto finish = [&](int64_t slot, FinishReason why, std::optional<std::string> matched) {
+    auto& s = *slots[slot];
+    auto& o = outputs[first_output[s.request] + s.sample];
+    const auto& req = requests[s.request];
+    o.request = s.request;
+    o.sample = s.sample;
+    o.tokens = std::move(s.out);
+    o.text = std::move(s.text);
+    o.finish = why;
+    o.stop_matched = std::move(matched);
+    o.prompt_tokens = static_cast<int64_t>(req.prompt.size());
+    o.completion_tokens = static_cast<int64_t>(o.tokens.size());
+    slots[slot].reset();
+  };
+
+  auto mask_eos = [&](float* row) {
+    for (auto e : eos_)
+      if (e >= 0 && e < V) row[e] = -INFINITY;
+  };
+
+  // Appends a sampled token to the sequence in `slot`; frees the slot when the sequence is done.
+  auto accept = [&](int64_t slot, TokenId tok) {
+    auto& s = *slots[slot];
+    const auto& p = requests[s.request].params;
+    if (!p.ignore_eos && std::find(eos_.begin(), eos_.end(), tok) != eos_.end()) {
+      finish(slot, FinishReason::stop, tokenizer_ ? std::optional(tokenizer_->token_bytes(tok)) : std::nullopt);
+      return;
+    }
+    s.out.push_back(tok);
+    std::string piece;
+    if (tokenizer_) {
+      piece = s.decoder->push(tok);
+      const size_t before = s.text.size();
+      s.text += piece;
+      size_t max_stop = 0;
+      for (const auto& st : p.stop) max_stop = std::max(max_stop, st.size());
+      const size_t from = before >= max_stop ? before - max_stop : 0;
+      size_t hit = std::string::npos;
+      std::string matched;
+      for (const auto& st : p.stop) {
+        if (st.empty()) continue;
+        const size_t at = s.text.find(st, from);
+        if (at != std::string::npos && at < hit) {
+          hit = at;
+          matched = st;
+        }
+      }
+      if (hit != std::string::npos) {
+        s.text.resize(hit);
+        if (on_token) on_token(s.request, s.sample, tok, hit > before ? std::string_view(piece).substr(0, hit - before) : "");
+        finish(slot, FinishReason::stop, matched);
+        return;
+      }
+    }
+    if (on_token) on_token(s.request, s.sample, tok, piece);
+    if (static_cast<int64_t>(s.out.size()) >= p.max_new_tokens) {
+      if (s.decoder) s.text += s.decoder->flush();  // a character cut by the length limit becomes U+FFFD
+      finish(slot, FinishReason::length, std::nullopt);
+      return;
+    }
+    s.next_input = tok;
+  };
+
+  // Puts queued sequences into free slots; a prompt is prefilled once and its other samples fork the cache.
+  auto fill = [&]() {
+    for (int64_t slot = 0; slot < n_slots && !queue.empty(); ++slot) {
+      if (slots[slot]) continue;
+      auto [r, sample] = queue.front();
+      queue.pop_front();
+      const auto& req = requests[r];
+      const int64_t P = static_cast<int64_t>(req.prompt.size());
+      std::vector<float> logits_V;
+      auto pit = prefixes.find(r);
+      if (pit != prefixes.end()) {
+        for (size_t l = 0; l < cache.k_NKSE.size(); ++l) {
+          cache.k_NKSE[l][slot].narrow(1, 0, P).copy_(pit->second.k_KPE[l]);
+          cache.v_NKSE[l][slot].narrow(1, 0, P).copy_(pit->second.v_KPE[l]);
+        }
+        logits_V = pit->second.logits_V;
+        if (--pit->second.remaining == 0) prefixes.erase(pit);
+      } else {
+        const auto t0 = Clock::now();
+        auto tokens_1P = torch::tensor(std::vector<int64_t>(req.prompt.begin(), req.prompt.end()), torch::kInt64)
+                             .to(dev)
+                             .unsqueeze(0);
+        auto logits_1V = model_->forward_cached(tokens_1P, CacheStep{{slot}, {0}}, cache);
+        auto l32 = logits_1V.to(torch::kCPU, torch::kFloat32).contiguous();
+        logits_V.assign(l32.data_ptr<float>(), l32.data_ptr<float>() + V);
+        stats_.prefill_tokens += P;
+        stats_.prefill_seconds += seconds_since(t0);
+        if (req.n_samples - sample > 1) {
+          Prefix pre;
+          for (size_t l = 0; l < cache.k_NKSE.size(); ++l) {
+            pre.k_KPE.push_back(cache.k_NKSE[l][slot].narrow(1, 0, P).clone());
+            pre.v_KPE.push_back(cache.v_NKSE[l][slot].narrow(1, 0, P).clone());
+          }
+          pre.logits_V = logits_V;
+          pre.remaining = req.n_samples - sample - 1;
+          prefixes[r] = std::move(pre);
+        }
+      }
+      Sequence& s = slots[slot].emplace();  // in place: the decoder holds a reference and cannot be moved
+      s.request = r;
+      s.sample = sample;
+      s.len = P;
+      s.sampler.emplace(sample_seed(req.params.seed, sample));
+      if (tokenizer_) {
+        // Primed with the prompt so a SentencePiece leading space is dropped only at the very start of the text.
+        s.decoder.emplace(*tokenizer_, /*skip_special=*/true);
+        s.decoder->prime(req.prompt);
+      }
+      if (req.params.min_new_tokens > 0) mask_eos(logits_V.data());
+      const TokenId tok = slots[slot]->sampler->sample(logits_V.data(), V, req.params);
+      accept(slot, tok);
+      if (!slots[slot]) --slot;  // finished at once: offer the slot to the next sequence
+    }
+  };
+
+  for (fill();; fill()) {
+    std::vector<int64_t> busy, starts;
+    std::vector<int64_t> inputs;
+    for (int64_t slot = 0; slot < n_slots; ++slot)
+      if (slots[slot]) {
+        busy.push_back(slot);
+        starts.push_back(slots[slot]->len);
+        inputs.push_back(slots[slot]->next_input);
+      }
+    if (busy.empty()) break;
+    const auto t0 = Clock::now();
+    auto tokens_B1 = torch::tensor(inputs, torch::kInt64).to(dev).unsqueeze(1);
+    auto logits_BV = model_->forward_cached(tokens_B1, CacheStep{busy, starts}, cache);
+    auto l32 = logits_BV.to(torch::kCPU, torch::kFloat32).contiguous();
+    float* rows = l32.data_ptr<float>();
+    // Rows are sampled in parallel (each sample owns its RNG, so the result does not depend on the split), then
+    // accepted in slot order because accepting frees slots and streams text.
+    std::vector<TokenId> picked(busy.size());
+    at::parallel_for(0, static_cast<int64_t>(busy.size()), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t b = lo; b < hi; ++b) {
+        auto& s = *slots[busy[b]];
+        const auto& params = requests[s.request].params;
+        if (static_cast<int64_t>(s.out.size()) < params.min_new_tokens) mask_eos(rows + b * V);
+        picked[b] = s.sampler->sample(rows + b * V, V, params);
+      }
+    });
+    for (size_t b = 0; b < busy.size(); ++b) {
+      slots[busy[b]]->len += 1;
+      accept(busy[b], picked[b]);
+    }
+    stats_.decode_tokens += static_cast<int64_t>(busy.size());
+    stats_.decode_steps += 1;
+    stats_.decode_seconds += seconds_since(t0);
+  }
+  return outputs;
+}
+
+}  // namespace crucible::model

@@ -1,0 +1,105 @@
+// The batched generation engine: used in-process by `crucible generate`, eval and (later) GRPO rollouts.
+//
+//   requests (prompt ids x k samples) -> queue of sequences -> slots of one KV cache
+//   loop: fill free slots (a prompt is prefilled once; its k samples fork the cache rows) -> one batched decode step
+//         over every busy slot -> sample each row with its own RNG -> finish (EOS / stop string / length) frees the
+//         slot for the next sequence in the queue (continuous batching).
+//
+// Sampling runs on the CPU in float32 with one std::mt19937_64 per sample, seeded from (request seed, sample index),
+// so a sample's tokens do not depend on what else shares the batch.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/text/tokenizer.h"
+#include "model/transformer.h"
+
+namespace crucible::model {
+
+using text::TokenId;
+
+struct SamplingParams {
+  double temperature = 0.0;  // <= 0: greedy
+  double top_p = 1.0;
+  int64_t top_k = 0;         // 0: off
+  double min_p = 0.0;        // 0: off
+  int64_t max_new_tokens = 256;
+  int64_t min_new_tokens = 0;  // EOS is masked out until this many tokens exist (transformers' min_new_tokens)
+  std::vector<std::string> stop;  // stop strings; the text is cut before the first one found
+  uint64_t seed = 0;
+  bool ignore_eos = false;   // benchmarks: always generate max_new_tokens
+};
+
+struct GenerationRequest {
+  std::vector<TokenId> prompt;
+  int64_t n_samples = 1;
+  SamplingParams params;
+};
+
+enum class FinishReason { stop, length };
+const char* finish_reason_name(FinishReason r);
+
+struct SampleOutput {
+  size_t request = 0;
+  int64_t sample = 0;
+  std::vector<TokenId> tokens;  // completion ids (EOS excluded; tokens of a matched stop string included)
+  std::string text;             // completion text (cut before a matched stop string); empty without a tokenizer
+  FinishReason finish = FinishReason::length;
+  std::optional<std::string> stop_matched;  // the stop string, or the EOS token's text
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+struct EngineStats {
+  int64_t prefill_tokens = 0, decode_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+  int64_t decode_steps = 0;
+};
+
+// Called after every generated token with the text it completed (UTF-8-safe; may be empty), for streaming.
+using TokenCallback =
+    std::function<void(size_t request, int64_t sample, TokenId token, std::string_view text_piece)>;
+
+struct EngineOptions {
+  int64_t max_batch = 32;  // KV cache slots decoded together
+  int64_t max_seq = 0;     // cache positions per slot; 0: longest prompt + max_new_tokens over the requests
+};
+
+class Engine {
+ public:
+  // `tokenizer` may be null: then no text, no stop strings, and EOS comes from the model config only.
+  Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOptions options = {});
+
+  // Outputs ordered by (request, sample).
+  std::vector<SampleOutput> generate(const std::vector<GenerationRequest>& requests, const TokenCallback& on_token = {});
+  const EngineStats& stats() const { return stats_; }
+  Transformer& model() { return model_; }
+
+ private:
+  Transformer model_;
+  const text::Tokenizer* tokenizer_;
+  EngineOptions options_;
+  EngineStats stats_;
+  std::vector<TokenId> eos_;
+};
+
+// One row of logits (float32, length V) -> a token id following `p`. Filters apply in transformers' order
+// (temperature, top-k, top-p, min-p); exposed for tests.
+class Sampler {
+ public:
+  explicit Sampler(uint64_t seed);
+  TokenId sample(const float* logits, int64_t V, const SamplingParams& p);
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<std::pair<float, TokenId>> cand_;  // scratch, reused across steps
+};
+// The per-sample seed: splitmix64 of (request seed, sample index), so sample i of a prompt is reproducible alone.
+uint64_t sample_seed(uint64_t request_seed, int64_t sample_index);
+
+}  // namespace crucible::model

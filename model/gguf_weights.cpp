@@ -1,0 +1,211 @@
+// GGUF -> Checkpoint: config from the `<arch>.*` metadata, tensors renamed to HF names and dequantised to float32.
+// The block layouts follow ggml-quants.c (dequantize_row_*); tests compare each against gguf-py's quants.py.
+// llama.cpp's converter permutes q/k rows of "llama" models into the interleaved rotary order; we undo it so the
+// module sees HF's half-split order. qwen2/qwen3 are stored unpermuted (NEOX rope).
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <cstring>
+#include <regex>
+
+#include "core/error.h"
+#include "model/checkpoint.h"
+#include "model/text/gguf.h"
+
+namespace crucible::model {
+namespace {
+
+using text::GgmlType;
+
+float f16(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
+}
+
+void get_scale_min_k4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
+  if (j < 4) {
+    d = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+}  // namespace
+
+void dequantize_ggml(uint32_t type, const uint8_t* src, float* y, uint64_t n, const std::string& origin) {
+  switch (static_cast<GgmlType>(type)) {
+    case GgmlType::F32:
+      std::memcpy(y, src, n * 4);
+      return;
+    case GgmlType::F16:
+      for (uint64_t i = 0; i < n; ++i) y[i] = f16(src + 2 * i);
+      return;
+    case GgmlType::BF16:
+      for (uint64_t i = 0; i < n; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, src + 2 * i, 2);
+        y[i] = static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
+      }
+      return;
+    case GgmlType::Q8_0:  // 32 x int8, one f16 scale
+      for (uint64_t b = 0; b < n / 32; ++b, src += 34, y += 32) {
+        const float d = f16(src);
+        for (int j = 0; j < 32; ++j) y[j] = d * static_cast<int8_t>(src[2 + j]);
+      }
+      return;
+    case GgmlType::Q4_0:  // 32 x 4-bit, offset 8, one f16 scale; low nibbles first
+      for (uint64_t b = 0; b < n / 32; ++b, src += 18, y += 32) {
+        const float d = f16(src);
+        const uint8_t* qs = src + 2;
+        for (int j = 0; j < 16; ++j) {
+          y[j] = d * ((qs[j] & 0xF) - 8);
+          y[j + 16] = d * ((qs[j] >> 4) - 8);
+        }
+      }
+      return;
+    case GgmlType::Q4_1:  // 32 x 4-bit, f16 scale and f16 minimum
+      for (uint64_t b = 0; b < n / 32; ++b, src += 20, y += 32) {
+        const float d = f16(src), m = f16(src + 2);
+        const uint8_t* qs = src + 4;
+        for (int j = 0; j < 16; ++j) {
+          y[j] = d * (qs[j] & 0xF) + m;
+          y[j + 16] = d * (qs[j] >> 4) + m;
+        }
+      }
+      return;
+    case GgmlType::Q4_K:  // 256 = 8 sub-blocks of 32, 6-bit scales and mins packed in 12 bytes
+      for (uint64_t b = 0; b < n / 256; ++b, src += 144) {
+        const float d = f16(src), dmin = f16(src + 2);
+        const uint8_t* scales = src + 4;
+        const uint8_t* q = src + 16;
+        int is = 0;
+        for (int j = 0; j < 256; j += 64) {
+          uint8_t sc, m;
+          get_scale_min_k4(is, scales, sc, m);
+          const float d1 = d * sc, m1 = dmin * m;
+          get_scale_min_k4(is + 1, scales, sc, m);
+          const float d2 = d * sc, m2 = dmin * m;
+          for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+          for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+          q += 32;
+          is += 2;
+        }
+      }
+      return;
+    case GgmlType::Q6_K:  // 256 = 16 x 16, 6-bit values (4 low bits in ql, 2 high in qh), int8 scales, f16 d
+      for (uint64_t b = 0; b < n / 256; ++b, src += 210) {
+        const uint8_t* ql = src;
+        const uint8_t* qh = src + 128;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(src + 192);
+        const float d = f16(src + 208);
+        for (int half = 0; half < 2; ++half) {
+          for (int l = 0; l < 32; ++l) {
+            const int is = l / 16;
+            const int q1 = static_cast<int>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = static_cast<int>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = static_cast<int>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = static_cast<int>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l] = d * sc[is + 0] * q1;
+            y[l + 32] = d * sc[is + 2] * q2;
+            y[l + 64] = d * sc[is + 4] * q3;
+            y[l + 96] = d * sc[is + 6] * q4;
+          }
+          y += 128;
+          ql += 64;
+          qh += 32;
+          sc += 8;
+        }
+      }
+      return;
+    default:
+      throw InputError(origin, "type", std::string("quantisation type ") + text::ggml_type_name(type) +
+                                           " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)");
+  }
+}
+
+Checkpoint load_gguf(const std::string& path) {
+  auto file = std::make_shared<text::GgufFile>(text::GgufFile::open(path));
+  const std::string arch = file->require_string("general.architecture");
+  ModelConfig c;
+  if (arch == "llama" || arch == "qwen2" || arch == "qwen3" || arch == "mistral") c.model_type = arch;
+  else throw InputError(path, "general.architecture", "unknown architecture '" + arch + "' (supported: llama, qwen2, qwen3, mistral)");
+  auto key = [&](const std::string& k) { return arch + "." + k; };
+  auto number = [&](const std::string& k, double fallback) {
+    auto v = file->get(key(k));
+    if (!v) return fallback;
+    if (!v->is_number()) throw InputError(path, key(k), "expected a number");
+    return v->get<double>();
+  };
+  c.hidden_size = file->require_int(key("embedding_length"));
+  c.intermediate_size = file->require_int(key("feed_forward_length"));
+  c.num_hidden_layers = file->require_int(key("block_count"));
+  c.num_attention_heads = file->require_int(key("attention.head_count"));
+  c.num_key_value_heads = file->get(key("attention.head_count_kv")) ? file->require_int(key("attention.head_count_kv"))
+                                                                     : c.num_attention_heads;
+  if (c.num_attention_heads <= 0) throw InputError(path, key("attention.head_count"), "must be positive");
+  c.head_dim = file->get(key("attention.key_length")) ? file->require_int(key("attention.key_length"))
+                                                       : c.hidden_size / c.num_attention_heads;
+  c.max_position_embeddings = file->get(key("context_length")) ? file->require_int(key("context_length")) : 2048;
+  c.rms_norm_eps = number("attention.layer_norm_rms_epsilon", 1e-6);
+  c.rope_theta = number("rope.freq_base", 10000.0);
+  c.attention_bias = arch == "qwen2";
+  c.qk_norm = arch == "qwen3";
+  if (auto t = file->get(key("rope.scaling.type")); t && t->is_string() && *t == "linear") {
+    c.rope_scaling = RopeScaling{"linear", number("rope.scaling.factor", 1.0), 1.0, 4.0, 8192};
+  }
+  const auto* embd = file->find_tensor("token_embd.weight");
+  if (!embd) throw InputError(path, "token_embd.weight", "tensor missing");
+  if (embd->dims.size() != 2) throw InputError(path, "token_embd.weight", "expected 2 dimensions");
+  c.vocab_size = static_cast<int64_t>(embd->dims[1]);
+  c.tie_word_embeddings = file->find_tensor("output.weight") == nullptr;
+  if (auto b = file->get("tokenizer.ggml.bos_token_id"); b && b->is_number_integer()) c.bos_token_id = b->get<int64_t>();
+  if (auto e = file->get("tokenizer.ggml.eos_token_id"); e && e->is_number_integer())
+    c.eos_token_ids.push_back(e->get<int64_t>());
+  c.validate(path);
+
+  Checkpoint ck;
+  ck.path = path;
+  ck.format = "gguf";
+  ck.config = c;
+  static const std::regex block_re(R"(blk\.(\d+)\.(\w+)\.(weight|bias))");
+  static const std::map<std::string, std::string> per_layer = {
+      {"attn_norm", "input_layernorm"},        {"ffn_norm", "post_attention_layernorm"},
+      {"attn_q", "self_attn.q_proj"},          {"attn_k", "self_attn.k_proj"},
+      {"attn_v", "self_attn.v_proj"},          {"attn_output", "self_attn.o_proj"},
+      {"attn_q_norm", "self_attn.q_norm"},     {"attn_k_norm", "self_attn.k_norm"},
+      {"ffn_gate", "mlp.gate_proj"},           {"ffn_up", "mlp.up_proj"},
+      {"ffn_down", "mlp.down_proj"}};
+  const bool interleaved_rotary = arch == "llama" || arch == "mistral";
+  for (const auto& t : file->tensors()) {
+    std::string hf;
+    int64_t rotary_heads = 0;
+    std::smatch m;
+    if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
+    else if (t.name == "output_norm.weight") hf = "model.norm.weight";
+    else if (t.name == "output.weight") hf = "lm_head.weight";
+    else if (std::regex_match(t.name, m, block_re) && per_layer.count(m[2].str())) {
+      hf = "model.layers." + m[1].str() + "." + per_layer.at(m[2].str()) + "." + m[3].str();
+      if (interleaved_rotary && m[2] == "attn_q") rotary_heads = c.num_attention_heads;
+      if (interleaved_rotary && m[2] == "attn_k") rotary_heads = c.num_key_value_heads;
+    } else {
+      continue;  // rope_freqs and other derived tables: recomputed from the config
+    }
+    const auto layout = text::ggml_block_layout(t.type);
+    if (!layout) throw InputError(path, "tensor '" + t.name + "'.type", "unknown ggml type " + std::to_string(t.type));
+    if (t.n_elements() % layout->second != 0)
+      throw InputError(path, "tensor '" + t.name + "'.dims", "element count is not a whole number of blocks");
+    std::vector<int64_t> shape(t.dims.rbegin(), t.dims.rend());  // ggml lists the fastest dimension first
+    auto out = torch::empty(shape, torch::kFloat32);
+    dequantize_ggml(t.type, file->tensor_data(t), out.data_ptr<float>(), t.n_elements(),
+                    path + ": tensor '" + t.name + "'");
+    if (rotary_heads) out = unpermute_rotary_rows(out, rotary_heads);
+    ck.tensors[hf] = out;
+    ck.tensor_file[hf] = path;
+  }
+  return ck;
+}
+
+}  // namespace crucible::model

@@ -1,0 +1,115 @@
+// The decoder-only transformer (Llama 2/3, Qwen2/2.5, Qwen3, Mistral, SmolLM2) as one torch::nn::Module. Its
+// parameters are named exactly as Hugging Face names them ("model.layers.3.self_attn.q_proj.weight"), so loading
+// and saving a checkpoint is a walk over named_parameters(). Two forwards share the weights:
+//   forward(tokens_BT)                 differentiable full-sequence forward with a causal mask (training);
+//   forward_cached(tokens_BT, step, …) incremental forward over a KV cache (generation), batched over cache slots
+//                                      whose sequences may have different lengths.
+//
+// Shape legend: B batch (active sequences), T new tokens per sequence, S cache capacity (positions), L key length
+// read this step, D hidden size, H query heads, K key/value heads, E head dim, V vocabulary, N cache slots.
+#pragma once
+#include <torch/torch.h>
+
+#include <optional>
+#include <vector>
+
+#include "model/config.h"
+
+namespace crucible::model {
+
+// Per-layer K/V storage for N slots of up to S positions each: k_NKSE / v_NKSE.
+struct KVCache {
+  std::vector<torch::Tensor> k_NKSE, v_NKSE;
+  int64_t slots() const { return k_NKSE.empty() ? 0 : k_NKSE[0].size(0); }
+  int64_t capacity() const { return k_NKSE.empty() ? 0 : k_NKSE[0].size(2); }
+  // Copies the first `n_positions` of slot `from` into slot `to` (forking a prefilled prompt).
+  void copy_slot(int64_t from, int64_t to, int64_t n_positions);
+};
+
+// Where this step's tokens sit: sequence b's T new tokens go to cache slot slots_B[b] at positions
+// start_B[b] .. start_B[b]+T-1, and attend to every earlier position of that slot.
+struct CacheStep {
+  std::vector<int64_t> slots_B;
+  std::vector<int64_t> start_B;
+};
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const ModelConfig& c);
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};
+  int64_t n_heads, n_kv_heads, head_dim;
+};
+TORCH_MODULE(Attention);
+
+class MLPImpl : public torch::nn::Module {
+ public:
+  explicit MLPImpl(const ModelConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(MLP);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const ModelConfig& c);
+  Attention self_attn{nullptr};
+  MLP mlp{nullptr};
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+class BackboneImpl : public torch::nn::Module {
+ public:
+  explicit BackboneImpl(const ModelConfig& c);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(Backbone);
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& config);
+
+  // tokens_BT (int64) -> logits_BTV in the parameters' dtype. Differentiable.
+  torch::Tensor forward(const torch::Tensor& tokens_BT);
+
+  // tokens_BT -> logits of each sequence's last new token, logits_BV (or all positions, logits_BTV, when
+  // `all_logits`). Writes the new K/V into `cache`. No autograd.
+  torch::Tensor forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
+                               bool all_logits = false);
+
+  KVCache make_cache(int64_t slots, int64_t capacity) const;
+
+  const ModelConfig& config() const { return config_; }
+  torch::Device device() const;
+  torch::Dtype dtype() const;
+
+  Backbone model{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // absent (null) when the embeddings are tied
+
+ private:
+  torch::Tensor logits(const torch::Tensor& h);
+  // cos/sin of shape [B, T, 1, E] (float32) for integer positions pos_BT.
+  std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& pos_BT) const;
+
+  ModelConfig config_;
+  torch::Tensor inv_freq_;  // [E/2] float32, not a parameter (HF keeps it as a non-persistent buffer)
+};
+TORCH_MODULE(Transformer);
+
+// Reorders the rows of a q/k projection from the interleaved rotary layout (Meta/llama2.c/GGUF "llama": pairs
+// (2i, 2i+1) rotate together) to Hugging Face's half-split layout (pairs (i, i+E/2)). w_OI has O = heads * E rows.
+torch::Tensor unpermute_rotary_rows(const torch::Tensor& w, int64_t heads);
+
+}  // namespace crucible::model

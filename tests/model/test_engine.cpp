@@ -1,0 +1,209 @@
+// The transformer and the engine on a real checkpoint (stories260K, llama2.c): the golden greedy output of run.c,
+// cached vs full forward, shared prefill + forking, continuous batching, per-sample seeded RNG, samplers, stops.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <cmath>
+
+#include "model/checkpoint.h"
+#include "model/engine.h"
+#include "model/text/chat_template.h"
+#include "model/text/tokenizer.h"
+#include <nlohmann/json.hpp>
+#include "tests/support/test_support.h"
+
+namespace crucible::model {
+namespace {
+
+std::string stories(const std::string& f) { return testing::shared_dir() + "/models/stories260K/" + f; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Stories : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "../shared/models/stories260K missing";
+    model = load_model(stories("stories260K.bin"));
+    tok = text::load_llama2c_tokenizer(stories("tok512.bin"), 512);
+  }
+  Transformer model{nullptr};
+  std::unique_ptr<text::Tokenizer> tok;
+};
+
+TEST_F(Stories, GreedyMatchesRunC) {
+  Engine engine(model, tok.get());
+  GenerationRequest r;
+  r.prompt = {1};
+  r.params.max_new_tokens = 200;
+  std::string streamed;
+  auto out = engine.generate({r}, [&](size_t, int64_t, TokenId, std::string_view piece) { streamed += piece; });
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].text + "\n", read_file(stories("expected_greedy_t0_n200.run_c_stdout.txt")));
+  EXPECT_EQ(streamed, out[0].text);
+  EXPECT_EQ(out[0].finish, FinishReason::length);
+  EXPECT_EQ(out[0].completion_tokens, 200);
+  EXPECT_EQ(out[0].prompt_tokens, 1);
+}
+
+TEST_F(Stories, CachedForwardEqualsFullForward) {
+  torch::NoGradGuard ng;
+  auto ids = tok->encode("Once upon a time there was a cat", true);
+  auto tokens = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
+  auto full_1TV = model->forward(tokens);
+  auto cache = model->make_cache(3, 64);
+  // Prefill the first 4 tokens into slot 2, then feed the rest one at a time.
+  auto first = model->forward_cached(tokens.narrow(1, 0, 4), CacheStep{{2}, {0}}, cache, true);
+  EXPECT_LT((first[0] - full_1TV[0].narrow(0, 0, 4)).abs().max().item<float>(), 1e-5);
+  for (int64_t t = 4; t < tokens.size(1); ++t) {
+    auto step = model->forward_cached(tokens.narrow(1, t, 1), CacheStep{{2}, {t}}, cache);
+    EXPECT_LT((step[0] - full_1TV[0][t]).abs().max().item<float>(), 1e-5) << "position " << t;
+  }
+}
+
+TEST_F(Stories, BatchedRaggedDecodeEqualsSingle) {
+  torch::NoGradGuard ng;
+  auto a = tok->encode("The dog ran", true), b = tok->encode("Lily saw a big red ball in the park", true);
+  auto as = torch::tensor(std::vector<int64_t>(a.begin(), a.end())).unsqueeze(0);
+  auto bs = torch::tensor(std::vector<int64_t>(b.begin(), b.end())).unsqueeze(0);
+  auto cache = model->make_cache(4, 64);
+  model->forward_cached(as, CacheStep{{3}, {0}}, cache);
+  model->forward_cached(bs, CacheStep{{1}, {0}}, cache);
+  // One batched step over two slots of different lengths (and out of slot order).
+  auto next = torch::tensor({int64_t{5}, int64_t{7}}).unsqueeze(1);
+  auto both = model->forward_cached(next, CacheStep{{3, 1}, {int64_t(a.size()), int64_t(b.size())}}, cache);
+  auto fa = model->forward(torch::cat({as, torch::tensor({{int64_t{5}}})}, 1));
+  auto fb = model->forward(torch::cat({bs, torch::tensor({{int64_t{7}}})}, 1));
+  EXPECT_LT((both[0] - fa[0][-1]).abs().max().item<float>(), 1e-5);
+  EXPECT_LT((both[1] - fb[0][-1]).abs().max().item<float>(), 1e-5);
+}
+
+GenerationRequest sampled(std::vector<TokenId> prompt, int64_t k, uint64_t seed, int64_t n = 40) {
+  GenerationRequest r;
+  r.prompt = std::move(prompt);
+  r.n_samples = k;
+  r.params.temperature = 0.9;
+  r.params.top_p = 0.95;
+  r.params.top_k = 50;
+  r.params.max_new_tokens = n;
+  r.params.seed = seed;
+  return r;
+}
+
+TEST_F(Stories, SampleDoesNotDependOnBatchCompanions) {
+  auto p1 = tok->encode("Once upon a time", true), p2 = tok->encode("Tom had a toy", true);
+  Engine alone(model, tok.get(), EngineOptions{8, 0});
+  auto solo = alone.generate({sampled(p1, 4, 42)});
+  // Same request among others, with a small batch so slots are refilled (continuous batching) mid-way.
+  Engine crowded(model, tok.get(), EngineOptions{3, 0});
+  auto mixed = crowded.generate({sampled(p2, 3, 7), sampled(p1, 4, 42), sampled(p2, 2, 9)});
+  ASSERT_EQ(mixed.size(), 9u);
+  for (int s = 0; s < 4; ++s) {
+    EXPECT_EQ(mixed[3 + s].request, 1u);
+    EXPECT_EQ(mixed[3 + s].sample, s);
+    EXPECT_EQ(mixed[3 + s].tokens, solo[s].tokens) << "sample " << s;
+  }
+  // Different samples of one prompt differ (own RNG streams), the same seed reproduces.
+  EXPECT_NE(solo[0].tokens, solo[1].tokens);
+  auto again = alone.generate({sampled(p1, 1, 42)});
+  EXPECT_EQ(again[0].tokens, solo[0].tokens);
+  // The prompt was prefilled once per request even though its samples were spread over refills.
+  EXPECT_EQ(crowded.stats().prefill_tokens, int64_t(p2.size() * 2 + p1.size()));
+}
+
+TEST_F(Stories, StopStringCutsTextAndReportsStop) {
+  Engine engine(model, tok.get());
+  GenerationRequest r;
+  r.prompt = {1};
+  r.params.max_new_tokens = 200;
+  r.params.stop = {"park"};
+  auto out = engine.generate({r});
+  EXPECT_EQ(out[0].finish, FinishReason::stop);
+  EXPECT_EQ(out[0].stop_matched.value_or(""), "park");
+  EXPECT_EQ(out[0].text, "Once upon a time, there was a little girl named Lily. She loved to play outside in the ");
+  EXPECT_LT(out[0].completion_tokens, 200);
+}
+
+TEST_F(Stories, EosEndsWithStop) {
+  // A story ends with the next story's BOS (id 1), which llama2.c treats as the end; sampled long enough, some do.
+  Engine engine(model, tok.get());
+  auto r = sampled({1}, 4, 3, 300);
+  auto out = engine.generate({r});
+  int stopped = 0;
+  for (const auto& o : out) {
+    if (o.finish == FinishReason::stop) {
+      ++stopped;
+      EXPECT_LT(o.completion_tokens, 300);
+      EXPECT_TRUE(std::find(o.tokens.begin(), o.tokens.end(), 1) == o.tokens.end());
+    } else {
+      EXPECT_EQ(o.completion_tokens, 300);
+    }
+  }
+  EXPECT_GT(stopped, 0);
+}
+
+// SmolLM2-135M-Instruct (the demo GGUF): crucible's chat template + tokenizer + transformer + greedy engine against
+// transformers' output recorded by tests/model/oracles/gguf_greedy.py (test_model_gguf_parity re-runs it live).
+TEST(SmolLM2, ChatTemplatedGreedyMatchesRecordedTransformers) {
+  const char* home = std::getenv("HOME");
+  const std::string gguf = std::string(home ? home : "/root") + "/.cache/crucible/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (!std::filesystem::exists(gguf)) GTEST_SKIP() << "demo model missing (scripts/setup)";
+  std::ifstream in("tests/model/data/smollm2_q4_1_greedy64_transformers.json");
+  auto oracle = nlohmann::json::parse(in);
+  ASSERT_EQ(oracle.size(), 5u);
+  auto tok = text::load_tokenizer(gguf);
+  auto tmpl = text::ChatTemplate::for_model(gguf);
+  std::vector<GenerationRequest> reqs;
+  for (const auto& o : oracle) {
+    const auto templated = tmpl.apply({{"user", o["prompt"].get<std::string>()}}, true);
+    EXPECT_EQ(templated, o["templated"].get<std::string>());
+    GenerationRequest q;
+    q.prompt = tok->encode(templated, false);
+    EXPECT_EQ(q.prompt, o["prompt_ids"].get<std::vector<TokenId>>());
+    q.params.max_new_tokens = 64;
+    q.params.min_new_tokens = 64;  // the oracle ran with min_new_tokens=64: 64 tokens compared on every prompt
+    reqs.push_back(q);
+  }
+  Engine engine(load_model(gguf), tok.get());
+  auto outs = engine.generate(reqs);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    EXPECT_EQ(outs[i].tokens, oracle[i]["output_ids"].get<std::vector<TokenId>>()) << oracle[i]["prompt"];
+    EXPECT_EQ(outs[i].text, oracle[i]["text"].get<std::string>());
+  }
+}
+
+TEST(Sampler, FiltersKeepWhatTransformersKeeps) {
+  // probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625 (logits are their logs)
+  std::vector<float> logits = {std::log(0.125f), std::log(0.5f), std::log(0.0625f), std::log(0.25f), std::log(0.0625f)};
+  auto drawn = [&](SamplingParams p) {
+    std::set<TokenId> seen;
+    Sampler s(1);
+    for (int i = 0; i < 2000; ++i) seen.insert(s.sample(logits.data(), 5, p));
+    return seen;
+  };
+  SamplingParams p;
+  p.temperature = 1.0;
+  EXPECT_EQ(drawn(p), (std::set<TokenId>{0, 1, 2, 3, 4}));
+  p.top_k = 2;
+  EXPECT_EQ(drawn(p), (std::set<TokenId>{1, 3}));
+  p.top_k = 0;
+  p.top_p = 0.75;  // 0.5 + 0.25 reaches 0.75: the third is dropped
+  EXPECT_EQ(drawn(p), (std::set<TokenId>{1, 3}));
+  p.top_p = 0.76;
+  EXPECT_EQ(drawn(p), (std::set<TokenId>{0, 1, 3}));
+  p.top_p = 1.0;
+  p.min_p = 0.2;  // keeps p >= 0.1
+  EXPECT_EQ(drawn(p), (std::set<TokenId>{0, 1, 3}));
+  SamplingParams greedy;
+  EXPECT_EQ(Sampler(5).sample(logits.data(), 5, greedy), 1);
+}
+
+}  // namespace
+}  // namespace crucible::model
