@@ -113,7 +113,8 @@ Engine::Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOption
 }
 
 std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>& requests,
-                                           const TokenCallback& on_token) {
+                                           const TokenCallback& on_token,
+                                           const std::function<void(const SampleOutput&)>& on_done) {
   torch::NoGradGuard no_grad;
   const auto& cfg = model_->config();
   const int64_t V = cfg.vocab_size;
@@ -123,6 +124,8 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     const auto& q = requests[r];
     if (q.prompt.empty()) throw InputError("request " + std::to_string(r), "prompt", "is empty (needs at least BOS)");
     if (q.n_samples < 1) throw InputError("request " + std::to_string(r), "samples", "must be at least 1");
+    if (!q.sample_seeds.empty() && static_cast<int64_t>(q.sample_seeds.size()) != q.n_samples)
+      throw InputError("request " + std::to_string(r), "sample_seeds", "needs one seed per sample");
     for (auto t : q.prompt)
       if (t < 0 || t >= V) throw InputError("request " + std::to_string(r), "prompt", "token id " + std::to_string(t) + " outside the vocabulary");
     first_output[r + 1] = first_output[r] + static_cast<size_t>(q.n_samples);
@@ -154,6 +157,7 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     o.prompt_tokens = static_cast<int64_t>(req.prompt.size());
     o.completion_tokens = static_cast<int64_t>(o.tokens.size());
     slots[slot].reset();
+    if (on_done) on_done(o);
   };
 
   auto mask_eos = [&](float* row) {
@@ -246,7 +250,8 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
       s.request = r;
       s.sample = sample;
       s.len = P;
-      s.sampler.emplace(sample_seed(req.params.seed, sample));
+      s.sampler.emplace(req.sample_seeds.empty() ? sample_seed(req.params.seed, sample)
+                                                 : req.sample_seeds[static_cast<size_t>(sample)]);
       if (tokenizer_) {
         // Primed with the prompt so a SentencePiece leading space is dropped only at the very start of the text.
         s.decoder.emplace(*tokenizer_, /*skip_special=*/true);

@@ -39,6 +39,9 @@ struct GenerationRequest {
   std::vector<TokenId> prompt;
   int64_t n_samples = 1;
   SamplingParams params;
+  // One seed per sample, overriding sample_seed(params.seed, index): the eval harness derives each sample's seed
+  // from (run seed, problem, sample index) so a resumed run draws exactly the samples it would have drawn.
+  std::vector<uint64_t> sample_seeds;
 };
 
 enum class FinishReason { stop, length };
@@ -76,7 +79,9 @@ class Engine {
   Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOptions options = {});
 
   // Outputs ordered by (request, sample).
-  std::vector<SampleOutput> generate(const std::vector<GenerationRequest>& requests, const TokenCallback& on_token = {});
+  // `on_done` sees each sample as soon as it finishes (eval commits it then); it may throw to stop generation.
+  std::vector<SampleOutput> generate(const std::vector<GenerationRequest>& requests, const TokenCallback& on_token = {},
+                                     const std::function<void(const SampleOutput&)>& on_done = {});
   const EngineStats& stats() const { return stats_; }
   Transformer& model() { return model_; }
 

@@ -2,40 +2,12 @@
 #include "model/generate_api.h"
 
 #include <chrono>
-#include <filesystem>
 
 #include "core/error.h"
-#include "model/checkpoint.h"
-#include "model/device.h"
 #include "model/engine.h"
-#include "model/text/chat_template.h"
+#include "model/generation_model.h"
 
 namespace crucible::model {
-namespace fs = std::filesystem;
-namespace {
-
-// --tokenizer wins; otherwise the checkpoint brings its own (an HF folder's tokenizer.json, a GGUF's vocabulary).
-std::unique_ptr<text::Tokenizer> open_tokenizer(const GenerateArgs& a, const Checkpoint& ck) {
-  if (a.tokenizer.empty()) {
-    if (ck.format == "llama2c")
-      throw InputError(a.model, "--tokenizer", "a llama2.c checkpoint needs its tokenizer.bin (--tokenizer PATH)");
-    return text::load_tokenizer(a.model);
-  }
-  if (!fs::exists(a.tokenizer)) throw InputError(a.tokenizer, "--tokenizer", "no such file");
-  if (fs::path(a.tokenizer).extension() == ".bin")
-    return text::load_llama2c_tokenizer(a.tokenizer, static_cast<text::TokenId>(ck.config.vocab_size));
-  return text::load_tokenizer(a.tokenizer);
-}
-
-torch::Dtype parse_dtype(const std::string& s, torch::Device dev) {
-  if (s == "auto") return dev.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  if (s == "float32" || s == "fp32") return torch::kFloat32;
-  if (s == "bfloat16" || s == "bf16") return torch::kBFloat16;
-  if (s == "float16" || s == "fp16") return torch::kFloat16;
-  throw InputError("--dtype", "--dtype", "expected auto, float32, bfloat16 or float16, got '" + s + "'");
-}
-
-}  // namespace
 
 GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text) {
   if (a.samples < 1) throw InputError("--samples", "--samples", "must be at least 1");
@@ -45,20 +17,15 @@ GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text)
   if (a.top_k < 0) throw InputError("--top-k", "--top-k", "must be >= 0");
   if (a.min_p < 0 || a.min_p >= 1) throw InputError("--min-p", "--min-p", "must be in [0, 1)");
   const auto t0 = std::chrono::steady_clock::now();
-  const auto device = parse_device(a.device);
-  const auto dtype = parse_dtype(a.dtype, device);
-  Checkpoint ck = load_checkpoint(a.model);
+  GenerationModel gm = load_generation_model(a.model, a.tokenizer, a.device, a.dtype, /*want_template=*/a.chat,
+                                             /*require_template=*/a.chat, /*hash_content=*/false);
   GenerateResult result;
-  result.model_format = ck.format;
-  result.device = device.str();
-  result.dtype = dtype == torch::kFloat32 ? "float32" : dtype == torch::kBFloat16 ? "bfloat16" : "float16";
-  auto tokenizer = open_tokenizer(a, ck);
-  std::optional<text::ChatTemplate> chat_template;
-  if (a.chat) {
-    const bool own_tokenizer_file = !a.tokenizer.empty() && fs::path(a.tokenizer).extension() != ".bin";
-    chat_template.emplace(text::ChatTemplate::for_model(own_tokenizer_file ? a.tokenizer : a.model));
-  }
-  Transformer model = load_model(std::move(ck), device, dtype);
+  result.model_format = gm.format;
+  result.device = gm.device.str();
+  result.dtype = dtype_name(gm.dtype);
+  auto& tokenizer = gm.tokenizer;
+  auto& chat_template = gm.chat_template;
+  Transformer model = gm.model;
   result.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::vector<GenerationRequest> requests;

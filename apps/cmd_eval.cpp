@@ -1,0 +1,143 @@
+// crucible eval — run suites on a model with the R1 protocol (or greedy), store every sample, print the summary.
+// The loop itself is harness::run_eval; this file parses flags, builds the plan, shows progress.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "apps/cli.h"
+#include "apps/summary.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "harness/graders.h"
+#include "harness/native_backend.h"
+
+namespace crucible::cli {
+namespace {
+
+struct EvalArgs {
+  std::string model, tokenizer, suites, preset = "r1", name, device = "auto", dtype = "auto";
+  std::optional<std::string> data_dir, resume;
+  harness::Overrides overrides;
+  int64_t max_batch = 32;
+  int workers = 2;
+  double code_time_limit = 6.0;
+  int64_t code_memory_mb = 1024;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// A line per update on a terminal (rewritten in place), a plain line every 10 s otherwise (CI logs, files).
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(isatty(STDERR_FILENO) != 0) {}
+  void operator()(const harness::Progress& p) {
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    bool last = p.done == p.total;
+    if (!tty_ && !last && now - last_print_ < std::chrono::seconds(10)) return;
+    if (tty_ && !last && now - last_print_ < std::chrono::milliseconds(200)) return;
+    last_print_ = now;
+    double rate = p.elapsed_s > 0 ? p.completion_tokens / p.elapsed_s : 0;
+    double per_sample = p.done > 0 ? p.elapsed_s / p.done : 0;
+    double eta = per_sample * (p.total - p.done);
+    std::string line = fmt::format("samples {}/{}  {:.1f} tok/s  pass@1 so far {:.3f}  elapsed {:.0f}s  eta {:.0f}s",
+                                   p.done, p.total, rate, p.done ? double(p.correct) / p.done : 0.0, p.elapsed_s, eta);
+    if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), last ? "\n" : "");
+    else std::fprintf(stderr, "[eval] %s\n", line.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point last_print_{};
+};
+
+int run(const Globals& g, const EvalArgs& a) {
+  harness::EvalPlan plan;
+  plan.preset = a.preset;
+  plan.grading_workers = a.workers;
+  std::string data_dir = harness::resolve_data_dir(a.data_dir);
+  auto suite_names = split_commas(a.suites);
+  if (suite_names.empty()) throw InputError("--suite", "", "name at least one suite");
+  for (const auto& name : suite_names) {
+    const auto& info = harness::find_suite(name);
+    harness::SuitePlan sp;
+    sp.config = harness::resolve_config(a.preset, info, a.overrides);
+    sp.data = harness::load_suite(info, data_dir);
+    if (sp.config.limit > 0 && static_cast<int64_t>(sp.data.problems.size()) > sp.config.limit)
+      sp.data.problems.resize(static_cast<size_t>(sp.config.limit));
+    sp.grader = harness::make_grader(info, sp.config, {a.code_time_limit, a.code_memory_mb});
+    plan.suites.push_back(std::move(sp));
+  }
+  plan.name = a.name.empty() ? fmt::format("{}:{}", a.model.substr(a.model.find_last_of('/') + 1), a.suites) : a.name;
+  Store store = Store::open(g.db_path);
+  log::info("loading {}", a.model);
+  auto backend = harness::make_native_backend({a.model, a.tokenizer, a.device, a.dtype, a.max_batch});
+  ProgressPrinter progress;
+  auto summary = harness::run_eval(*backend, plan, store, a.resume, std::ref(progress));
+  if (g.json) {
+    nlohmann::json j = {{"run_id", summary.run_id},
+                        {"resumed", summary.resumed},
+                        {"samples_stored_before", summary.samples_stored_before},
+                        {"samples_generated", summary.samples_generated},
+                        {"wall_s", summary.wall_s},
+                        {"tokens_per_s", summary.tokens_per_s},
+                        {"suites", nlohmann::json::array()}};
+    for (const auto& s : summary.suites) j["suites"].push_back(suite_scores_json(s));
+    print_json(j.dump(2));
+  } else {
+    fmt::print("run {} '{}'{}: {} samples generated ({} already stored), {:.1f} s, {:.1f} tok/s, db {}\n",
+               summary.run_id, plan.name, summary.resumed ? " (resumed)" : "", summary.samples_generated,
+               summary.samples_stored_before, summary.wall_s, summary.tokens_per_s, g.db_path);
+    print_suite_table(summary.suites);
+  }
+  return 0;
+}
+
+void setup(CLI::App& app, Globals& g, Action& action) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* e = app.add_subcommand("eval", "Evaluate a model on suites (R1 protocol by default); resumable");
+  e->add_option("--model", a->model, "HF folder, .gguf or llama2.c .bin")->required();
+  e->add_option("--tokenizer", a->tokenizer, "tokenizer override (tokenizer.json, .model, llama2.c tokenizer.bin)");
+  e->add_option("--suite", a->suites, "comma-separated suites: aime24,aime25,math500,gpqa_diamond,livecodebench,"
+                                      "humaneval,mbpp,gsm8k,amc23,minerva_math,olympiadbench")
+      ->required();
+  e->add_option("--preset", a->preset, "r1 (T 0.6, top-p 0.95, 32768 tokens, suite k) or greedy")->capture_default_str();
+  e->add_option("--samples", a->overrides.samples, "k samples per problem (default: the preset's, per suite)");
+  e->add_option("--limit", a->overrides.limit, "first N problems of each suite");
+  e->add_option("--temperature", a->overrides.temperature, "sampling temperature");
+  e->add_option("--top-p", a->overrides.top_p, "nucleus sampling");
+  e->add_option("--top-k", a->overrides.top_k, "top-k sampling (0: off)");
+  e->add_option("--min-p", a->overrides.min_p, "min-p sampling (0: off)");
+  e->add_option("--max-tokens", a->overrides.max_new_tokens, "max new tokens per sample");
+  e->add_option("--seed", a->overrides.seed, "run seed (each sample's seed derives from it)");
+  e->add_option("--system", a->overrides.system, "system prompt (none under r1)");
+  e->add_option("--data-dir", a->data_dir, "benchmark data (default: $CRUCIBLE_DATA or ~/.cache/crucible/data)");
+  e->add_option("--name", a->name, "run name");
+  e->add_option("--resume", a->resume, "continue this run (id or name); the identical command resumes by itself");
+  e->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  e->add_option("--dtype", a->dtype, "auto, float32, bfloat16, float16")->capture_default_str();
+  e->add_option("--max-batch", a->max_batch, "sequences decoded together")->capture_default_str();
+  e->add_option("--workers", a->workers, "grading threads")->capture_default_str();
+  e->add_option("--code-time-limit", a->code_time_limit, "CPU seconds per code test")->capture_default_str();
+  e->add_option("--code-memory-mb", a->code_memory_mb, "address space per code test process")->capture_default_str();
+  e->callback([&g, &action, a] { action = [&g, a] { return run(g, *a); }; });
+}
+
+CRUCIBLE_REGISTER_COMMAND(100, setup);
+
+}  // namespace
+}  // namespace crucible::cli
