@@ -125,6 +125,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   e->add_option("--max-tokens", a->overrides.max_new_tokens, "max new tokens per sample");
   e->add_option("--seed", a->overrides.seed, "run seed (each sample's seed derives from it)");
   e->add_option("--system", a->overrides.system, "system prompt (none under r1)");
+  e->add_option("--assistant-prefix", a->overrides.assistant_prefix,
+                "text the assistant turn starts with (r1: \"<think>\\n\"; pass \"\" for models that do not think)");
   e->add_option("--data-dir", a->data_dir, "benchmark data (default: $CRUCIBLE_DATA or ~/.cache/crucible/data)");
   e->add_option("--name", a->name, "run name");
   e->add_option("--resume", a->resume, "continue this run (id or name); the identical command resumes by itself");

@@ -67,6 +67,7 @@ EvalConfig resolve_config(const std::string& preset, const SuiteInfo& suite, con
   if (o.samples) c.sampling.samples = *o.samples;
   if (o.seed) c.sampling.seed = *o.seed;
   if (o.limit) c.limit = *o.limit;
+  if (o.assistant_prefix) c.prompt.assistant_prefix = *o.assistant_prefix;
   if (o.system) c.prompt.system = o.system->empty() ? std::nullopt : std::optional<std::string>(*o.system);
   if (c.sampling.temperature < 0) throw InputError("--temperature", "", "must be >= 0");
   if (c.sampling.top_p <= 0 || c.sampling.top_p > 1) throw InputError("--top-p", "", "must be in (0, 1]");

@@ -50,6 +50,7 @@ struct Overrides {
   std::optional<int64_t> top_k, max_new_tokens, samples, limit;
   std::optional<uint64_t> seed;
   std::optional<std::string> system;
+  std::optional<std::string> assistant_prefix;  // "" for instruct models that do not think in <think> blocks
 };
 
 EvalConfig resolve_config(const std::string& preset, const SuiteInfo& suite, const Overrides& overrides);
