@@ -270,13 +270,8 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
           rec.prompt_tokens = result.prompt_tokens;
           rec.completion_tokens = result.completion_tokens;
           rec.finish_reason = result.finish_reason;
-          rec.extracted_answer = g.extracted;
-          rec.verdict = g.verdict;
-          rec.correct = g.correct;
-          rec.grader_version = g.grader_version;
           rec.latency_ms = result.latency_ms;
-          rec.detail = g.detail;
-          if (pd.prompt.gold_letter) rec.detail["option_order"] = pd.prompt.option_order;
+          apply_grade(rec, g, pd.prompt);
           {
             // One connection, many threads: a transaction must not interleave with another thread's statements.
             std::lock_guard lock(store_mutex);

@@ -11,6 +11,7 @@
 
 #include "harness/protocol.h"
 #include "harness/suite.h"
+#include "reports/store.h"
 
 namespace crucible::harness {
 
@@ -21,6 +22,10 @@ struct GradeOutcome {
   std::string grader_version;
   nlohmann::json detail = nlohmann::json::object();
 };
+
+// Writes a grading outcome into a stored sample (the eval loop and regrade share this), keeping a choice sample's
+// option order beside its verdict so votes and regrades can map letters back to options.
+void apply_grade(SampleRecord& sample, const GradeOutcome& outcome, const BuiltPrompt& prompt);
 
 class Grader {
  public:

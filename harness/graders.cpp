@@ -137,6 +137,15 @@ class CodeGrader : public Grader {
 
 }  // namespace
 
+void apply_grade(SampleRecord& sample, const GradeOutcome& outcome, const BuiltPrompt& prompt) {
+  sample.extracted_answer = outcome.extracted;
+  sample.verdict = outcome.verdict;
+  sample.correct = outcome.correct;
+  sample.grader_version = outcome.grader_version;
+  sample.detail = outcome.detail;
+  if (prompt.gold_letter) sample.detail["option_order"] = prompt.option_order;
+}
+
 std::string function_name_from_starter(const std::string& starter_code) {
   static const std::regex def_re(R"(def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\()");
   std::smatch m;

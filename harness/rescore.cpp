@@ -84,12 +84,7 @@ RegradeSummary regrade_run(Store& store, const std::string& run_name, const std:
         BuiltPrompt bp = build_prompt(p, sp.data.info, sp.config.prompt, order);
         GradeOutcome g = sp.grader->grade(p, bp, s.completion);
         if (s.correct.value_or(false) != g.correct) ++changed;
-        s.extracted_answer = g.extracted;
-        s.verdict = g.verdict;
-        s.correct = g.correct;
-        s.grader_version = g.grader_version;
-        s.detail = g.detail;
-        if (bp.gold_letter) s.detail["option_order"] = bp.option_order;
+        apply_grade(s, g, bp);
         graded[i] = std::move(s);
       }));
     }
