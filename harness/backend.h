@@ -42,6 +42,7 @@ struct GenerationResult {
   std::string prompt_hash;                 // sha256 of the exact prompt text or request sent
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  std::optional<int64_t> reasoning_tokens;  // where the backend reports them apart (an API's usage details)
   std::string finish_reason;               // stop | length | error
   double latency_ms = 0;
 };

@@ -191,10 +191,25 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
   for (int64_t did : dataset_ids) store.link_run_dataset(run->id, did);
   summary.run_id = run->id;
 
-  // What is already stored is never generated again.
+  // What is already stored is never generated again. A sample stored but not graded (the process died between the
+  // commit of its generation and the commit of its grade) is graded now, below.
   std::set<std::pair<int64_t, int64_t>> stored;
-  for (const auto& smp : store.run_samples(run->id)) stored.insert({smp.problem_id, smp.sample_index});
+  std::vector<SampleRecord> ungraded;
+  for (auto& smp : store.run_samples(run->id)) {
+    stored.insert({smp.problem_id, smp.sample_index});
+    if (!smp.verdict) ungraded.push_back(std::move(smp));
+  }
   summary.samples_stored_before = static_cast<int64_t>(stored.size());
+  std::map<int64_t, ProblemRef> ref_of;  // store problem id -> plan position
+  for (size_t s = 0; s < plan.suites.size(); ++s)
+    for (size_t i = 0; i < problem_ids[s].size(); ++i) ref_of[problem_ids[s][i]] = {s, i};
+  auto prompt_for = [&](size_t s, size_t i, int64_t sample_index) {
+    const auto& sp = plan.suites[s];
+    std::vector<int> order;
+    if (sp.data.info.grader == GraderKind::choice && sp.grader)
+      order = sp.grader->option_order(sp.data.problems[i], sample_index);
+    return build_prompt(sp.data.problems[i], sp.data.info, sp.config.prompt, order);
+  };
 
   struct Pending {
     size_t suite, problem;
@@ -217,9 +232,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
         req.id = requests.size();
         req.suite = sp.data.info.name;
         req.problem_key = p.key;
-        std::vector<int> order;
-        if (per_sample_prompt && sp.grader) order = sp.grader->option_order(p, indices.front());
-        BuiltPrompt bp = build_prompt(p, sp.data.info, sp.config.prompt, order);
+        BuiltPrompt bp = prompt_for(s, i, indices.front());
         for (const auto& m : bp.messages) req.messages.push_back(m);
         req.assistant_prefix = bp.assistant_prefix;
         req.sampling = sp.config.sampling;
@@ -246,43 +259,27 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
   std::atomic<bool> failed{false};
   {
     ThreadPool pool(static_cast<size_t>(std::max(plan.grading_workers, 1)));
-    auto on_result = [&](GenerationResult result) {
-      if (failed.load()) throw RunError("grading failed; stopping generation");
-      auto it = pending_of.find({result.request_id, result.sample_index});
-      if (it == pending_of.end())
-        throw RunError(fmt::format("backend returned an unknown sample (request {}, index {})", result.request_id,
-                                   result.sample_index));
-      size_t pidx = it->second;
-      pool.submit([&, pidx, result = std::move(result)]() {
+    // Grades a sample whose generation is already committed and commits the grade. `fresh`: generated this session
+    // (counted in the progress).
+    auto grade_stored = [&](size_t s, size_t i, BuiltPrompt prompt, SampleRecord rec, bool fresh) {
+      pool.submit([&, s, i, prompt = std::move(prompt), rec = std::move(rec), fresh]() mutable {
         if (failed.load()) return;
         try {
-          const Pending& pd = pendings[pidx];
-          const auto& sp = plan.suites[pd.suite];
-          const Problem& p = sp.data.problems[pd.problem];
-          GradeOutcome g = sp.grader->grade(p, pd.prompt, result.text);
-          SampleRecord rec;
-          rec.run_id = summary.run_id;
-          rec.problem_id = problem_ids[pd.suite][pd.problem];
-          rec.sample_index = result.sample_index;
-          rec.prompt_hash = result.prompt_hash;
-          rec.completion = result.text;
-          rec.reasoning = result.reasoning;
-          rec.prompt_tokens = result.prompt_tokens;
-          rec.completion_tokens = result.completion_tokens;
-          rec.finish_reason = result.finish_reason;
-          rec.latency_ms = result.latency_ms;
-          apply_grade(rec, g, pd.prompt);
+          const auto& sp = plan.suites[s];
+          GradeOutcome g = sp.grader->grade(sp.data.problems[i], prompt, rec.completion);
+          apply_grade(rec, g, prompt);
           {
             // One connection, many threads: a transaction must not interleave with another thread's statements.
             std::lock_guard lock(store_mutex);
-            store.insert_sample(rec);
+            store.update_grading({rec});
           }
+          if (!fresh) return;
           Progress snapshot;
           {
             std::lock_guard lock(progress_mutex);
             ++progress.done;
             if (g.correct) ++progress.correct;
-            progress.completion_tokens += result.completion_tokens;
+            progress.completion_tokens += rec.completion_tokens;
             progress.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             snapshot = progress;
           }
@@ -291,6 +288,40 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
           if (!failed.exchange(true)) grading_error = std::current_exception();
         }
       });
+    };
+    if (!ungraded.empty()) log::info("grading {} samples stored ungraded by an interrupted session", ungraded.size());
+    for (auto& rec : ungraded) {
+      auto ref = ref_of.find(rec.problem_id);
+      if (ref == ref_of.end()) continue;  // a problem outside this plan's data: not scored either
+      grade_stored(ref->second.suite, ref->second.problem,
+                   prompt_for(ref->second.suite, ref->second.problem, rec.sample_index), std::move(rec), false);
+    }
+    // A generation is committed the moment it arrives, before grading: a sample that was paid for (an API call, GPU
+    // time) is never generated again, whatever happens to the process afterwards.
+    auto on_result = [&](GenerationResult result) {
+      if (failed.load()) throw RunError("grading failed; stopping generation");
+      auto it = pending_of.find({result.request_id, result.sample_index});
+      if (it == pending_of.end())
+        throw RunError(fmt::format("backend returned an unknown sample (request {}, index {})", result.request_id,
+                                   result.sample_index));
+      const Pending& pd = pendings[it->second];
+      SampleRecord rec;
+      rec.run_id = summary.run_id;
+      rec.problem_id = problem_ids[pd.suite][pd.problem];
+      rec.sample_index = result.sample_index;
+      rec.prompt_hash = result.prompt_hash;
+      rec.completion = std::move(result.text);
+      rec.reasoning = std::move(result.reasoning);
+      rec.prompt_tokens = result.prompt_tokens;
+      rec.completion_tokens = result.completion_tokens;
+      rec.reasoning_tokens = result.reasoning_tokens;
+      rec.finish_reason = result.finish_reason;
+      rec.latency_ms = result.latency_ms;
+      {
+        std::lock_guard lock(store_mutex);
+        rec.id = store.insert_sample(rec);
+      }
+      grade_stored(pd.suite, pd.problem, pd.prompt, std::move(rec), true);
     };
     try {
       backend.generate(requests, on_result);

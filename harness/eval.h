@@ -5,7 +5,9 @@
 //             config (sampling, prompt, seed, limit): the same identity is the same run, and is resumed;
 //   generate  only the (problem, sample) pairs not yet stored; each sample has its own seed derived from the run seed,
 //             the problem and the sample index, so a resumed sample is the sample an uninterrupted run would draw;
-//   grade     in a worker pool while generation goes on; each graded sample is committed in its own transaction;
+//   store     each generation is committed (ungraded) the moment it arrives: what was generated is never generated again;
+//   grade     in a worker pool while generation goes on; each grade is committed in its own transaction (a sample left
+//             ungraded by a killed process is graded on resume);
 //   score     from everything stored (old and new samples alike): pass@1 ± CI, pass@k, cons@k, audit rates.
 #pragma once
 #include <functional>

@@ -3,7 +3,7 @@
 // Durability: WAL mode, synchronous=NORMAL (a commit survives a process crash — SIGKILL included — and only an OS
 // crash can lose the last few commits), foreign keys on, a 60 s busy timeout and BEGIN IMMEDIATE for every write, so
 // several processes (an eval, a regrade, a report) can share one file. A sample is committed in its own transaction
-// (or a small batch) the moment it is graded: a killed run loses nothing it had committed.
+// the moment it is generated (its grade follows in another): a killed run loses nothing it had committed.
 //
 // The schema is public (reports/README.md documents it for sqlite3 and pandas users) and versioned: `schema_version`
 // lists every migration applied; opening an older file migrates it forward, opening a newer one is refused.

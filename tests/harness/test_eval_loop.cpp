@@ -127,3 +127,40 @@ TEST(EvalLoop, MoreSamplesExtendsNothingButMakesANewRun) {
   EXPECT_NE(r4.run_id, r8.run_id);
   EXPECT_EQ(store.count_samples(r8.run_id), 48);
 }
+
+namespace {
+// Grading that fails: the process "dies" after the generations were committed but before their grades were.
+class FailingGrader : public BoxedExactGrader {
+ public:
+  GradeOutcome grade(const Problem&, const BuiltPrompt&, const std::string&) override {
+    throw std::runtime_error("grader crashed");
+  }
+};
+}  // namespace
+
+TEST(EvalLoop, GenerationsAreCommittedBeforeGradingAndGradedOnResume) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto failing = make_plan(4);
+  failing.suites[0].grader = std::make_shared<FailingGrader>();
+  FakeBackend first;
+  EXPECT_THROW(run_eval(first, failing, store), std::runtime_error);
+  int64_t kept = store.count_samples(1);
+  EXPECT_GE(kept, 1) << "a generation is stored the moment it arrives, graded or not";
+  for (const auto& s : store.run_samples(1)) EXPECT_FALSE(s.verdict.has_value());
+
+  // The grader is not part of the identity: the same plan with a working grader resumes, grades what is stored and
+  // generates only what is missing.
+  FakeBackend rest;
+  auto resumed = run_eval(rest, make_plan(4), store);
+  EXPECT_TRUE(resumed.resumed);
+  EXPECT_EQ(rest.produced, 24 - kept) << "no stored sample is generated again";
+  EXPECT_EQ(store.count_samples(1), 24);
+  for (const auto& s : store.run_samples(1)) EXPECT_TRUE(s.verdict.has_value()) << "sample " << s.sample_index;
+
+  TempDir ref_dir;
+  Store reference = Store::open(ref_dir.file("ref.db"));
+  FakeBackend clean;
+  auto ref = run_eval(clean, make_plan(4), reference);
+  EXPECT_DOUBLE_EQ(resumed.suites[0].pass1.value, ref.suites[0].pass1.value);
+}
