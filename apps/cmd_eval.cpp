@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "harness/graders.h"
 #include "harness/native_backend.h"
+#include "harness/openai_backend.h"
 
 namespace crucible::cli {
 namespace {
@@ -20,6 +21,7 @@ struct EvalArgs {
   std::string model, tokenizer, suites, preset = "r1", name, device = "auto", dtype = "auto";
   std::optional<std::string> data_dir, resume;
   harness::Overrides overrides;
+  harness::OpenAIBackendOptions remote;  // --endpoint and its settings
   int64_t max_batch = 32;
   int workers = 2;
   double code_time_limit = 6.0;
@@ -82,10 +84,20 @@ int run(const Globals& g, const EvalArgs& a) {
     sp.grader = harness::make_grader(info, sp.config, {a.code_time_limit, a.code_memory_mb});
     plan.suites.push_back(std::move(sp));
   }
-  plan.name = a.name.empty() ? fmt::format("{}:{}", a.model.substr(a.model.find_last_of('/') + 1), a.suites) : a.name;
+  bool remote = !a.remote.endpoint.empty();
+  if (remote == !a.model.empty())
+    throw InputError("--model", "", "give either --model PATH (the native engine) or --endpoint URL --api-model NAME");
+  std::string shown = remote ? a.remote.model : a.model.substr(a.model.find_last_of('/') + 1);
+  plan.name = a.name.empty() ? fmt::format("{}:{}", shown, a.suites) : a.name;
   Store store = Store::open(g.db_path);
-  log::info("loading {}", a.model);
-  auto backend = harness::make_native_backend({a.model, a.tokenizer, a.device, a.dtype, a.max_batch});
+  std::unique_ptr<harness::Backend> backend;
+  if (remote) {
+    backend = std::make_unique<harness::OpenAIBackend>(a.remote);
+    log::info("evaluating {} at {} ({} API)", a.remote.model, a.remote.endpoint, a.remote.api);
+  } else {
+    log::info("loading {}", a.model);
+    backend = harness::make_native_backend({a.model, a.tokenizer, a.device, a.dtype, a.max_batch});
+  }
   ProgressPrinter progress;
   auto summary = harness::run_eval(*backend, plan, store, a.resume, std::ref(progress));
   if (g.json) {
@@ -110,7 +122,20 @@ int run(const Globals& g, const EvalArgs& a) {
 void setup(CLI::App& app, Globals& g, Action& action) {
   auto a = std::make_shared<EvalArgs>();
   auto* e = app.add_subcommand("eval", "Evaluate a model on suites (R1 protocol by default); resumable");
-  e->add_option("--model", a->model, "HF folder, .gguf or llama2.c .bin")->required();
+  e->add_option("--model", a->model, "HF folder, .gguf or llama2.c .bin (or use --endpoint)");
+  auto* endpoint = e->add_option("--endpoint", a->remote.endpoint,
+                                 "an OpenAI-compatible server's base URL, e.g. http://localhost:8000/v1 (vLLM, SGLang, "
+                                 "DeepSeek, crucible serve)");
+  e->add_option("--api-model", a->remote.model, "the server's model name (with --endpoint)")->needs(endpoint);
+  e->add_option("--api", a->remote.api, "chat (the server's chat template) or completions (no template)")
+      ->capture_default_str();
+  e->add_option("--api-key-env", a->remote.api_key_env, "environment variable holding the API key (unset: no key)")
+      ->capture_default_str();
+  e->add_option("--concurrency", a->remote.concurrency, "requests in flight (with --endpoint)")->capture_default_str();
+  e->add_option("--request-timeout", a->remote.request_timeout_s, "seconds per request before it is retried")
+      ->capture_default_str();
+  e->add_option("--max-retries", a->remote.max_retries, "retries per sample on 429/5xx/timeouts/resets/bad JSON")
+      ->capture_default_str();
   e->add_option("--tokenizer", a->tokenizer, "tokenizer override (tokenizer.json, .model, llama2.c tokenizer.bin)");
   e->add_option("--suite", a->suites, "comma-separated suites: aime24,aime25,math500,gpqa_diamond,livecodebench,"
                                       "humaneval,mbpp,gsm8k,amc23,minerva_math,olympiadbench")
