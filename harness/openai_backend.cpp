@@ -78,8 +78,11 @@ GenerationResult parse_completion(const std::string& body, bool chat) {
   } catch (const nlohmann::json::parse_error& e) {
     throw MalformedResponse(fmt::format("not JSON ({} bytes): {}", body.size(), e.what()));
   }
-  if (!j.is_object() || !j.contains("choices") || !j["choices"].is_array() || j["choices"].empty())
-    throw MalformedResponse("no 'choices' array in the response");
+  if (!j.is_object() || !j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) {
+    // Some proxies answer 200 with an error object: keep its words for the log and the final error.
+    std::string said = j.is_object() && j.contains("error") ? ": " + j["error"].dump().substr(0, 300) : "";
+    throw MalformedResponse("no 'choices' array in the response" + said);
+  }
   const auto& c = j["choices"][0];
   if (!c.is_object()) throw MalformedResponse("choices[0] is not an object");
   GenerationResult r;
