@@ -68,6 +68,9 @@ class ProgressPrinter {
 };
 
 int run(const Globals& g, const EvalArgs& a) {
+  bool remote = !a.remote.endpoint.empty();
+  if (remote == !a.model.empty())
+    throw InputError("--model", "", "give either --model PATH (the native engine) or --endpoint URL --api-model NAME");
   harness::EvalPlan plan;
   plan.preset = a.preset;
   plan.grading_workers = a.workers;
@@ -84,9 +87,6 @@ int run(const Globals& g, const EvalArgs& a) {
     sp.grader = harness::make_grader(info, sp.config, {a.code_time_limit, a.code_memory_mb});
     plan.suites.push_back(std::move(sp));
   }
-  bool remote = !a.remote.endpoint.empty();
-  if (remote == !a.model.empty())
-    throw InputError("--model", "", "give either --model PATH (the native engine) or --endpoint URL --api-model NAME");
   std::string shown = remote ? a.remote.model : a.model.substr(a.model.find_last_of('/') + 1);
   plan.name = a.name.empty() ? fmt::format("{}:{}", shown, a.suites) : a.name;
   Store store = Store::open(g.db_path);
