@@ -71,6 +71,8 @@ int run(const Globals& g, const EvalArgs& a) {
   bool remote = !a.remote.endpoint.empty();
   if (remote == !a.model.empty())
     throw InputError("--model", "", "give either --model PATH (the native engine) or --endpoint URL --api-model NAME");
+  if (remote && !a.tokenizer.empty())
+    throw InputError("--tokenizer", "", "the server tokenizes its own prompts; --tokenizer goes with --model");
   harness::EvalPlan plan;
   plan.preset = a.preset;
   plan.grading_workers = a.workers;

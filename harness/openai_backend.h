@@ -23,7 +23,8 @@
 // kept verbatim in GenerationResult::reasoning (the samples table's `reasoning` column). Reasoning with no content
 // is left unclosed: the think block never ended (or ended with nothing after it). usage.prompt_tokens,
 // completion_tokens and completion_tokens_details.reasoning_tokens are recorded; finish_reason stop/eos → stop,
-// length → length, anything else (content_filter, abort, null) → error.
+// length → length, anything else (content_filter, abort, null) → error. latency_ms is the answered attempt's wall
+// time: retries and their waits are not in it (they are logged, and counted in retry_counts()).
 //
 // Failures: 429, 408, 5xx, timeouts, refused or reset connections, truncated bodies and malformed JSON are retried
 // up to max_retries times with exponential backoff and full jitter (uniform in [0, min(cap, base·2^attempt)]), or
