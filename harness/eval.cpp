@@ -193,7 +193,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
 
   // What is already stored is never generated again.
   std::set<std::pair<int64_t, int64_t>> stored;
-  for (const auto& smp : store.run_samples(run->id)) stored.insert({smp.problem_id, smp.sample_index});
+  for (const auto& key : store.run_sample_keys(run->id)) stored.insert({key.problem_id, key.sample_index});
   summary.samples_stored_before = static_cast<int64_t>(stored.size());
 
   struct Pending {

@@ -549,6 +549,15 @@ std::vector<SampleRecord> Store::run_samples(int64_t run_id) {
   return out;
 }
 
+std::vector<SampleKey> Store::run_sample_keys(int64_t run_id) {
+  Statement st(conn_->handle(),
+               "SELECT problem_id, sample_index FROM samples WHERE run_id = ? ORDER BY problem_id, sample_index");
+  st.bind(1, run_id);
+  std::vector<SampleKey> out;
+  while (st.step()) out.push_back({st.column_int(0), st.column_int(1)});
+  return out;
+}
+
 int64_t Store::count_samples(int64_t run_id) {
   Statement st(conn_->handle(), "SELECT count(*) FROM samples WHERE run_id = ?");
   st.bind(1, run_id);
