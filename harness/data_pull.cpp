@@ -264,7 +264,7 @@ std::string download(const std::string& url, const std::string& label, TempFile&
       again = retryable(rc);
     }
     if (!again) throw RunError(fmt::format("{}: {}", url, last_error));
-    if (attempts >= o.max_attempts)
+    if (attempts >= std::max(o.max_attempts, 1))
       throw RunError(fmt::format("{}: failed after {} attempts; last: {}", url, attempts, last_error));
     if (o.on_progress)
       o.on_progress(fmt::format("{}: {}; retrying in {:.1f} s (attempt {} of {})", label, last_error, wait_s,
@@ -323,18 +323,24 @@ std::vector<PulledFile> pull_source(const std::string& label, const HubSource& s
       out.push_back(r);
       continue;
     }
+    fs::path folder = fs::path(r.local).parent_path();
+    bool folder_existed = fs::is_directory(folder);
     std::error_code ec;
-    fs::create_directories(fs::path(r.local).parent_path(), ec);
-    if (ec) throw RunError(fmt::format("{}: cannot create the folder: {}", fs::path(r.local).parent_path().string(),
-                                       ec.message()));
+    fs::create_directories(folder, ec);
+    if (ec) throw RunError(fmt::format("{}: cannot create the folder: {}", folder.string(), ec.message()));
     auto t0 = std::chrono::steady_clock::now();
-    TempFile temp = make_temp_beside(r.local);
-    r.sha256 = download(r.url, name, temp, o, r.attempts, r.bytes);
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r.pinned && r.sha256 != f.sha256)
-      throw RunError(fmt::format("{}: sha256 mismatch for {} (from {}): expected {}, got {}; nothing was replaced",
-                                 r.local, f.remote, r.url, f.sha256, r.sha256));
-    commit_temp(temp, r.local);
+    try {
+      TempFile temp = make_temp_beside(r.local);
+      r.sha256 = download(r.url, name, temp, o, r.attempts, r.bytes);
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (r.pinned && r.sha256 != f.sha256)
+        throw RunError(fmt::format("{}: sha256 mismatch for {} (from {}): expected {}, got {}; nothing was replaced",
+                                   r.local, f.remote, r.url, f.sha256, r.sha256));
+      commit_temp(temp, r.local);
+    } catch (...) {
+      if (!folder_existed) fs::remove(folder, ec);  // only if still empty: a failed pull leaves no trace
+      throw;
+    }
     r.downloaded = true;
     // Recorded after each file, so the files of a pull that fails halfway are still accounted for.
     Json manifest = read_manifest(manifest_path);
@@ -359,7 +365,6 @@ std::vector<PulledFile> pull_suites(const std::vector<std::string>& suites, cons
     if (!info.hub) throw InputError(name, "", "cannot be pulled: " + info.hub_note);
     infos.push_back(&info);
   }
-  if (o.max_attempts < 1) throw InputError("--retries", "", "at least one attempt");
   std::vector<PulledFile> out;
   for (const auto* info : infos)
     for (auto& f : pull_source(info->name, *info->hub, o)) out.push_back(std::move(f));

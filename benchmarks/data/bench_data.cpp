@@ -89,6 +89,7 @@ void bench_pull(const std::string& dir) {
              [&](const httplib::Request&, httplib::Response& res) { res.set_content(body, "application/octet-stream"); });
   int port = server.bind_to_any_port("127.0.0.1");
   std::thread loop([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::string endpoint = "http://127.0.0.1:" + std::to_string(port);
 
   harness::PullOptions o;
