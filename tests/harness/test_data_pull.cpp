@@ -5,7 +5,10 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -338,4 +341,56 @@ TEST(DataPull, CliPullsLiveCodeBenchAndKeepsTheTokenSecret) {
   EXPECT_EQ(run({"data", "pull", "humaneval", "--data-dir", dir.path()}).exit_code, 2);
   EXPECT_EQ(run({"data", "pull"}).exit_code, 2);
   EXPECT_EQ(run({"data", "pull", "math500", "--bogus"}).exit_code, 2);
+}
+
+// SIGKILL in the middle of a download: the old file is untouched (only a temporary file may stay behind).
+TEST(DataPull, KilledMidDownloadLeavesTheOldFile) {
+  httplib::Server server;
+  std::atomic<bool> started{false}, release{false};
+  server.Get(R"(/datasets/(.+)/resolve/([^/]+)/(.+))", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(1000000, "application/octet-stream", [&](size_t offset, size_t, httplib::DataSink& sink) {
+      if (offset == 0) {
+        sink.write("{\"partial\": ", 12);
+        started = true;
+        return true;
+      }
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // stall until the test ends
+      return false;
+    });
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  std::thread loop([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  TempDir dir;
+  const auto& math = find_suite("math500");
+  std::string target = dir.file(math.hub->files[0].local);
+  fs::create_directories(fs::path(target).parent_path());
+  write_text_file_atomic(target, "old\n");
+  std::string endpoint = "HF_ENDPOINT=http://127.0.0.1:" + std::to_string(port);
+  std::string binary = crucible::testing::crucible_binary();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl("/usr/bin/env", "env", endpoint.c_str(), binary.c_str(), "data", "pull", "math500", "--force", "--data-dir",
+          dir.path().c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 3000 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the first bytes reach the temporary file
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  release = true;
+  server.stop();
+  loop.join();
+  ASSERT_TRUE(started.load()) << "the download never began";
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(read_text_file(target), "old\n");
+  EXPECT_FALSE(fs::exists(dir.file("crucible-manifest.json")));
+  for (const auto& name : names_in(dir.path()))
+    EXPECT_TRUE(name == "math500/test.jsonl" || name.find(".test.jsonl.crucible-pull-") != std::string::npos) << name;
 }
