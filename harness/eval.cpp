@@ -194,11 +194,8 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
   // What is already stored is never generated again. A sample stored but not graded (the process died between the
   // commit of its generation and the commit of its grade) is graded now, below.
   std::set<std::pair<int64_t, int64_t>> stored;
-  std::vector<SampleRecord> ungraded;
-  for (auto& smp : store.run_samples(run->id)) {
-    stored.insert({smp.problem_id, smp.sample_index});
-    if (!smp.verdict) ungraded.push_back(std::move(smp));
-  }
+  for (const auto& key : store.run_sample_keys(run->id)) stored.insert({key.problem_id, key.sample_index});
+  std::vector<SampleRecord> ungraded = store.run_ungraded_samples(run->id);
   summary.samples_stored_before = static_cast<int64_t>(stored.size());
   std::map<int64_t, ProblemRef> ref_of;  // store problem id -> plan position
   for (size_t s = 0; s < plan.suites.size(); ++s)

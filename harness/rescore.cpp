@@ -22,9 +22,15 @@ SuitePlan plan_for_dataset(const DatasetRecord& d, const nlohmann::json& config_
                            const std::string& where) {
   SuitePlan sp;
   const SuiteInfo& info = find_suite(d.suite);
-  std::string path = d.path;
-  if (!std::filesystem::exists(path)) path = resolve_data_dir(data_dir) + "/" + info.default_file;
-  sp.data = load_suite(info, "", path);
+  // The files the run read (several joined by kPathSeparator), else the data dir's copy, which must hash the same.
+  bool all_there = true;
+  for (size_t start = 0; start <= d.path.size();) {
+    size_t end = std::min(d.path.find(kPathSeparator, start), d.path.size());
+    all_there = all_there && std::filesystem::is_regular_file(d.path.substr(start, end - start));
+    start = end + 1;
+  }
+  sp.data = all_there ? load_suite(info, "", d.path) : load_suite(info, resolve_data_dir(data_dir));
+  const std::string& path = sp.data.path;
   if (sp.data.sha256 != d.sha256)
     throw InputError(path, "sha256",
                      fmt::format("the {} data changed since the run (run saw {}, file has {}); pass --data-dir with "

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/sha256.h"
+#include "harness/lcb_data.h"
 #include "verifiers/math/math_verifier.h"
 
 namespace crucible::harness {
@@ -60,8 +63,15 @@ void load_aime24(const Json& r, const std::string& where, Problem& p) {
 
 void load_aime25(const Json& r, const std::string& where, Problem& p) {
   // The QwQ copy is the clean text (no form-feed damage); its prompt carries the R1 suffix, which we strip so the
-  // preset decides the prompt.
-  std::string prompt = require_string(r, "prompt", where);
+  // preset decides the prompt. The hub copy (math-ai/aime25, the same bytes as AReaL's test.jsonl) has `problem`,
+  // where two records lost the "\f" of "\frac" to a JSON unescape (a form feed, 0x0C): a form feed never belongs in
+  // a problem, so it is turned back into "\f". (Its record 10 also lost a "\\" row separator; that is not repaired.)
+  std::string prompt;
+  if (r.contains("prompt")) {
+    prompt = require_string(r, "prompt", where);
+  } else {
+    for (char c : require_string(r, "problem", where)) prompt += c == '\x0c' ? std::string("\\f") : std::string(1, c);
+  }
   if (prompt.size() >= kR1Suffix.size() && prompt.compare(prompt.size() - kR1Suffix.size(), kR1Suffix.size(), kR1Suffix) == 0)
     prompt.resize(prompt.size() - kR1Suffix.size());
   p.key = "aime25-" + std::to_string(p.idx);
@@ -155,24 +165,64 @@ void load_mbpp(const Json& r, const std::string& where, Problem& p) {
   p.meta["task_id"] = id;
 }
 
+// Tests as {input, output, testtype}, from a list (the derived public file) or from official-release JSON text.
+Json lcb_tests(const Json& tests, const std::string& where, const std::string& field) {
+  if (!tests.is_array()) throw InputError(where, field, "expected a list of tests");
+  Json normalised = Json::array();
+  for (const auto& t : tests) {
+    if (!t.is_object()) throw InputError(where, field, "expected objects");
+    std::string type = require_string(t, "testtype", where);
+    if (type != "stdin" && type != "functional")
+      throw InputError(where, field, "testtype '" + type + "' is neither 'stdin' nor 'functional'");
+    normalised.push_back({{"input", require_string(t, "input", where)},
+                          {"output", require_string(t, "output", where)},
+                          {"testtype", type}});
+  }
+  return normalised;
+}
+
+Json parse_json_text(const std::string& text, const std::string& where, const std::string& field) {
+  auto j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw InputError(where, field, "expected JSON text");
+  return j;
+}
+
+// Two formats, told apart per record: the derived public file (public_test_cases a list, no private tests) and the
+// official release (public_test_cases JSON text, private_test_cases JSON text or base64/zlib/pickle, metadata JSON
+// text with func_name). A problem passes only if it passes every test, public and private, as in lcb_runner.
 void load_livecodebench(const Json& r, const std::string& where, Problem& p) {
   p.key = require_string(r, "question_id", where);
   p.question = require_string(r, "question_content", where);
   p.meta["starter_code"] = r.value("starter_code", "");
   p.meta["contest_date"] = r.value("contest_date", "");
-  const Json& tests = require_field(r, "public_test_cases", where);
-  if (!tests.is_array()) throw InputError(where, "public_test_cases", "expected a list");
-  Json normalised = Json::array();
-  for (const auto& t : tests) {
-    if (!t.is_object()) throw InputError(where, "public_test_cases", "expected objects");
-    normalised.push_back({{"input", require_string(t, "input", where)},
-                          {"output", require_string(t, "output", where)},
-                          {"testtype", require_string(t, "testtype", where)}});
+  const Json& pub = require_field(r, "public_test_cases", where);
+  if (!pub.is_string()) {  // derived public file
+    p.meta["tests"] = lcb_tests(pub, where, "public_test_cases");
+    p.meta["n_private_tests"] = 0;
+    if (r.contains("metadata") && r["metadata"].is_object() && r["metadata"].contains("func_name"))
+      p.meta["fn_name"] = r["metadata"]["func_name"];
+    return;
   }
-  p.meta["tests"] = normalised;
-  if (r.contains("metadata") && r["metadata"].is_object() && r["metadata"].contains("func_name"))
-    p.meta["fn_name"] = r["metadata"]["func_name"];
+  Json tests = lcb_tests(parse_json_text(pub.get<std::string>(), where, "public_test_cases"), where, "public_test_cases");
+  Json priv = lcb_tests(decode_lcb_private_tests(require_string(r, "private_test_cases", where), where), where,
+                        "private_test_cases");
+  p.meta["n_private_tests"] = priv.size();
+  for (auto& t : priv) tests.push_back(std::move(t));
+  if (tests.empty()) throw InputError(where, "public_test_cases", "the problem has no tests at all");
+  p.meta["tests"] = std::move(tests);
+  for (const char* f : {"platform", "difficulty", "contest_id", "question_title"})
+    if (r.contains(f) && r[f].is_string()) p.meta[f] = r[f];
+  if (auto meta = optional_string(r, "metadata", where); meta && !meta->empty()) {
+    Json m = parse_json_text(*meta, where, "metadata");
+    if (m.is_object() && m.contains("func_name") && m["func_name"].is_string() && !m["func_name"].get<std::string>().empty())
+      p.meta["fn_name"] = m["func_name"];
+  }
 }
+
+// R1's LiveCodeBench window: v5 problems from contests in [2024-08-01, 2025-02-01) ("2408-2501"). contest_date is
+// ISO 8601 ("2024-08-03T00:00:00"), so string order is date order.
+constexpr const char* kLcbFrom = "2024-08-01";
+constexpr const char* kLcbUntil = "2025-02-01";
 
 struct Registered {
   SuiteInfo info;
@@ -180,41 +230,102 @@ struct Registered {
   std::function<bool(const Json&)> keep = [](const Json&) { return true; };
 };
 
+// Public copies on the hub that the loaders read as they are (JSONL with the loader's fields). The pins were
+// checked against the files in ../shared/data (SOURCES.md: the same bytes) and an independent pin of the same
+// URLs; the LiveCodeBench files are unpinned (no copy here to hash) and recorded in the manifest when pulled.
+HubSource math500_hub() {
+  return {"HuggingFaceH4/MATH-500", "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+          {{"test.jsonl", "math500/test.jsonl", "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"}}};
+}
+HubSource aime25_hub() {
+  return {"math-ai/aime25", "563bb8404243c5f09de6ec262f2db674fe5bce9b",
+          {{"test.jsonl", "aime25/test.jsonl", "b4e273c02d3e7fe1b74b59eae768fc8230bfb0f79539890cb56f4361caac0331"}}};
+}
+// release_v5 is test.jsonl … test5.jsonl (v1 and its four increments); the date window picks 2408-2501 from them.
+const std::vector<std::string> kLcbReleaseFiles = {"test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl",
+                                                   "test5.jsonl"};
+HubSource livecodebench_hub() {
+  HubSource h{"livecodebench/code_generation_lite", "0fe84c3912ea0c4d4a78037083943e8f0c4dd505", {}};
+  for (const auto& f : kLcbReleaseFiles) h.files.push_back({f, "livecodebench/code_generation_lite/" + f, ""});
+  return h;
+}
+std::vector<std::string> local_files(const HubSource& h) {
+  std::vector<std::string> v;
+  for (const auto& f : h.files) v.push_back(f.local);
+  return v;
+}
+
+// Fills the layouts (default: the one default file) and the hub fields of a registered suite.
+Registered with_data(Registered r, std::vector<std::vector<std::string>> layouts, std::optional<HubSource> hub,
+                     std::string hub_note) {
+  r.info.layouts = layouts.empty() ? std::vector<std::vector<std::string>>{{r.info.default_file}} : std::move(layouts);
+  r.info.hub = std::move(hub);
+  r.info.hub_note = std::move(hub_note);
+  return r;
+}
+
 const std::vector<Registered>& registry() {
+  // Why a suite has no hub source: its public copies on the hub are parquet (or a gated CSV) and its loader reads
+  // JSONL; crucible has no parquet reader, and a conversion that no one can check against the original is not made.
+  const std::string parquet = "the hub copy ({}) is parquet and the loader reads JSONL; use the files of SOURCES.md "
+                              "via --data-dir";
   static const std::vector<Registered> suites = {
-      {{"aime24", "AIME 2024 (I and II), 30 problems, integer answers", "aime24/test.jsonl", "1", GraderKind::math,
-        64, false, kBoxedFirst},
-       load_aime24},
-      {{"aime25", "AIME 2025 (I and II), 30 problems; the clean QwQ copy", "aime25/qwq_aime25.jsonl", "1",
-        GraderKind::math, 64, false, kBoxedFirst},
-       load_aime25},
-      {{"math500", "MATH-500 (PRM800K test split)", "math500/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
-       load_math500},
-      {{"gsm8k", "GSM8K test, 1,319 problems", "gsm8k/test.jsonl", "1", GraderKind::math, 4, false, kWithLastNumber},
-       load_gsm8k},
-      {{"amc23", "AMC 2023, 40 problems", "amc23/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
-       load_amc23},
-      {{"minerva_math", "Minerva math (MIT OCW), 272 problems; gold is the solution's boxed answer",
-        "minerva_math/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
-       load_minerva},
-      {{"olympiadbench", "OlympiadBench OE text math EN competition, 675 problems", "olympiadbench/test.jsonl", "1",
-        GraderKind::math, 4, false, kBoxedFirst},
-       load_olympiadbench},
-      {{"gpqa_diamond", "GPQA Diamond, 198 questions, 4 options shuffled per question and sample",
-        "gpqa_diamond/gpqa_diamond.jsonl", "1", GraderKind::choice, 8, true, {}},
-       load_gpqa},
-      {{"humaneval", "HumanEval, 164 function completions", "humaneval/HumanEval.jsonl", "1", GraderKind::code, 4,
-        false, {}},
-       load_humaneval},
-      {{"mbpp", "MBPP, the 500 test tasks (task_id 11-510)", "mbpp/mbpp.jsonl", "1", GraderKind::code, 4, false, {}},
-       load_mbpp,
-       [](const Json& r) {
-         int64_t id = r.value("task_id", int64_t(0));
-         return id >= 11 && id <= 510;
-       }},
-      {{"livecodebench", "LiveCodeBench v5 (2408-2501), 279 problems, public tests",
-        "livecodebench/lcb_v5_2408_2501_public.jsonl", "1", GraderKind::code, 16, false, {}},
-       load_livecodebench},
+      with_data({{"aime24", "AIME 2024 (I and II), 30 problems, integer answers", "aime24/test.jsonl", "1",
+                  GraderKind::math, 64, false, kBoxedFirst},
+                 load_aime24},
+                {}, std::nullopt, fmt::format(fmt::runtime(parquet), "math-ai/aime24, HuggingFaceH4/aime_2024")),
+      with_data({{"aime25", "AIME 2025 (I and II), 30 problems; the clean QwQ copy when present",
+                  "aime25/qwq_aime25.jsonl", "1", GraderKind::math, 64, false, kBoxedFirst},
+                 load_aime25},
+                {{"aime25/qwq_aime25.jsonl"}, local_files(aime25_hub())}, aime25_hub(), ""),
+      with_data({{"math500", "MATH-500 (PRM800K test split)", "math500/test.jsonl", "1", GraderKind::math, 4, false,
+                  kBoxedFirst},
+                 load_math500},
+                {}, math500_hub(), ""),
+      with_data({{"gsm8k", "GSM8K test, 1,319 problems", "gsm8k/test.jsonl", "1", GraderKind::math, 4, false,
+                  kWithLastNumber},
+                 load_gsm8k},
+                {}, std::nullopt, fmt::format(fmt::runtime(parquet), "openai/gsm8k")),
+      with_data({{"amc23", "AMC 2023, 40 problems", "amc23/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
+                 load_amc23},
+                {}, std::nullopt, fmt::format(fmt::runtime(parquet), "math-ai/amc23")),
+      with_data({{"minerva_math", "Minerva math (MIT OCW), 272 problems; gold is the solution's boxed answer",
+                  "minerva_math/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
+                 load_minerva},
+                {}, std::nullopt, "no hub copy with this file's bytes or fields is known; use --data-dir"),
+      with_data({{"olympiadbench", "OlympiadBench OE text math EN competition, 675 problems",
+                  "olympiadbench/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
+                 load_olympiadbench},
+                {}, std::nullopt, "no hub copy with this file's bytes or fields is known; use --data-dir"),
+      with_data({{"gpqa_diamond", "GPQA Diamond, 198 questions, 4 options shuffled per question and sample",
+                  "gpqa_diamond/gpqa_diamond.jsonl", "1", GraderKind::choice, 8, true, {}},
+                 load_gpqa},
+                {}, std::nullopt,
+                "the hub copy (Idavidrein/gpqa) is a gated CSV and the loader reads the JSONL derived from it "
+                "(SOURCES.md); use --data-dir"),
+      with_data({{"humaneval", "HumanEval, 164 function completions", "humaneval/HumanEval.jsonl", "1",
+                  GraderKind::code, 4, false, {}},
+                 load_humaneval},
+                {}, std::nullopt, fmt::format(fmt::runtime(parquet), "openai/openai_humaneval")),
+      with_data({{"mbpp", "MBPP, the 500 test tasks (task_id 11-510)", "mbpp/mbpp.jsonl", "1", GraderKind::code, 4,
+                  false, {}},
+                 load_mbpp,
+                 [](const Json& r) {
+                   int64_t id = r.value("task_id", int64_t(0));
+                   return id >= 11 && id <= 510;
+                 }},
+                {}, std::nullopt, fmt::format(fmt::runtime(parquet), "google-research-datasets/mbpp")),
+      with_data({{"livecodebench",
+                  "LiveCodeBench v5 (2408-2501), 279 problems; public + private tests from the official release "
+                  "when pulled, public tests only from the derived file",
+                  "livecodebench/code_generation_lite/test.jsonl", "1", GraderKind::code, 16, false, {}},
+                 load_livecodebench,
+                 [](const Json& r) {
+                   std::string date = r.value("contest_date", "");
+                   return date >= kLcbFrom && date < kLcbUntil;
+                 }},
+                {local_files(livecodebench_hub()), {"livecodebench/lcb_v5_2408_2501_public.jsonl"}},
+                livecodebench_hub(), ""),
   };
   return suites;
 }
@@ -247,34 +358,79 @@ std::string resolve_data_dir(const std::optional<std::string>& flag) {
   return std::string(home ? home : ".") + "/.cache/crucible/data";
 }
 
+namespace {
+
+std::vector<std::string> split_paths(const std::string& joined) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t end = joined.find(kPathSeparator, start);
+    out.push_back(joined.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
 LoadedSuite load_suite(const SuiteInfo& suite, const std::string& data_dir,
                        const std::optional<std::string>& file_override) {
   const Registered& reg = find_registered(suite.name);
   LoadedSuite out;
   out.info = suite;
-  out.path = file_override ? *file_override : data_dir + "/" + suite.default_file;
-  std::string bytes;
-  try {
-    bytes = read_text_file(out.path);
-  } catch (const InputError&) {
-    throw InputError(out.path, "",
-                     fmt::format("cannot read the {} data (pass --data-dir, set CRUCIBLE_DATA, or run `crucible data "
-                                 "pull {}`)", suite.name, suite.name));
+  std::vector<std::string> files;
+  if (file_override) {
+    files = split_paths(*file_override);
+  } else {
+    for (const auto& layout : reg.info.layouts) {
+      bool complete = true;
+      for (const auto& f : layout) complete = complete && std::filesystem::is_regular_file(data_dir + "/" + f);
+      if (!complete) continue;
+      for (const auto& f : layout) files.push_back(data_dir + "/" + f);
+      break;
+    }
+    if (files.empty()) {
+      std::string wanted;
+      for (const auto& layout : reg.info.layouts) {
+        std::string set;
+        for (const auto& f : layout) set += (set.empty() ? "" : " + ") + f;
+        wanted += (wanted.empty() ? "" : ", or ") + set;
+      }
+      std::string fix = reg.info.hub ? fmt::format("run `crucible data pull {}`, pass --data-dir or set CRUCIBLE_DATA",
+                                                   suite.name)
+                                      : fmt::format("pass --data-dir or set CRUCIBLE_DATA; {}", reg.info.hub_note);
+      throw InputError(data_dir, "", fmt::format("cannot read the {} data: no {} there ({})", suite.name, wanted, fix));
+    }
   }
-  out.sha256 = sha256_hex(bytes);
-  std::istringstream in(bytes);
+  // Hashed in a first pass and parsed from a stream in a second: the official LiveCodeBench files are hundreds of
+  // MB each, too big to hold twice.
+  Sha256 hash;
+  std::vector<char> chunk(1 << 20);
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in)
+      throw InputError(f, "", fmt::format("cannot read the {} data (pass --data-dir, set CRUCIBLE_DATA, or run "
+                                          "`crucible data pull {}`)", suite.name, suite.name));
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+      hash.update(chunk.data(), static_cast<size_t>(in.gcount()));
+    out.path += (out.path.empty() ? "" : std::string(1, kPathSeparator)) + f;
+  }
+  out.sha256 = hash.hex_digest();
   int64_t idx = 0;
   std::map<std::string, std::string> seen;
-  for_each_jsonl(in, out.path, [&](const Json& record, const std::string& where) {
-    int64_t this_idx = idx++;
-    if (!reg.keep(record)) return;
-    Problem p;
-    p.idx = this_idx;
-    reg.loader(record, where, p);
-    if (auto [it, fresh] = seen.emplace(p.key, where); !fresh)
-      throw InputError(where, "id", fmt::format("duplicate problem id '{}' (first at {})", p.key, it->second));
-    out.problems.push_back(std::move(p));
-  });
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    for_each_jsonl(in, f, [&](const Json& record, const std::string& where) {
+      int64_t this_idx = idx++;
+      if (!reg.keep(record)) return;
+      Problem p;
+      p.idx = this_idx;
+      reg.loader(record, where, p);
+      if (auto [it, fresh] = seen.emplace(p.key, where); !fresh)
+        throw InputError(where, "id", fmt::format("duplicate problem id '{}' (first at {})", p.key, it->second));
+      out.problems.push_back(std::move(p));
+    });
+  }
   if (out.problems.empty()) throw InputError(out.path, "", "no problems in the file");
   return out;
 }

@@ -549,6 +549,25 @@ std::vector<SampleRecord> Store::run_samples(int64_t run_id) {
   return out;
 }
 
+std::vector<SampleKey> Store::run_sample_keys(int64_t run_id) {
+  Statement st(conn_->handle(),
+               "SELECT problem_id, sample_index FROM samples WHERE run_id = ? ORDER BY problem_id, sample_index");
+  st.bind(1, run_id);
+  std::vector<SampleKey> out;
+  while (st.step()) out.push_back({st.column_int(0), st.column_int(1)});
+  return out;
+}
+
+std::vector<SampleRecord> Store::run_ungraded_samples(int64_t run_id) {
+  Statement st(conn_->handle(),
+               fmt::format("SELECT {} FROM samples WHERE run_id = ? AND verdict IS NULL ORDER BY problem_id, sample_index",
+                           kSampleColumns));
+  st.bind(1, run_id);
+  std::vector<SampleRecord> out;
+  while (st.step()) out.push_back(read_sample(st));
+  return out;
+}
+
 int64_t Store::count_samples(int64_t run_id) {
   Statement st(conn_->handle(), "SELECT count(*) FROM samples WHERE run_id = ?");
   st.bind(1, run_id);

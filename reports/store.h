@@ -86,6 +86,15 @@ struct SampleRecord {
   nlohmann::json detail = nlohmann::json::object();  // grader detail (rule fired, per-test statuses)
 };
 
+// What resuming needs to know of a stored sample: that it exists. No text, no grading detail.
+struct SampleKey {
+  int64_t problem_id = 0;
+  int64_t sample_index = 0;
+  bool operator<(const SampleKey& o) const {
+    return problem_id != o.problem_id ? problem_id < o.problem_id : sample_index < o.sample_index;
+  }
+};
+
 struct ScoreRecord {
   int64_t run_id = 0;
   std::string suite;
@@ -164,6 +173,11 @@ class Store {
   std::vector<DatasetRecord> run_datasets(int64_t run_id);
   std::vector<ProblemRecord> dataset_problems(int64_t dataset_id);
   std::vector<SampleRecord> run_samples(int64_t run_id);
+  // The (problem, sample_index) of every stored sample of the run, ordered, read from the UNIQUE index alone: the
+  // eval loop's resume check, which must not pull every completion (megabytes per problem at 32k tokens) into memory.
+  std::vector<SampleKey> run_sample_keys(int64_t run_id);
+  // The samples of the run stored without a grade (the process died between the two commits), full records.
+  std::vector<SampleRecord> run_ungraded_samples(int64_t run_id);
   std::vector<ScoreRecord> run_scores(int64_t run_id);
   std::vector<TrainStepRecord> run_train_steps(int64_t run_id);
   std::vector<ArtifactRecord> run_artifacts(int64_t run_id);

@@ -1,9 +1,12 @@
 // The suite graders as the eval loop uses them, on real suite problems from ../shared/data.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "harness/graders.h"
 #include "harness/protocol.h"
 #include "harness/suite.h"
+#include "tests/harness/lcb_fixture.h"
 #include "tests/support/test_support.h"
 
 using namespace crucible::harness;
@@ -78,4 +81,39 @@ TEST(Graders, CodeRunsHumanEvalCanonicalSolution) {
 TEST(Graders, FunctionNameFromStarterCode) {
   EXPECT_EQ(function_name_from_starter("class Solution:\n    def maxScore(self, nums: List[int]) -> int:\n"), "maxScore");
   EXPECT_EQ(function_name_from_starter(""), "");
+}
+
+// An official-release LiveCodeBench row (made here, private tests base64/zlib/pickle-encoded) is graded on public and
+// private tests together: a program that only fits the public example fails.
+TEST(Graders, LiveCodeBenchGradesPublicAndPrivateTests) {
+  using crucible::testing::lcb_row;
+  using crucible::testing::stdin_test;
+  crucible::testing::TempDir dir;
+  std::string base = dir.path() + "/livecodebench/code_generation_lite";
+  std::filesystem::create_directories(base);
+  for (const char* f : {"test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl"}) crucible::testing::write_jsonl(base + "/" + f, {});
+  nlohmann::json pub = nlohmann::json::array({stdin_test("1 2\n", "3\n")});
+  nlohmann::json priv = nlohmann::json::array({stdin_test("10 20\n", "30\n"), stdin_test("-5 5\n", "0\n")});
+  nlohmann::json fn_priv = nlohmann::json::array({{{"input", "7\n8"}, {"output", "15"}, {"testtype", "functional"}}});
+  nlohmann::json fn_pub = nlohmann::json::array({{{"input", "1\n2"}, {"output", "3"}, {"testtype", "functional"}}});
+  crucible::testing::write_jsonl(base + "/test5.jsonl",
+                                 {lcb_row("abc999_a", "2024-10-05T00:00:00", pub, priv),
+                                  lcb_row("4000", "2024-11-05T00:00:00", fn_pub, fn_priv, "addTwo",
+                                          "class Solution:\n    def addTwo(self, a: int, b: int) -> int:\n        ")});
+  const auto& suite = find_suite("livecodebench");
+  auto loaded = load_suite(suite, dir.path());
+  ASSERT_EQ(loaded.problems.size(), 2u);
+  auto g = make_grader(suite, resolve_config("greedy", suite, {}));
+  const Problem& p = loaded.problems[0];
+  auto right = g->grade(p, {}, "</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```");
+  EXPECT_TRUE(right.correct) << right.verdict << " " << right.detail.dump();
+  EXPECT_EQ(right.detail["tests_total"], 3);
+  auto fitted = g->grade(p, {}, "</think>\n```python\nprint(3)\n```");
+  EXPECT_FALSE(fitted.correct);
+  EXPECT_EQ(fitted.detail["tests_passed"], 1) << fitted.detail.dump();
+  const Problem& f = loaded.problems[1];
+  auto fn = g->grade(f, {}, "</think>\n```python\nclass Solution:\n    def addTwo(self, a, b):\n        return a + b\n```");
+  EXPECT_TRUE(fn.correct) << fn.verdict << " " << fn.detail.dump();
+  auto fn_fitted = g->grade(f, {}, "</think>\n```python\nclass Solution:\n    def addTwo(self, a, b):\n        return 3\n```");
+  EXPECT_FALSE(fn_fitted.correct);
 }

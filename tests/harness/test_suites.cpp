@@ -2,10 +2,12 @@
 // errors naming the file, line and field.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "harness/suite.h"
 #include "tests/support/test_support.h"
 
@@ -105,5 +107,47 @@ TEST(Suites, MalformedRecordNamesFileLineAndField) {
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("crucible data pull math500"), std::string::npos) << e.what();
+  }
+}
+
+// What `crucible data pull aime25` fetches (math-ai/aime25, the same bytes as shared's aime25/test.jsonl) is read when
+// the QwQ copy is absent: same keys and golds, the form-feed damage repaired.
+TEST(Suites, Aime25HubCopyMatchesTheQwqCopy) {
+  if (!crucible::testing::has_shared_data()) GTEST_SKIP() << "../shared/data not present";
+  crucible::testing::TempDir dir;
+  std::filesystem::create_directories(dir.file("aime25"));
+  std::filesystem::copy_file(data_dir() + "/aime25/test.jsonl", dir.file("aime25/test.jsonl"));
+  auto hub = load_suite(find_suite("aime25"), dir.path());
+  auto qwq = load_suite(find_suite("aime25"), data_dir());
+  EXPECT_NE(hub.path, qwq.path);
+  ASSERT_EQ(hub.problems.size(), qwq.problems.size());
+  for (size_t i = 0; i < hub.problems.size(); ++i) {
+    EXPECT_EQ(hub.problems[i].key, qwq.problems[i].key);
+    EXPECT_EQ(hub.problems[i].gold, qwq.problems[i].gold);
+    EXPECT_EQ(hub.problems[i].question.find('\x0c'), std::string::npos);
+  }
+  for (size_t i : {18, 27}) EXPECT_NE(hub.problems[i].question.find("\\frac"), std::string::npos) << "repaired " << i;
+  EXPECT_EQ(hub.sha256, "b4e273c02d3e7fe1b74b59eae768fc8230bfb0f79539890cb56f4361caac0331") << "the pinned hub hash";
+  EXPECT_EQ(load_suite(find_suite("math500"), data_dir()).sha256,
+            find_suite("math500").hub->files.at(0).sha256) << "the pinned hub hash";
+}
+
+TEST(Suites, EverySuiteSaysWhereItsDataComesFrom) {
+  for (const auto& s : all_suites()) {
+    SCOPED_TRACE(s.name);
+    ASSERT_FALSE(s.layouts.empty());
+    EXPECT_EQ(s.layouts.front().front(), s.default_file);
+    if (!s.hub) {
+      EXPECT_FALSE(s.hub_note.empty()) << "a suite that cannot be pulled says why";
+      continue;
+    }
+    EXPECT_EQ(s.hub->revision.size(), 40u) << "a commit, so the bytes cannot move";
+    bool read = false;  // some layout reads exactly the pulled files
+    for (const auto& layout : s.layouts) {
+      std::vector<std::string> pulled;
+      for (const auto& f : s.hub->files) pulled.push_back(f.local);
+      read |= layout == pulled;
+    }
+    EXPECT_TRUE(read);
   }
 }

@@ -235,3 +235,30 @@ TEST(Store, ImportOfBrokenFileWritesNothing) {
   }
   EXPECT_TRUE(dst.list_runs().empty());
 }
+
+TEST(Store, SampleKeysComeFromTheIndexAlone) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  auto p = populate(store);
+  auto other = populate(store, "other", "id-2");
+  store.insert_samples({make_sample(p.run_id, p.problem_ids[2], 1, true), make_sample(p.run_id, p.problem_ids[0], 3, false),
+                        make_sample(p.run_id, p.problem_ids[2], 0, true), make_sample(other.run_id, p.problem_ids[1], 0, true)});
+  auto keys = store.run_sample_keys(p.run_id);
+  ASSERT_EQ(keys.size(), 3u);
+  auto samples = store.run_samples(p.run_id);  // same rows, same order
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(keys[i].problem_id, samples[i].problem_id);
+    EXPECT_EQ(keys[i].sample_index, samples[i].sample_index);
+  }
+  EXPECT_EQ(keys[0].problem_id, p.problem_ids[0]);
+  EXPECT_TRUE(store.run_sample_keys(424242).empty());
+  // The resume check must not touch the table rows (completions): SQLite answers it from the UNIQUE index.
+  sql::Statement plan(store.connection().handle(),
+                      "EXPLAIN QUERY PLAN SELECT problem_id, sample_index FROM samples WHERE run_id = ? "
+                      "ORDER BY problem_id, sample_index");
+  plan.bind(1, p.run_id);
+  std::string detail;
+  while (plan.step()) detail += plan.column_text(3) + "\n";
+  EXPECT_NE(detail.find("COVERING INDEX"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("TEMP B-TREE"), std::string::npos) << "no sort step: " << detail;
+}
