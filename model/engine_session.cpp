@@ -64,11 +64,11 @@ struct EngineSession::Impl {
       if (e >= 0 && e < V) row[e] = -INFINITY;
   }
 
-  // Positions grow in chunks, up to the context: copying a cache is cheap next to a decode step, and most requests
-  // are far shorter than the context.
+  // Positions grow with the longest live sequence (doubling, up to the context), not with what requests might
+  // reach: a chat request's default max_tokens is the whole context, and max_batch x context of KV is gigabytes.
   void reserve(int64_t positions) {
     if (positions <= cache.capacity()) return;
-    const int64_t cap = std::min(options.max_seq, std::max(positions, std::max<int64_t>(256, 2 * cache.capacity())));
+    const int64_t cap = std::min(options.max_seq, std::max({positions, int64_t{256}, 2 * cache.capacity()}));
     KVCache bigger = model->make_cache(static_cast<int64_t>(slots.size()), cap);
     torch::NoGradGuard no_grad;
     for (size_t l = 0; l < cache.k_NKSE.size(); ++l) {
@@ -153,7 +153,7 @@ struct EngineSession::Impl {
       auto& pending = requests.at(r);
       const auto& req = pending.req;
       const int64_t P = static_cast<int64_t>(req.prompt.size());
-      reserve(P + req.params.max_new_tokens);
+      reserve(P);
       const bool more_queued = std::any_of(queue.begin(), queue.end(), [&](const auto& q) { return q.first == r; });
       std::vector<float> logits_V;
       if (pending.prefix) {
@@ -209,6 +209,7 @@ struct EngineSession::Impl {
         inputs.push_back(slots[slot]->next_input);
       }
     if (busy.empty()) return;
+    reserve(*std::max_element(starts.begin(), starts.end()) + 1);
     const auto t0 = Clock::now();
     auto tokens_B1 = torch::tensor(inputs, torch::kInt64).to(model->device()).unsqueeze(1);
     auto logits_BV = model->forward_cached(tokens_B1, CacheStep{busy, starts}, cache);

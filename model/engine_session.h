@@ -8,8 +8,9 @@
 //
 // Sampling, per-sample seeds, stop strings, EOS and length rules are Engine::generate's (same Sampler, same
 // sample_seed), so a sample's tokens do not depend on how many requests share the batch. The KV cache has
-// `max_batch` slots and grows its positions on demand up to `max_seq` (a long request does not make every slot pay
-// for it up front). Not thread-safe: one thread owns a session (serve/'s scheduler thread).
+// `max_batch` slots and grows its positions with the longest live sequence, up to `max_seq` (a request allowed the
+// whole context does not make every slot pay for it up front). Not thread-safe: one thread owns a session
+// (serve/'s scheduler thread).
 #pragma once
 #include <functional>
 #include <memory>

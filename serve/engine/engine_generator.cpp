@@ -75,11 +75,11 @@ class EngineGenerator final : public Generator {
   void shutdown(const std::string& why) override {
     {
       std::lock_guard lock(mu_);
-      if (stopping_ && !thread_.joinable()) return;
+      if (!stopping_) stop_reason_ = why;
       stopping_ = true;
-      stop_reason_ = why;
       cv_.notify_one();
     }
+    std::lock_guard join_lock(join_mu_);  // a signal thread and the main thread may both get here
     if (thread_.joinable()) thread_.join();
   }
 
@@ -181,6 +181,7 @@ class EngineGenerator final : public Generator {
   model::EngineOptions options_;
   ModelInfo info_;
   mutable std::mutex template_mu_;
+  std::mutex join_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Incoming> inbox_;

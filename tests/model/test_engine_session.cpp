@@ -39,8 +39,11 @@ class Session : public ::testing::Test {
 
 TEST_F(Session, RequestsJoiningMidDecodeGetEngineGenerateTokens) {
   std::vector<GenerationRequest> reqs = {sampled("Once upon a time", 3, 1), sampled("Tom had a toy", 2, 2, 60),
-                                         sampled("Lily", 4, 3, 25)};
+                                         sampled("Lily", 4, 3, 25),
+                                         sampled("The end", 1, 4, 300)};  // grows the cache past 256 positions
   reqs[1].params.temperature = 0;  // one greedy request among sampled ones
+  reqs[3].params.stop.clear();
+  reqs[3].params.ignore_eos = true;
   Engine engine(model, tok.get(), EngineOptions{8, 0});
   auto want = engine.generate(reqs);
 
@@ -53,6 +56,7 @@ TEST_F(Session, RequestsJoiningMidDecodeGetEngineGenerateTokens) {
   for (int step = 0; !session.idle() || handles.size() < reqs.size(); ++step) {
     if (step == 5) handles.push_back(session.add(reqs[1]));
     if (step == 12) handles.push_back(session.add(reqs[2]));
+    if (step == 13) handles.push_back(session.add(reqs[3]));
     session.step(on_token, on_done);
   }
   ASSERT_EQ(got.size(), want.size());
@@ -65,7 +69,10 @@ TEST_F(Session, RequestsJoiningMidDecodeGetEngineGenerateTokens) {
     EXPECT_EQ(streamed[std::make_pair(handles[w.request], w.sample)].substr(0, g.text.size()), g.text);
   }
   // One prefill per request, although samples were spread over refills.
-  EXPECT_EQ(session.stats().prefill_tokens, int64_t(reqs[0].prompt.size() + reqs[1].prompt.size() + reqs[2].prompt.size()));
+  int64_t prompts = 0;
+  for (const auto& r : reqs) prompts += static_cast<int64_t>(r.prompt.size());
+  EXPECT_EQ(session.stats().prefill_tokens, prompts);
+  EXPECT_EQ(got.at({handles[3], 0}).completion_tokens, 300);
 }
 
 TEST_F(Session, CancelDropsQueuedAndRunningSamples) {
