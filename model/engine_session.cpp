@@ -262,10 +262,11 @@ size_t EngineSession::add(GenerationRequest q) {
     throw InputError(where, "sample_seeds", "needs one seed per sample");
   for (auto t : q.prompt)
     if (t < 0 || t >= m.V) throw InputError(where, "prompt", "token id " + std::to_string(t) + " outside the vocabulary");
-  const int64_t need = static_cast<int64_t>(q.prompt.size()) + q.params.max_new_tokens;
-  if (need > m.options.max_seq)
-    throw InputError(where, "max_new_tokens", "prompt + max_new_tokens = " + std::to_string(need) +
-                                                  " exceeds the context of " + std::to_string(m.options.max_seq));
+  const int64_t P = static_cast<int64_t>(q.prompt.size());
+  if (P >= m.options.max_seq || q.params.max_new_tokens > m.options.max_seq - P)  // no overflow near INT64_MAX
+    throw InputError(where, "max_new_tokens", "prompt (" + std::to_string(P) + ") + max_new_tokens (" +
+                                                  std::to_string(q.params.max_new_tokens) + ") exceeds the context of " +
+                                                  std::to_string(m.options.max_seq));
   const size_t h = m.next_handle++;
   for (int64_t s = 0; s < q.n_samples; ++s) m.queue.emplace_back(h, s);
   Pending p;

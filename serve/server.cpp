@@ -196,7 +196,7 @@ struct Server::Impl {
                               "invalid_request_error", "prompt", "invalid_token"},
                              t0);
       const int64_t want = r.max_tokens ? *r.max_tokens : ep == Endpoint::chat ? info.context - P : 16;
-      if (P + std::max<int64_t>(want, 1) > info.context)
+      if (P >= info.context || want > info.context - P)  // not P + want: max_tokens may be near INT64_MAX
         return reply_error(id, req, res,
                            {413, "this model's context is " + std::to_string(info.context) + " tokens; the prompt has " +
                                      std::to_string(P) + " and " + std::to_string(want) +

@@ -194,6 +194,8 @@ TEST_F(StoriesServe, BadRequestsGetOpenAIErrors) {
   auto too_long = server->post("/v1/completions", json{{"prompt", "hi"}, {"max_tokens", 100000}});
   expect_error(too_long, 413, "max_tokens");
   EXPECT_EQ(too_long.body["error"]["code"], "context_length_exceeded");
+  expect_error(server->post("/v1/completions", json{{"prompt", "hi"}, {"max_tokens", INT64_MAX}}), 413, "max_tokens");
+  expect_error(server->post("/v1/completions", json{{"prompt", "hi"}, {"max_tokens", 1e300}}), 400, "max_tokens");
   expect_error(server->post("/v1/completions", json{{"prompt", json::array({1, 99999})}}), 400, "prompt");
   expect_error(server->post("/v1/completions", json{{"prompt", std::string(70000, 'a')}}), 413);
   auto unknown = server->post("/v1/completions", json{{"model", "gpt-4"}, {"prompt", "hi"}});
