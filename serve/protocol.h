@@ -1,0 +1,84 @@
+// The OpenAI API as crucible serves it: request bodies in, response and stream-chunk bodies out, and errors in
+// OpenAI's shape {"error": {"message", "type", "param", "code"}}. Pure JSON, no I/O; every way a client can get a
+// request wrong is a value (ApiError), not an exception.
+//
+// Status codes: 400 the body is not what the endpoint takes (malformed JSON, a missing or wrongly typed field, a
+// chat request to a model without a chat template); 422 well-formed values out of range (max_tokens <= 0,
+// temperature < 0, n above the limit, ...); 413 too large (the body, or prompt + max_tokens over the context);
+// 404 an unknown model or route. Unknown fields are ignored, as OpenAI's own server does.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "model/text/chat_template.h"
+#include "serve/generator.h"
+
+namespace crucible::serve {
+
+struct ApiError {
+  int status = 400;
+  std::string message;
+  std::string type = "invalid_request_error";
+  std::string param;  // the offending field ("" for none -> null)
+  std::string code;   // "" -> null
+  nlohmann::json to_json() const;
+};
+
+enum class Endpoint { completions, chat };
+
+struct Prompt {
+  std::string text;
+  std::optional<std::vector<int32_t>> ids;  // the prompt was given as token ids
+};
+
+struct ApiRequest {
+  Endpoint endpoint = Endpoint::completions;
+  std::string model;  // "" when absent: the served model
+  std::vector<Prompt> prompts;               // completions: one or more
+  std::vector<text::ChatMessage> messages;   // chat
+  int64_t n = 1;
+  std::optional<int64_t> max_tokens;  // absent: 16 for completions (OpenAI's default), the rest of the context for chat
+  Sampling sampling;                  // seed filled only when `seed` was given
+  bool has_seed = false;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+struct Limits {
+  int64_t max_n = 64;       // samples per prompt
+  int64_t max_prompts = 64; // prompts per completions request
+  size_t max_stop = 4;      // stop strings (OpenAI allows 4)
+};
+
+std::variant<ApiRequest, ApiError> parse_request(Endpoint endpoint, std::string_view body, const Limits& limits);
+
+struct Choice {
+  int64_t index = 0;
+  std::string text;
+  std::string finish_reason;
+};
+struct Usage {
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+};
+struct ResponseMeta {
+  std::string id;  // "cmpl-…" | "chatcmpl-…"
+  int64_t created = 0;
+  std::string model;
+  Endpoint endpoint = Endpoint::completions;
+};
+
+nlohmann::json response_body(const ResponseMeta& meta, const std::vector<Choice>& choices, const Usage& usage);
+// One stream chunk. Completions: {"text": piece}. Chat: the delta carries `role` when `first`, else `content`;
+// `finish_reason` set closes the choice (chat delta {}).
+nlohmann::json chunk_body(const ResponseMeta& meta, int64_t index, std::string_view piece, bool first,
+                          const std::optional<std::string>& finish_reason);
+nlohmann::json usage_chunk_body(const ResponseMeta& meta, const Usage& usage);  // stream_options.include_usage
+nlohmann::json usage_json(const Usage& usage);
+
+}  // namespace crucible::serve
