@@ -207,7 +207,7 @@ std::string scatter_chart(const Json& report, const Json& suite, const Json& cmp
       c.add(fmt::format("<text class=\"count\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>", c.x(xy.first),
                         c.y(xy.second) + 4, keys.size()));
   }
-  c.legend({{"better in " + other.substr(0, 10), "#009E73"}, {"worse", "#D55E00"}, {"unchanged", "#666666"}});
+  c.legend({{"higher in run", "#009E73"}, {"lower in run", "#D55E00"}, {"unchanged", "#666666"}});
   return c.svg();
 }
 
@@ -232,11 +232,14 @@ std::string train_chart(const Json& run, const Json& curve, const std::string& i
   return c.svg();
 }
 
+// The biggest changes first (build_report sorts them); a suite of hundreds lists the first 60, the JSON has all.
 std::string problem_list(const Json& items) {
+  constexpr size_t kShown = 60;
   std::string out;
-  for (size_t i = 0; i < items.size(); ++i)
+  for (size_t i = 0; i < items.size() && i < kShown; ++i)
     out += fmt::format("{}<code>{}</code> ({}→{})", i ? ", " : "", esc(items[i]["problem"].get<std::string>()),
                        rate(items[i]["baseline"]), rate(items[i]["run"]));
+  if (items.size() > kShown) out += fmt::format(", … and {} more (in the JSON report)", items.size() - kShown);
   return out.empty() ? "none" : out;
 }
 
@@ -244,7 +247,7 @@ constexpr const char* kStyle = R"CSS(
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;max-width:1180px;margin:24px auto;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.6em 0 1em;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right;vertical-align:top}
+th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right;vertical-align:top}td{white-space:nowrap}
 th{background:#f2f2f2}td.l,th.l{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
 figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}figcaption{font-size:12px;color:#555;max-width:560px}
 svg text{font-family:system-ui,sans-serif}.tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#111}
@@ -298,7 +301,7 @@ std::string render_html(const Json& report) {
                        esc(name));
     for (const auto& r : suite["runs"]) {
       std::string pk;
-      for (const auto& kv : r["pass_at_k"]) pk += fmt::format("{}@{}&nbsp;{}", pk.empty() ? "" : " · ", kv[0].get<int64_t>(), pct(kv[1]));
+      for (const auto& kv : r["pass_at_k"]) pk += fmt::format("{}k={}&nbsp;{}", pk.empty() ? "" : " · ", kv[0].get<int64_t>(), pct(kv[1]));
       std::string cons = r["cons"].is_null() ? "–" : fmt::format("{} (k={})", pct(r["cons"]["value"]), r["cons"]["k"].get<int64_t>());
       const Json& t = r["tokens"];
       out += fmt::format("<tr><th scope=\"row\" class=\"l\" style=\"color:{}\">{}</th><td>{}</td><td>{}</td><td><b>{}</b></td>"
@@ -312,7 +315,9 @@ std::string render_html(const Json& report) {
                          pct(r["rates"]["missing_think_close"]));
     }
     out += "</tbody></table>\n";
-    out += pass_at_k_chart(report, suite, fmt::format("c{}", chart++));
+    int64_t kmax = 1;
+    for (const auto& r : suite["runs"]) kmax = std::max(kmax, r["k"].get<int64_t>());
+    if (kmax > 1) out += pass_at_k_chart(report, suite, fmt::format("c{}", chart++));  // one point is no curve
     out += histogram_chart(report, suite, fmt::format("c{}", chart++));
 
     if (!suite["comparisons"].empty()) {

@@ -59,10 +59,10 @@ std::string render_markdown(const Json& report) {
            "unparsed | no `</think>` |\n|---|---:|---:|---|---|---:|---|---:|---:|---:|\n";
     for (const auto& r : suite["runs"]) {
       std::string pk;
-      for (const auto& kv : r["pass_at_k"]) pk += fmt::format("{}@{} {} ", pk.empty() ? "" : "·", kv[0].get<int64_t>(), pct(kv[1]));
+      for (const auto& kv : r["pass_at_k"]) pk += fmt::format("{}k={} {}", pk.empty() ? "" : " · ", kv[0].get<int64_t>(), pct(kv[1]));
       std::string cons = r["cons"].is_null() ? "–" : fmt::format("{} (k={})", pct(r["cons"]["value"]), r["cons"]["k"].get<int64_t>());
       const Json& t = r["tokens"];
-      out += fmt::format("| {} | {} | {} | **{}** [{}, {}] | {}| {} | {:.0f} ({:.0f} / {:.0f}) | {} | {} | {} |\n",
+      out += fmt::format("| {} | {} | {} | **{}** [{}, {}] | {} | {} | {:.0f} ({:.0f} / {:.0f}) | {} | {} | {} |\n",
                          md(run_label(report, r["run_id"])), r["problems"].get<int64_t>(), r["k"].get<int64_t>(),
                          pct(r["pass1"]["value"]), pct(r["pass1"]["low"]), pct(r["pass1"]["high"]), pk, cons,
                          t["completion"]["mean"].get<double>(), t["reasoning_mean"].get<double>(),

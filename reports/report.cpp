@@ -311,8 +311,8 @@ Json build_report(Store& store, const ReportOptions& options) {
                  "the last </think> (see each suite's split field for how)"},
       {"rates", "length: finish_reason = length; unparsed: no answer extracted (math, choice) or no code block "
                 "(code); missing_think_close: of samples whose reasoning was opened, share never closed"},
-      {"throughput", "completion tokens of the run / (ended_at - started_at); a resumed run's wall time includes "
-                     "the pause between sessions"},
+      {"throughput", "per run, not per suite (a run's suites share the generation batches): completion tokens of "
+                     "the run / (ended_at - started_at); a resumed run's wall time includes the pause between sessions"},
       {"privacy", "problems are named by their suite id only; no prompt, completion or answer text is included"}};
   for (const auto& lr : loaded) report["runs"].push_back(run_json(lr, store));
 

@@ -2,10 +2,12 @@
 // to a PNG; the test checks the PNG shows something (not one flat colour) and that the page logged nothing to the
 // console (a blocked resource under the page's Content-Security-Policy, a script, a parse problem would). A page
 // with a planted violation shows the console check can fail. Skips, loudly, where Chromium is not installed.
+// CRUCIBLE_KEEP_REPORT_PNG=/path/x.png keeps the picture (and x.png.html, the page) for a human to look at.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -138,6 +140,10 @@ TEST(ReportBrowser, ChromiumRendersTheReportWithoutConsoleErrors) {
   EXPECT_EQ(shot.exit_code, 0);
   for (const auto& line : shot.console) ADD_FAILURE() << "console: " << line;
   ASSERT_FALSE(shot.png.empty()) << "no screenshot written";
+  if (const char* keep = std::getenv("CRUCIBLE_KEEP_REPORT_PNG"); keep && *keep) {
+    std::ofstream(keep, std::ios::binary) << shot.png;
+    std::ofstream(std::string(keep) + ".html", std::ios::binary) << slurp(html);
+  }
   PngStats st = png_stats(shot.png);
   EXPECT_EQ(st.width, 1280u);
   EXPECT_GT(st.colours, 20u) << "the page rendered as (nearly) one colour";
