@@ -247,7 +247,7 @@ constexpr const char* kStyle = R"CSS(
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;max-width:1180px;margin:24px auto;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.6em 0 1em;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right;vertical-align:top}td{white-space:nowrap}
+th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right;vertical-align:top}td{white-space:nowrap}td.l{white-space:normal;min-width:7em}
 th{background:#f2f2f2}td.l,th.l{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
 figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}figcaption{font-size:12px;color:#555;max-width:560px}
 svg text{font-family:system-ui,sans-serif}.tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#111}
