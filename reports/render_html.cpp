@@ -244,7 +244,7 @@ std::string problem_list(const Json& items) {
 }
 
 constexpr const char* kStyle = R"CSS(
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;max-width:1180px;margin:24px auto;padding:0 16px}
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;max-width:1180px;margin:24px auto;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.6em 0 1em;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right;vertical-align:top}td{white-space:nowrap}td.l{white-space:normal;min-width:7em}
@@ -271,14 +271,13 @@ std::string render_html(const Json& report) {
 
   out += "<h2>Runs</h2>\n<table><caption>Runs in this report</caption><thead><tr><th scope=\"col\">id</th>"
          "<th scope=\"col\" class=\"l\">name</th><th scope=\"col\" class=\"l\">model</th><th scope=\"col\" class=\"l\">protocol</th>"
-         "<th scope=\"col\">temperature</th><th scope=\"col\">top-p</th><th scope=\"col\">samples/problem</th>"
-         "<th scope=\"col\">max tokens</th><th scope=\"col\" class=\"l\">status</th><th scope=\"col\">samples</th>"
+         "<th scope=\"col\" class=\"l\">sampling</th><th scope=\"col\" class=\"l\">status</th><th scope=\"col\">samples</th>"
          "<th scope=\"col\">completion tokens</th><th scope=\"col\">wall time</th><th scope=\"col\">tok/s</th></tr></thead><tbody>\n";
   for (const auto& r : report["runs"]) {
     const Json& s = r["sampling"];
     auto field = [&](const char* k) { return s.is_null() ? std::string("–") : number(s[k]); };
     out += fmt::format("<tr><td>{}</td><th scope=\"row\" class=\"l\" style=\"color:{}\">{}</th><td class=\"l\">{}</td>"
-                       "<td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>"
+                       "<td class=\"l\">{}</td><td class=\"l\">T {} · top-p {} · k {} · ≤{} tokens</td><td class=\"l\">{}</td>"
                        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                        r["id"].get<int64_t>(), run_color(report, r["id"]), esc(r["name"].get<std::string>()),
                        esc(basename_of(r["model"])), esc(r["protocol"].get<std::string>()), field("temperature"),
