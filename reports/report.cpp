@@ -350,7 +350,6 @@ Json build_report(Store& store, const ReportOptions& options) {
         suite["unpaired"].push_back({{"baseline_run", runs.front().id}, {"run", lr.run.id},
                                      {"reason", !base ? "the baseline has no samples on this suite"
                                                       : "this run has no samples on this suite"}});
-        paired_total[{runs.front().id, lr.run.id}] += 0;
         continue;
       }
       Json c = compare(*base, *other, options);
