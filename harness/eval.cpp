@@ -77,11 +77,13 @@ std::vector<SuiteScores> score_run(Store& store, int64_t run_id, const std::vect
 
   std::vector<SuiteScores> out;
   std::vector<ScoreRecord> records;
+  std::vector<std::pair<int64_t, std::optional<int64_t>>> classes;  // (sample id, answer class) for the store
   for (size_t s = 0; s < suites.size(); ++s) {
     const auto& plan = suites[s];
     std::set<std::string> wanted;
     for (const auto& p : plan.data.problems) wanted.insert(p.key);
     std::map<std::string, ProblemSamples> by_key;
+    std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> sample_ids;  // (id, sample_index), as by_key
     std::vector<double> lengths;
     int64_t n = 0, length_cut = 0, unparsed = 0, no_close = 0;
     for (const auto& smp : samples) {
@@ -91,6 +93,7 @@ std::vector<SuiteScores> score_run(Store& store, int64_t run_id, const std::vect
       ps.problem_key = it->second.second;
       ps.correct.push_back(smp.correct.value_or(false));
       ps.answers.push_back(vote_key(smp, plan.data.info.grader));
+      sample_ids[it->second.second].emplace_back(smp.id, smp.sample_index);
       ++n;
       lengths.push_back(static_cast<double>(smp.completion_tokens));
       if (smp.finish_reason == "length") ++length_cut;
@@ -114,6 +117,14 @@ std::vector<SuiteScores> score_run(Store& store, int64_t run_id, const std::vect
     if (plan.data.info.grader != GraderKind::code && plan.grader) {
       auto eq = [&](const std::string& a, const std::string& b) { return plan.grader->equivalent(a, b); };
       sc.cons = cons_at_k(problems, k_min, eq);
+      // The verifier's classes go into the store so a report can recount cons@k at any k without a verifier.
+      for (const auto& p : problems) {
+        auto cls = answer_classes(p, eq);
+        const auto& ids = sample_ids.at(p.problem_key);
+        for (size_t i = 0; i < cls.size(); ++i)
+          classes.emplace_back(ids[i].first, cls[i] ? std::optional<int64_t>(ids[static_cast<size_t>(*cls[i])].second)
+                                                    : std::nullopt);
+      }
     }
     sc.length_rate = static_cast<double>(length_cut) / n;
     sc.unparsed_rate = static_cast<double>(unparsed) / n;
@@ -131,6 +142,7 @@ std::vector<SuiteScores> score_run(Store& store, int64_t run_id, const std::vect
     out.push_back(std::move(sc));
   }
   store.put_scores(records);
+  store.set_answer_classes(classes);
   return out;
 }
 

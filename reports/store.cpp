@@ -126,6 +126,13 @@ CREATE TABLE artifacts (
   created_at  TEXT NOT NULL
 );
 )SQL",
+    // 2: the verifier's answer classes, recorded when a run is scored, so cons@k can be recounted without a verifier;
+    //    and an index of the samples stored but not graded yet, which a resume grades (without it the query walks
+    //    every completion's overflow pages to reach `verdict`)
+    R"SQL(
+ALTER TABLE samples ADD COLUMN answer_class INTEGER;
+CREATE INDEX samples_ungraded ON samples(run_id, problem_id, sample_index) WHERE verdict IS NULL;
+)SQL",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == Store::kSchemaVersion, "append a migration when bumping kSchemaVersion");
@@ -167,9 +174,13 @@ RunRecord read_run(const Statement& st, int c0 = 0) {
   return r;
 }
 
-constexpr const char* kSampleColumns =
-    "id, run_id, problem_id, sample_index, prompt_hash, completion, reasoning, prompt_tokens, completion_tokens, "
-    "reasoning_tokens, finish_reason, extracted_answer, verdict, correct, grader_version, latency_ms, detail_json";
+// A read-only handle on a version-1 file has no answer_class column; it reads as NULL there.
+std::string sample_columns(int schema) {
+  return std::string("id, run_id, problem_id, sample_index, prompt_hash, completion, reasoning, prompt_tokens, "
+                     "completion_tokens, reasoning_tokens, finish_reason, extracted_answer, verdict, correct, "
+                     "grader_version, latency_ms, detail_json, ") +
+         (schema >= 2 ? "answer_class" : "NULL");
+}
 
 SampleRecord read_sample(const Statement& st) {
   SampleRecord s;
@@ -190,6 +201,7 @@ SampleRecord read_sample(const Statement& st) {
   s.grader_version = st.column_optional_text(14);
   s.latency_ms = st.column_optional_double(15);
   s.detail = parse_json_column(st.column_text(16), "samples.detail_json");
+  s.answer_class = st.column_optional_int(17);
   return s;
 }
 
@@ -250,6 +262,22 @@ Store Store::open(const std::string& path, bool create) {
   conn->exec("PRAGMA synchronous = NORMAL");
   Store store(std::move(conn));
   store.migrate();
+  store.schema_ = kSchemaVersion;
+  return store;
+}
+
+Store Store::open_read_only(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) throw InputError(path, "", "no such database (pass --db or run an eval first)");
+  Store store(std::make_unique<Connection>(path, Connection::Mode::read_only));
+  // The first read tells a database from any other file; a file with no schema_version table is not crucible's.
+  int version = store.schema_version();
+  if (version == 0) throw InputError(path, "schema_version", "not a crucible database (no schema_version table)");
+  if (version > kSchemaVersion)
+    throw InputError(path, "schema_version",
+                     fmt::format("database schema version {} is newer than this crucible ({}); upgrade crucible",
+                                 version, kSchemaVersion));
+  store.schema_ = version;
   return store;
 }
 
@@ -264,6 +292,7 @@ int Store::schema_version() {
 
 void Store::migrate() {
   if (schema_version() == kSchemaVersion) return;
+  // Migrations write: a database opened read-only is read at the version it has (see open_read_only).
   // Inside one IMMEDIATE transaction: two processes opening a fresh file race here, and the loser re-reads the
   // version after the winner committed and finds nothing left to do.
   Transaction tx(*conn_);
@@ -412,6 +441,13 @@ void Store::update_grading(const std::vector<SampleRecord>& graded) {
   tx.commit();
 }
 
+void Store::set_answer_classes(const std::vector<std::pair<int64_t, std::optional<int64_t>>>& classes) {
+  Transaction tx(*conn_);
+  Statement st(conn_->handle(), "UPDATE samples SET answer_class = ? WHERE id = ?");
+  for (const auto& [sample_id, cls] : classes) st.bind(1, cls).bind(2, sample_id).run();
+  tx.commit();
+}
+
 void Store::put_scores(const std::vector<ScoreRecord>& scores) {
   Transaction tx(*conn_);
   Statement st(conn_->handle(),
@@ -542,7 +578,7 @@ std::vector<ProblemRecord> Store::dataset_problems(int64_t dataset_id) {
 
 std::vector<SampleRecord> Store::run_samples(int64_t run_id) {
   Statement st(conn_->handle(), fmt::format("SELECT {} FROM samples WHERE run_id = ? ORDER BY problem_id, sample_index",
-                                            kSampleColumns));
+                                            sample_columns(schema_)));
   st.bind(1, run_id);
   std::vector<SampleRecord> out;
   while (st.step()) out.push_back(read_sample(st));
@@ -561,7 +597,7 @@ std::vector<SampleKey> Store::run_sample_keys(int64_t run_id) {
 std::vector<SampleRecord> Store::run_ungraded_samples(int64_t run_id) {
   Statement st(conn_->handle(),
                fmt::format("SELECT {} FROM samples WHERE run_id = ? AND verdict IS NULL ORDER BY problem_id, sample_index",
-                           kSampleColumns));
+                           sample_columns(schema_)));
   st.bind(1, run_id);
   std::vector<SampleRecord> out;
   while (st.step()) out.push_back(read_sample(st));
@@ -670,7 +706,8 @@ nlohmann::json sample_to_json(const SampleRecord& s) {
           {"correct", opt(s.correct)},
           {"grader_version", opt(s.grader_version)},
           {"latency_ms", opt(s.latency_ms)},
-          {"detail", s.detail}};
+          {"detail", s.detail},
+          {"answer_class", opt(s.answer_class)}};
 }
 
 template <typename T>
@@ -819,7 +856,9 @@ int64_t Store::import_run(std::istream& in, const std::string& source_name) {
       s.grader_version = get_opt<std::string>(j, "grader_version", where);
       s.latency_ms = get_opt<double>(j, "latency_ms", where);
       s.detail = get_obj(j, "detail");
-      insert_sample(s);
+      s.answer_class = get_opt<int64_t>(j, "answer_class", where);
+      s.id = insert_sample(s);
+      if (s.answer_class) set_answer_classes({{s.id, s.answer_class}});
     } else if (type == "score") {
       if (!run_id) throw InputError(where, "type", "score before the run line");
       put_scores({{*run_id, get_req<std::string>(j, "suite", where), get_req<std::string>(j, "metric", where),

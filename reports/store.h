@@ -84,6 +84,10 @@ struct SampleRecord {
   std::optional<std::string> grader_version;
   std::optional<double> latency_ms;
   nlohmann::json detail = nlohmann::json::object();  // grader detail (rule fired, per-test statuses)
+  // The verifier's answer class among the problem's samples: the sample_index of the first sample whose answer the
+  // verifier judged equivalent (cons@k votes by class). Set when the run is scored; nullopt: no answer, not scored
+  // yet, or a code suite (no vote).
+  std::optional<int64_t> answer_class;
 };
 
 // What resuming needs to know of a stored sample: that it exists. No text, no grading detail.
@@ -132,11 +136,14 @@ std::string utc_now_iso8601();
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating if allowed) and migrates. A file that is not a SQLite database, or whose schema is newer than
   // this binary, raises InputError naming the file; nothing in it is touched.
   static Store open(const std::string& path, bool create = true);
+  // For readers (`crucible report`): never creates, migrates or writes; an older schema is read as it is (columns it
+  // lacks read as empty). A missing file, a file that is not a crucible database or a newer schema: InputError.
+  static Store open_read_only(const std::string& path);
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
@@ -159,6 +166,8 @@ class Store {
   void insert_samples(const std::vector<SampleRecord>& batch);
   // Regrading: replaces the grading columns of stored samples, keeps the generation.
   void update_grading(const std::vector<SampleRecord>& graded);
+  // Scoring: (sample id, answer class) for every sample of a run, in one transaction.
+  void set_answer_classes(const std::vector<std::pair<int64_t, std::optional<int64_t>>>& classes);
 
   void put_scores(const std::vector<ScoreRecord>& scores);  // replaces (run, suite, metric, k)
   void add_train_step(const TrainStepRecord& s);
@@ -199,6 +208,7 @@ class Store {
   explicit Store(std::unique_ptr<sql::Connection> conn);
   void migrate();
   std::unique_ptr<sql::Connection> conn_;
+  int schema_ = kSchemaVersion;  // the version this handle reads (older only when opened read-only)
 };
 
 }  // namespace crucible

@@ -2,6 +2,8 @@
 // uninterrupted run exactly, and any change to what defines a sample makes a new run.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "core/error.h"
 #include "harness/eval.h"
 #include "tests/harness/fake_backend.h"
@@ -66,6 +68,27 @@ TEST(EvalLoop, StoresEverySampleOnceAndScores) {
   EXPECT_EQ(second.run_id, summary.run_id);
   EXPECT_EQ(second.samples_generated, 0);
   EXPECT_EQ(again.produced, 0);
+}
+
+// The classes score_run stores let a reader without the verifier (crucible report) recount the same cons@k.
+TEST(EvalLoop, StoredAnswerClassesRecountTheSameConsAtK) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  FakeBackend backend;
+  auto summary = run_eval(backend, make_plan(4), store);
+  std::map<int64_t, ProblemSamples> by_problem;
+  for (const auto& smp : store.run_samples(summary.run_id)) {
+    ASSERT_EQ(smp.answer_class.has_value(), smp.extracted_answer.has_value()) << smp.sample_index;
+    auto& p = by_problem[smp.problem_id];
+    p.problem_key = std::to_string(smp.problem_id);
+    p.correct.push_back(smp.correct.value_or(false));
+    p.answers.push_back(smp.answer_class ? std::optional<std::string>(std::to_string(*smp.answer_class)) : std::nullopt);
+  }
+  std::vector<ProblemSamples> problems;
+  for (auto& [id, p] : by_problem) problems.push_back(p);
+  auto same = [](const std::string& a, const std::string& b) { return a == b; };
+  ASSERT_TRUE(summary.suites[0].cons);
+  EXPECT_DOUBLE_EQ(cons_at_k(problems, 4, same), *summary.suites[0].cons);
 }
 
 TEST(EvalLoop, ResumeAfterCrashEqualsUninterruptedRun) {

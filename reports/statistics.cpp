@@ -1,4 +1,4 @@
-#include "harness/metrics.h"
+#include "reports/statistics.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-namespace crucible::harness {
+namespace crucible::stats {
 
 double pass_at_k(int64_t n, int64_t c, int64_t k) {
   if (n <= 0 || k <= 0 || k > n || c < 0 || c > n)
@@ -26,6 +26,16 @@ static double solve_rate(const ProblemSamples& p) {
   if (p.correct.empty()) throw InputError("metrics", p.problem_key, "problem has no samples");
   return static_cast<double>(std::count(p.correct.begin(), p.correct.end(), true)) / p.correct.size();
 }
+
+namespace {
+// Linear interpolation between order statistics of sorted values (numpy's default "linear" percentile).
+double sorted_quantile(const std::vector<double>& sorted, double q) {
+  double pos = q * static_cast<double>(sorted.size() - 1);
+  size_t lo = static_cast<size_t>(std::floor(pos));
+  size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+}  // namespace
 
 Interval pass_at_1(const std::vector<ProblemSamples>& problems, int resamples, uint64_t seed) {
   Interval out;
@@ -50,14 +60,8 @@ Interval pass_at_1(const std::vector<ProblemSamples>& problems, int resamples, u
     m = s / n;
   }
   std::sort(means.begin(), means.end());
-  auto quantile = [&](double q) {
-    double pos = q * (means.size() - 1);
-    size_t lo = static_cast<size_t>(std::floor(pos));
-    size_t hi = std::min(lo + 1, means.size() - 1);
-    return means[lo] + (pos - lo) * (means[hi] - means[lo]);
-  };
-  out.low = quantile(0.025);
-  out.high = quantile(0.975);
+  out.low = sorted_quantile(means, 0.025);
+  out.high = sorted_quantile(means, 0.975);
   return out;
 }
 
@@ -129,4 +133,72 @@ LengthStats length_stats(std::vector<double> values) {
   return s;
 }
 
-}  // namespace crucible::harness
+std::vector<std::optional<int64_t>> answer_classes(const ProblemSamples& p, const Equivalent& equivalent) {
+  std::vector<std::optional<int64_t>> out(p.answers.size());
+  std::vector<size_t> representatives;  // first sample of each class, in order of appearance
+  for (size_t i = 0; i < p.answers.size(); ++i) {
+    if (!p.answers[i]) continue;
+    for (size_t r : representatives) {
+      if (equivalent(*p.answers[r], *p.answers[i])) {
+        out[i] = static_cast<int64_t>(r);
+        break;
+      }
+    }
+    if (!out[i]) {
+      out[i] = static_cast<int64_t>(i);
+      representatives.push_back(i);
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> histogram(const std::vector<double>& values, double low, double high, int bins) {
+  if (bins <= 0) throw InputError("histogram", "bins", fmt::format("must be positive, got {}", bins));
+  std::vector<int64_t> counts(static_cast<size_t>(bins), 0);
+  double width = high > low ? (high - low) / bins : 1.0;
+  for (double v : values) {
+    auto b = static_cast<int64_t>(std::floor((v - low) / width));
+    counts[static_cast<size_t>(std::clamp<int64_t>(b, 0, bins - 1))]++;
+  }
+  return counts;
+}
+
+PairedDifference paired_bootstrap_difference(const std::vector<double>& a, const std::vector<double>& b,
+                                             int resamples, uint64_t seed) {
+  if (a.size() != b.size())
+    throw InputError("paired bootstrap", "", fmt::format("{} vs {} problems: pairs must line up", a.size(), b.size()));
+  PairedDifference out;
+  out.n = static_cast<int64_t>(a.size());
+  if (a.empty()) return out;
+  std::vector<double> d(a.size());
+  for (size_t i = 0; i < a.size(); ++i) d[i] = b[i] - a[i];
+  const double n = static_cast<double>(d.size());
+  out.value = std::accumulate(d.begin(), d.end(), 0.0) / n;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, d.size() - 1);
+  std::vector<double> means(static_cast<size_t>(std::max(resamples, 1)));
+  for (auto& m : means) {
+    double s = 0;
+    for (size_t i = 0; i < d.size(); ++i) s += d[pick(rng)];
+    m = s / n;
+  }
+  std::sort(means.begin(), means.end());
+  out.low = sorted_quantile(means, 0.025);
+  out.high = sorted_quantile(means, 0.975);
+  return out;
+}
+
+double mcnemar_exact_p(int64_t b, int64_t c) {
+  if (b < 0 || c < 0) throw InputError("McNemar", "", fmt::format("negative counts ({}, {})", b, c));
+  const int64_t n = b + c;
+  if (n == 0) return 1.0;
+  // P[X <= m] for X ~ Bin(n, 1/2), each term exp(log C(n, i) − n log 2): lgamma keeps n in the thousands finite.
+  const int64_t m = std::min(b, c);
+  const double log_half_n = static_cast<double>(n) * std::log(0.5);
+  double tail = 0;
+  for (int64_t i = 0; i <= m; ++i)
+    tail += std::exp(std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) + log_half_n);
+  return std::min(1.0, 2.0 * tail);
+}
+
+}  // namespace crucible::stats
