@@ -186,10 +186,14 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
     Json g = read_json_file(gen.string());
     if (g.is_object() && g.contains("eos_token_id")) {
       const Json& e = g["eos_token_id"];
-      if (e.is_number_integer()) spec.eos.push_back(e.get<TokenId>());
+      auto add = [&](const Json& x) {  // usually the tokenizer_config.json EOS again: keep each id once
+        if (x.is_number_integer() && std::find(spec.eos.begin(), spec.eos.end(), x.get<TokenId>()) == spec.eos.end())
+          spec.eos.push_back(x.get<TokenId>());
+      };
       if (e.is_array())
-        for (const auto& x : e)
-          if (x.is_number_integer()) spec.eos.push_back(x.get<TokenId>());
+        for (const auto& x : e) add(x);
+      else
+        add(e);
     }
   }
   for (const auto& a : spec.added)
