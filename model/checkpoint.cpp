@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/safetensors.h"
+#include "model/text/gguf.h"
+#include "model/text/tokenizer.h"
 
 namespace crucible::model {
 namespace fs = std::filesystem;
@@ -234,7 +236,8 @@ Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype) 
   return model;
 }
 
-void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dtype, const std::string& tokenizer_dir) {
+void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dtype,
+                    const std::string& tokenizer_source) {
   fs::create_directories(dir);
   auto cfg = model->config();
   cfg.torch_dtype = dtype_name(dtype);
@@ -261,12 +264,18 @@ void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dty
     entries.push_back({name, st, t.sizes().vec(), t.data_ptr(), static_cast<uint64_t>(t.nbytes())});
   }
   write_safetensors((fs::path(dir) / "model.safetensors").string(), entries, {{"format", "pt"}});
-  if (!tokenizer_dir.empty())
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-                          "vocab.json", "merges.txt"}) {
-      auto src = fs::path(tokenizer_dir) / f;
-      if (fs::exists(src)) fs::copy_file(src, fs::path(dir) / f, fs::copy_options::overwrite_existing);
-    }
+  if (tokenizer_source.empty()) return;
+  if (fs::path(tokenizer_source).extension() == ".gguf") {
+    // A GGUF carries its tokenizer as metadata: written out as the files transformers reads.
+    auto gguf = text::GgufFile::open(tokenizer_source);
+    text::write_hf_tokenizer_files(gguf.vocab(), gguf.chat_template(), dir);
+    return;
+  }
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+                        "vocab.json", "merges.txt", "chat_template.jinja"}) {
+    auto src = fs::path(tokenizer_source) / f;
+    if (fs::exists(src)) fs::copy_file(src, fs::path(dir) / f, fs::copy_options::overwrite_existing);
+  }
 }
 
 }  // namespace crucible::model

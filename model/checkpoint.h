@@ -4,8 +4,8 @@
 //                 model.safetensors.index.json; F32/F16/BF16; memory-mapped.
 //   GGUF v2/v3    metadata -> config; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K dequantised to float32 on load.
 //   llama2.c .bin legacy (v0) header of 7 int32 or the v1 "ak42" header; float32 weights.
-// save_hf_folder() writes config.json + model.safetensors (+ tokenizer files copied from the source folder) that
-// transformers' from_pretrained loads unchanged.
+// save_hf_folder() writes config.json + model.safetensors (+ the tokenizer: files copied from an HF folder, or written
+// from a GGUF's vocabulary) that transformers' from_pretrained loads unchanged.
 #pragma once
 #include <torch/torch.h>
 
@@ -43,10 +43,12 @@ inline Transformer load_model(const std::string& path, torch::Device device = to
   return load_model(load_checkpoint(path), device, dtype);
 }
 
-// Writes `dir` (created if needed): config.json, generation_config.json, model.safetensors in `dtype`, and copies
-// tokenizer.json / tokenizer_config.json / special_tokens_map.json / tokenizer.model from `tokenizer_dir` when given.
+// Writes `dir` (created if needed): config.json, generation_config.json, model.safetensors in `dtype`, and the
+// tokenizer from `tokenizer_source` when given: an HF folder's tokenizer.json / tokenizer_config.json /
+// special_tokens_map.json / tokenizer.model / chat_template.jinja are copied; a .gguf's vocabulary and chat template
+// are written out as tokenizer.json + tokenizer_config.json + special_tokens_map.json (byte-level BPE vocabularies).
 void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dtype = torch::kFloat32,
-                    const std::string& tokenizer_dir = "");
+                    const std::string& tokenizer_source = "");
 
 // Dequantises `n` elements of ggml type `type` from `src` into `dst` (float32). InputError for a type we do not
 // implement. Exposed for the tests (each block format is checked against gguf-py's dequantisation).

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <memory>
 
 #include "core/error.h"
 
@@ -28,7 +29,6 @@ uint64_t splitmix64(uint64_t x) {
 struct Prefix {  // a prefilled prompt kept for samples that did not get a slot at prefill time
   std::vector<torch::Tensor> k_KPE, v_KPE;
   std::vector<float> logits_V;
-  int64_t remaining = 0;
 };
 
 struct Sequence {
@@ -106,6 +106,7 @@ TokenId Sampler::sample(const float* logits, int64_t V, const SamplingParams& p)
 
 Engine::Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOptions options)
     : model_(std::move(model)), tokenizer_(tokenizer), options_(options) {
+  model_->prepare_cached_forward();
   for (auto e : model_->config().eos_token_ids) eos_.push_back(static_cast<TokenId>(e));
   if (tokenizer_)
     for (auto e : tokenizer_->eos_ids())
@@ -140,7 +141,7 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     for (int64_t s = 0; s < requests[r].n_samples; ++s) queue.emplace_back(r, s);
   const int64_t n_slots = std::min<int64_t>(options_.max_batch, static_cast<int64_t>(queue.size()));
   KVCache cache = model_->make_cache(n_slots, max_seq);
-  std::vector<std::optional<Sequence>> slots(n_slots);
+  std::vector<std::unique_ptr<Sequence>> slots(n_slots);  // owned, so a sequence can move slots
   std::map<size_t, Prefix> prefixes;
   const auto dev = model_->device();
 
@@ -208,60 +209,131 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     s.next_input = tok;
   };
 
-  // Puts queued sequences into free slots; a prompt is prefilled once and its other samples fork the cache.
-  auto fill = [&]() {
+  // Prefills the prompts of the requests whose first slots are `leaders` (one slot per request), as padded batches of
+  // up to kPrefillTokens positions, shortest prompts together; returns each request's last-position logits.
+  constexpr int64_t kPrefillTokens = 4096;
+  auto prefill = [&](std::vector<int64_t> leaders, std::map<size_t, std::vector<float>>& logits_of) {
+    auto prompt_len = [&](int64_t slot) { return static_cast<int64_t>(requests[slots[slot]->request].prompt.size()); };
+    std::sort(leaders.begin(), leaders.end(), [&](int64_t a, int64_t b) { return prompt_len(a) < prompt_len(b); });
+    for (size_t i = 0; i < leaders.size();) {
+      size_t j = i + 1;  // rows i..j-1, padded to the longest (the last, after the sort)
+      while (j < leaders.size() && static_cast<int64_t>(j + 1 - i) * prompt_len(leaders[j]) <= kPrefillTokens) ++j;
+      const int64_t B = static_cast<int64_t>(j - i), T = prompt_len(leaders[j - 1]);
+      const auto t0 = Clock::now();
+      std::vector<int64_t> ids(static_cast<size_t>(B * T), 0);
+      CacheStep step;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t slot = leaders[i + b];
+        const auto& prompt = requests[slots[slot]->request].prompt;
+        std::copy(prompt.begin(), prompt.end(), ids.begin() + b * T);
+        step.slots_B.push_back(slot);
+        step.start_B.push_back(0);
+        step.len_B.push_back(static_cast<int64_t>(prompt.size()));
+        stats_.prefill_tokens += static_cast<int64_t>(prompt.size());
+      }
+      auto tokens_BT = torch::tensor(ids, torch::kInt64).view({B, T}).to(dev);
+      auto logits_BV = model_->forward_cached(tokens_BT, step, cache).to(torch::kCPU, torch::kFloat32).contiguous();
+      for (int64_t b = 0; b < B; ++b) {
+        const float* row = logits_BV.data_ptr<float>() + b * V;
+        logits_of[slots[leaders[i + b]]->request].assign(row, row + V);
+      }
+      stats_.prefill_seconds += seconds_since(t0);
+      i = j;
+    }
+  };
+
+  // One round of putting queued sequences into free slots. A request's prompt is prefilled once (batched with the
+  // other requests starting now); its samples starting in the same round fork the cache rows, and a copy of the
+  // prefilled rows is kept while more of its samples wait in the queue. Returns whether any slot was filled.
+  auto fill_round = [&]() {
+    std::vector<int64_t> fresh;
     for (int64_t slot = 0; slot < n_slots && !queue.empty(); ++slot) {
       if (slots[slot]) continue;
       auto [r, sample] = queue.front();
       queue.pop_front();
       const auto& req = requests[r];
-      const int64_t P = static_cast<int64_t>(req.prompt.size());
-      std::vector<float> logits_V;
+      auto s = std::make_unique<Sequence>();
+      s->request = r;
+      s->sample = sample;
+      s->len = static_cast<int64_t>(req.prompt.size());
+      s->sampler.emplace(req.sample_seeds.empty() ? sample_seed(req.params.seed, sample)
+                                                  : req.sample_seeds[static_cast<size_t>(sample)]);
+      if (tokenizer_) {
+        // Primed with the prompt so a SentencePiece leading space is dropped only at the very start of the text.
+        s->decoder.emplace(*tokenizer_, /*skip_special=*/true);
+        s->decoder->prime(req.prompt);
+      }
+      slots[slot] = std::move(s);
+      fresh.push_back(slot);
+    }
+    if (fresh.empty()) return false;
+    std::map<size_t, int64_t> source;  // request -> the slot holding its prompt's K/V
+    std::map<size_t, std::vector<float>> logits_of;
+    std::vector<int64_t> leaders;
+    for (auto slot : fresh) {
+      const size_t r = slots[slot]->request;
+      if (source.count(r)) continue;
+      source[r] = slot;
       auto pit = prefixes.find(r);
-      if (pit != prefixes.end()) {
-        for (size_t l = 0; l < cache.k_NKSE.size(); ++l) {
-          cache.k_NKSE[l][slot].narrow(1, 0, P).copy_(pit->second.k_KPE[l]);
-          cache.v_NKSE[l][slot].narrow(1, 0, P).copy_(pit->second.v_KPE[l]);
-        }
-        logits_V = pit->second.logits_V;
-        if (--pit->second.remaining == 0) prefixes.erase(pit);
-      } else {
-        const auto t0 = Clock::now();
-        auto tokens_1P = torch::tensor(std::vector<int64_t>(req.prompt.begin(), req.prompt.end()), torch::kInt64)
-                             .to(dev)
-                             .unsqueeze(0);
-        auto logits_1V = model_->forward_cached(tokens_1P, CacheStep{{slot}, {0}}, cache);
-        auto l32 = logits_1V.to(torch::kCPU, torch::kFloat32).contiguous();
-        logits_V.assign(l32.data_ptr<float>(), l32.data_ptr<float>() + V);
-        stats_.prefill_tokens += P;
-        stats_.prefill_seconds += seconds_since(t0);
-        if (req.n_samples - sample > 1) {
+      if (pit == prefixes.end()) {
+        leaders.push_back(slot);
+        continue;
+      }
+      const int64_t P = slots[slot]->len;
+      for (size_t l = 0; l < cache.k_NKSE.size(); ++l) {
+        cache.k_NKSE[l][slot].narrow(1, 0, P).copy_(pit->second.k_KPE[l]);
+        cache.v_NKSE[l][slot].narrow(1, 0, P).copy_(pit->second.v_KPE[l]);
+      }
+      logits_of[r] = pit->second.logits_V;
+    }
+    prefill(leaders, logits_of);
+    for (auto slot : fresh) {
+      const int64_t from = source.at(slots[slot]->request);
+      if (from != slot) cache.copy_slot(from, slot, slots[slot]->len);
+    }
+    // Requests are queued sample by sample, so only the one now at the queue's front can have samples left.
+    const std::optional<size_t> waiting = queue.empty() ? std::nullopt : std::optional(queue.front().first);
+    for (const auto& [r, slot] : source) {
+      if (waiting == r) {
+        if (!prefixes.count(r)) {
           Prefix pre;
+          const int64_t P = slots[slot]->len;
           for (size_t l = 0; l < cache.k_NKSE.size(); ++l) {
             pre.k_KPE.push_back(cache.k_NKSE[l][slot].narrow(1, 0, P).clone());
             pre.v_KPE.push_back(cache.v_NKSE[l][slot].narrow(1, 0, P).clone());
           }
-          pre.logits_V = logits_V;
-          pre.remaining = req.n_samples - sample - 1;
+          pre.logits_V = logits_of.at(r);
           prefixes[r] = std::move(pre);
         }
+      } else {
+        prefixes.erase(r);
       }
-      Sequence& s = slots[slot].emplace();  // in place: the decoder holds a reference and cannot be moved
-      s.request = r;
-      s.sample = sample;
-      s.len = P;
-      s.sampler.emplace(req.sample_seeds.empty() ? sample_seed(req.params.seed, sample)
-                                                 : req.sample_seeds[static_cast<size_t>(sample)]);
-      if (tokenizer_) {
-        // Primed with the prompt so a SentencePiece leading space is dropped only at the very start of the text.
-        s.decoder.emplace(*tokenizer_, /*skip_special=*/true);
-        s.decoder->prime(req.prompt);
-      }
-      if (req.params.min_new_tokens > 0) mask_eos(logits_V.data());
-      const TokenId tok = slots[slot]->sampler->sample(logits_V.data(), V, req.params);
-      accept(slot, tok);
-      if (!slots[slot]) --slot;  // finished at once: offer the slot to the next sequence
     }
+    for (auto slot : fresh) {
+      const auto& req = requests[slots[slot]->request];
+      std::vector<float> logits_V = logits_of.at(slots[slot]->request);
+      if (req.params.min_new_tokens > 0) mask_eos(logits_V.data());
+      accept(slot, slots[slot]->sampler->sample(logits_V.data(), V, req.params));
+    }
+    return true;
+  };
+
+  // Keeps the busy slots at 0..B-1 so a decode step reads the cache in place: when sequences finish and nothing is
+  // queued to take their slots, the highest busy slot moves into the lowest free one (one copy of its rows, instead
+  // of a gather of every busy row on every step).
+  auto compact = [&]() {
+    for (int64_t lo = 0, hi = n_slots - 1;; ++lo, --hi) {
+      while (lo < n_slots && slots[lo]) ++lo;
+      while (hi >= 0 && !slots[hi]) --hi;
+      if (lo >= hi) break;
+      cache.copy_slot(hi, lo, slots[hi]->len);
+      slots[lo] = std::move(slots[hi]);
+    }
+  };
+  auto fill = [&]() {
+    while (!queue.empty() && fill_round()) {
+    }
+    compact();
   };
 
   for (fill();; fill()) {

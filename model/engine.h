@@ -1,9 +1,11 @@
 // The batched generation engine: used in-process by `crucible generate`, eval and (later) GRPO rollouts.
 //
 //   requests (prompt ids x k samples) -> queue of sequences -> slots of one KV cache
-//   loop: fill free slots (a prompt is prefilled once; its k samples fork the cache rows) -> one batched decode step
-//         over every busy slot -> sample each row with its own RNG -> finish (EOS / stop string / length) frees the
-//         slot for the next sequence in the queue (continuous batching).
+//   loop: fill free slots (the prompts starting together are prefilled as one padded batch, each prompt once; its k
+//         samples fork the cache rows) -> keep busy slots at 0..B-1 (a finished sequence's slot takes the last busy
+//         one's rows) -> one batched decode step over every busy slot, reading the cache in place -> sample each row
+//         with its own RNG -> finish (EOS / stop string / length) frees the slot for the next sequence in the queue
+//         (continuous batching).
 //
 // Sampling runs on the CPU in float32 with one std::mt19937_64 per sample, seeded from (request seed, sample index),
 // so a sample's tokens do not depend on what else shares the batch.

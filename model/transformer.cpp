@@ -5,8 +5,12 @@
 // cast back, cos/sin in float32 cast to the activation dtype, rotate_half), because the tests hold us to 1e-4 of it.
 #include "model/transformer.h"
 
+#include <ATen/Context.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
 #include <cmath>
 #include <numbers>
+#include <tuple>
 
 namespace crucible::model {
 namespace {
@@ -158,12 +162,102 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens_BT) {
   return logits(model->norm(h_BTD));
 }
 
+// The cached forward's linear layers on the CPU. MKL's sgemm (behind at::linear) re-packs the whole weight matrix on
+// every call; at decode batch sizes that copy costs more than the multiply (perf, SmolLM2-135M, 8 rows: 34% of the
+// time in mkl_blas_def_sgemm_scopy_right16_bdz, 16% in the kernel). oneDNN takes weights reordered once into its
+// blocked layout, and q/k/v and gate/up are fused into one GEMM each (fewer, larger calls: fewer thread-pool
+// barriers per step). The price is one packed copy of the weights (the dense parameters stay: forward() and training
+// use them). Only float32 on the CPU; everything else uses the module's own Linear layers.
+namespace {
+struct PackedLinear {
+  torch::Tensor w;  // oneDNN-packed (opaque layout), rows = output features
+  std::optional<torch::Tensor> b;
+  int64_t out_features = 0;
+  torch::Tensor operator()(const torch::Tensor& x) const {
+    static const c10::OperatorHandle& op =
+        c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+    torch::jit::Stack stack{x, w, b ? c10::IValue(*b) : c10::IValue(), std::string("none"),
+                            c10::List<std::optional<at::Scalar>>(), c10::IValue()};
+    op.callBoxed(&stack);
+    return stack[0].toTensor();
+  }
+};
+}  // namespace
+
+struct TransformerImpl::InferenceWeights {
+  struct Layer {
+    PackedLinear qkv, o, gate_up, down;
+  };
+  std::vector<Layer> layers;
+  PackedLinear lm_head;
+  // Each source parameter's storage and version when packed: any in-place update (optimizer step, copy_) bumps
+  // the version, set_data/to() changes the storage; either makes the packed copy stale.
+  std::vector<std::tuple<torch::Tensor, const void*, int64_t>> sources;
+  bool stale() const {
+    for (const auto& [t, ptr, version] : sources)
+      if (t.data_ptr() != ptr || t._version() != version) return true;
+    return false;
+  }
+};
+
+namespace {
+
+bool onednn_linear_available() {
+  static const bool ok = at::hasMKLDNN() &&
+                         c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""}).has_value() &&
+                         c10::Dispatcher::singleton().findSchema({"mkldnn::_reorder_linear_weight", ""}).has_value();
+  return ok;
+}
+
+PackedLinear pack_linear(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases) {
+  static const c10::OperatorHandle& reorder =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_linear_weight", "");
+  auto w = weights.size() == 1 ? weights[0].contiguous() : torch::cat(weights, 0);
+  torch::jit::Stack stack{w, c10::IValue()};
+  reorder.callBoxed(&stack);
+  PackedLinear p;
+  p.w = stack[0].toTensor();
+  p.out_features = w.size(0);
+  if (!biases.empty()) p.b = biases.size() == 1 ? biases[0].contiguous() : torch::cat(biases, 0);
+  return p;
+}
+
+}  // namespace
+
+const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights() {
+  if (!device().is_cpu() || dtype() != torch::kFloat32 || !onednn_linear_available()) return nullptr;
+  if (packed_ && !packed_->stale()) return packed_.get();
+  packed_.reset();  // free the stale copy before making the new one
+  auto iw = std::make_shared<InferenceWeights>();
+  for (auto& p : parameters()) iw->sources.emplace_back(p, p.data_ptr(), p._version());
+  auto bias = [](const torch::nn::Linear& l) { return l->options.bias() ? std::vector{l->bias} : std::vector<torch::Tensor>{}; };
+  for (const auto& m : *model->layers) {
+    auto* layer = m->as<DecoderLayerImpl>();
+    auto& a = *layer->self_attn;
+    auto& mlp = *layer->mlp;
+    InferenceWeights::Layer l;
+    std::vector<torch::Tensor> qkv_b;
+    if (a.q_proj->options.bias()) qkv_b = {a.q_proj->bias, a.k_proj->bias, a.v_proj->bias};
+    l.qkv = pack_linear({a.q_proj->weight, a.k_proj->weight, a.v_proj->weight}, qkv_b);
+    l.o = pack_linear({a.o_proj->weight}, bias(a.o_proj));
+    l.gate_up = pack_linear({mlp.gate_proj->weight, mlp.up_proj->weight}, {});
+    l.down = pack_linear({mlp.down_proj->weight}, {});
+    iw->layers.push_back(std::move(l));
+  }
+  iw->lm_head = pack_linear({lm_head ? lm_head->weight : model->embed_tokens->weight}, {});
+  packed_ = std::move(iw);
+  return packed_.get();
+}
+
 torch::Tensor TransformerImpl::forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
                                               bool all_logits) {
   torch::NoGradGuard no_grad;
   const int64_t B = tokens_BT.size(0), T = tokens_BT.size(1);
   const auto dev = tokens_BT.device();
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  TORCH_CHECK(static_cast<int64_t>(step.slots_B.size()) == B && static_cast<int64_t>(step.start_B.size()) == B,
+              "CacheStep needs one slot and one start per row");
+  TORCH_CHECK(step.len_B.empty() || static_cast<int64_t>(step.len_B.size()) == B, "CacheStep.len_B: one per row");
   auto slots_B = torch::tensor(step.slots_B, i64).to(dev);
   auto start_B = torch::tensor(step.start_B, i64).to(dev);
   auto pos_BT = start_B.unsqueeze(1) + torch::arange(T, i64.device(dev)).unsqueeze(0);
@@ -175,45 +269,76 @@ torch::Tensor TransformerImpl::forward_cached(const torch::Tensor& tokens_BT, co
     slots_in_order = slots_in_order && step.slots_B[b] == b;
   }
   TORCH_CHECK(L <= cache.capacity(), "KV cache capacity ", cache.capacity(), " exceeded (", L, " positions)");
-  // Each query sees its own slot's keys up to its position; columns past a shorter sequence's end are masked.
-  auto key_pos_L = torch::arange(L, i64.device(dev));
-  auto rel_BTL = pos_BT.unsqueeze(-1) - key_pos_L.view({1, 1, L});
-  auto mask_BTL = rel_BTL >= 0;
-  if (config_.sliding_window) mask_BTL = mask_BTL.logical_and(rel_BTL < *config_.sliding_window);
-  auto mask_B1TL = mask_BTL.unsqueeze(1);
+  const auto* packed = inference_weights();
 
   auto h_BTD = model->embed_tokens(tokens_BT);
+  const auto act = h_BTD.scalar_type();
+  const int64_t H = config_.num_attention_heads, K = config_.num_key_value_heads, E = config_.head_dim, G = H / K;
+  // Attention with the query heads grouped by the kv head they read (HF's repeat_kv maps head h to kv head h / G):
+  // q [B, K, G*T, E] against the cache's [B, K, L, E] is plain multi-head attention with K heads, so SDPA reads each
+  // slot's keys once, in place, with no GQA expansion. Query row r = g*T + t. Each query sees its own slot's keys
+  // up to its position (and within the sliding window); the mask is additive, built once for all layers.
+  auto key_pos_L = torch::arange(L, i64.device(dev));
+  auto rel_BTL = pos_BT.unsqueeze(-1) - key_pos_L.view({1, 1, L});
+  auto visible_BTL = rel_BTL >= 0;
+  if (config_.sliding_window) visible_BTL = visible_BTL.logical_and(rel_BTL < *config_.sliding_window);
+  auto mask_BTL = torch::zeros({B, T, L}, h_BTD.options()).masked_fill_(visible_BTL.logical_not(), -INFINITY);
+  auto mask_BKRL = (T == 1 ? mask_BTL.unsqueeze(1) : mask_BTL.unsqueeze(1).expand({B, G, T, L}).reshape({B, 1, G * T, L}))
+                       .expand({B, K, G * T, L});
+
   auto [cos32, sin32] = rope(pos_BT);
-  auto cos = cos32.to(h_BTD.scalar_type()), sin = sin32.to(h_BTD.scalar_type());
+  auto cos = cos32.to(act), sin = sin32.to(act);
   int64_t li = 0;
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
     auto& a = *layer->self_attn;
     auto x = layer->input_layernorm(h_BTD);
-    auto q = a.q_proj(x).view({B, T, a.n_heads, a.head_dim});
-    auto k_BTKE = a.k_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
-    auto v_BTKE = a.v_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
-    if (a.q_norm) {
-      q = a.q_norm(q);
-      k_BTKE = a.k_norm(k_BTKE);
+    // q and k side by side as H+K heads, so one rotary pass covers both.
+    torch::Tensor qk_BTJE, v_BTKE;
+    if (packed) {
+      auto qkv = packed->layers[li].qkv(x);
+      qk_BTJE = qkv.narrow(-1, 0, (H + K) * E).view({B, T, H + K, E});
+      v_BTKE = qkv.narrow(-1, (H + K) * E, K * E).view({B, T, K, E});
+    } else {
+      qk_BTJE = torch::cat({a.q_proj(x), a.k_proj(x)}, -1).view({B, T, H + K, E});
+      v_BTKE = a.v_proj(x).view({B, T, K, E});
     }
-    q = apply_rope(q, cos, sin);
-    k_BTKE = apply_rope(k_BTKE, cos, sin);
+    if (a.q_norm) qk_BTJE = torch::cat({a.q_norm(qk_BTJE.narrow(2, 0, H)), a.k_norm(qk_BTJE.narrow(2, H, K))}, 2);
+    qk_BTJE = apply_rope(qk_BTJE, cos, sin);
+    auto q_BTHE = qk_BTJE.narrow(2, 0, H), k_BTKE = qk_BTJE.narrow(2, H, K);
     auto& kc = cache.k_NKSE[li];
     auto& vc = cache.v_NKSE[li];
     kc.index_put_({slot_BT, Slice(), pos_BT}, k_BTKE);
     vc.index_put_({slot_BT, Slice(), pos_BT}, v_BTKE);
-    // The common case (slots 0..B-1 all busy) reads the cache in place; otherwise gather the busy rows.
+    // The engine keeps busy slots at 0..B-1, so the cache is read in place; otherwise gather the busy rows.
     auto keys_BKLE = (slots_in_order ? kc.narrow(0, 0, B) : kc.index_select(0, slots_B)).narrow(2, 0, L);
     auto vals_BKLE = (slots_in_order ? vc.narrow(0, 0, B) : vc.index_select(0, slots_B)).narrow(2, 0, L);
-    auto o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), keys_BKLE, vals_BKLE, mask_B1TL, 0.0, false,
-                                                   std::nullopt, a.n_heads != a.n_kv_heads);
-    h_BTD = h_BTD + a.o_proj(o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
-    h_BTD = h_BTD + layer->mlp(layer->post_attention_layernorm(h_BTD));
+    auto q_BKRE = T == 1 ? q_BTHE.reshape({B, K, G, E})
+                         : q_BTHE.reshape({B, T, K, G, E}).permute({0, 2, 3, 1, 4}).reshape({B, K, G * T, E});
+    auto o_BKRE = at::scaled_dot_product_attention(q_BKRE, keys_BKLE, vals_BKLE, mask_BKRL, 0.0, false);
+    auto o_BTF = T == 1 ? o_BKRE.reshape({B, 1, H * E})
+                        : o_BKRE.view({B, K, G, T, E}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * E});
+    h_BTD = h_BTD + (packed ? packed->layers[li].o(o_BTF) : a.o_proj(o_BTF));
+    auto y = layer->post_attention_layernorm(h_BTD);
+    if (packed) {
+      const int64_t I = config_.intermediate_size;
+      auto gu = packed->layers[li].gate_up(y);
+      h_BTD = h_BTD + packed->layers[li].down(torch::silu(gu.narrow(-1, 0, I)) * gu.narrow(-1, I, I));
+    } else {
+      h_BTD = h_BTD + layer->mlp(y);
+    }
     ++li;
   }
-  if (!all_logits) h_BTD = h_BTD.select(1, T - 1);
-  return logits(model->norm(h_BTD));
+  if (!all_logits) {
+    if (step.len_B.empty()) {
+      h_BTD = h_BTD.select(1, T - 1);
+    } else {
+      auto last_B = torch::tensor(step.len_B, i64).to(dev) - 1;
+      h_BTD = h_BTD.index({torch::arange(B, i64.device(dev)), last_B});
+    }
+  }
+  auto hn = model->norm(h_BTD);
+  return packed ? packed->lm_head(hn) : logits(hn);
 }
 
 KVCache TransformerImpl::make_cache(int64_t slots, int64_t capacity) const {

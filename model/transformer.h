@@ -10,6 +10,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -28,9 +29,13 @@ struct KVCache {
 
 // Where this step's tokens sit: sequence b's T new tokens go to cache slot slots_B[b] at positions
 // start_B[b] .. start_B[b]+T-1, and attend to every earlier position of that slot.
+// `len_B` (optional, batched prefill of prompts of different lengths): only the first len_B[b] tokens of row b are
+// real, the rest is padding. Padding K/V lands in the cache past the sequence's end, where the sequence's next step
+// overwrites it before any query of that slot can see it; the logits returned are those of each row's last real token.
 struct CacheStep {
   std::vector<int64_t> slots_B;
   std::vector<int64_t> start_B;
+  std::vector<int64_t> len_B;
 };
 
 class RMSNormImpl : public torch::nn::Module {
@@ -85,11 +90,15 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens_BT);
 
   // tokens_BT -> logits of each sequence's last new token, logits_BV (or all positions, logits_BTV, when
-  // `all_logits`). Writes the new K/V into `cache`. No autograd.
+  // `all_logits`). Writes the new K/V into `cache`. No autograd. Same parameters and arithmetic as forward(); on the
+  // CPU in float32 its linear layers run on oneDNN-packed copies of the weights (see InferenceWeights in the .cpp),
+  // made on first use and remade whenever a parameter changes (tensor version counters), so they are never stale.
   torch::Tensor forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
                                bool all_logits = false);
 
   KVCache make_cache(int64_t slots, int64_t capacity) const;
+  // Packs the inference weights now (else the first forward_cached does), so a request does not pay for it.
+  void prepare_cached_forward() { inference_weights(); }
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const;
@@ -103,7 +112,11 @@ class TransformerImpl : public torch::nn::Module {
   // cos/sin of shape [B, T, 1, E] (float32) for integer positions pos_BT.
   std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& pos_BT) const;
 
+  struct InferenceWeights;
+  const InferenceWeights* inference_weights();
+
   ModelConfig config_;
+  std::shared_ptr<InferenceWeights> packed_;
   torch::Tensor inv_freq_;  // [E/2] float32, not a parameter (HF keeps it as a non-persistent buffer)
 };
 TORCH_MODULE(Transformer);

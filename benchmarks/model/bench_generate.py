@@ -4,7 +4,7 @@ dequantised to float32 by both), same machine, same sampling (temperature 0.7, t
   (a) 8 samples of one chat prompt, 256 new tokens each
   (b) 32 chat prompts x 4 samples, 256 new tokens each
 Both sides generate exactly 256 tokens per sample (crucible --ignore-eos; transformers min_new_tokens=256).
-Prints decode tokens/s, prefill tokens/s, wall time and peak RSS for each, and the ratio crucible / transformers.
+Prints decode tokens/s, prefill tokens/s, wall time and peak RSS for each, and the ratios crucible / transformers.
 
   python benchmarks/model/bench_generate.py [--crucible build/bin/crucible] [--gguf PATH] [--threads N] [--only a|b]
 """
@@ -118,7 +118,10 @@ def main():
                   f"{m['prefill_tokens'] / max(m['prefill_s'], 1e-9):8.1f} tok/s   wall {m['wall_s']:7.1f} s   "
                   f"peak RSS {m['peak_rss_mb']:7.0f} MB")
         ratio = (c["decode_tokens"] / c["decode_s"]) / (t["decode_tokens"] / t["decode_s"])
-        print(f"  decode ratio crucible/transformers: {ratio:.2f}x   wall ratio: {t['wall_s'] / c['wall_s']:.2f}x")
+        prefill = (c["prefill_tokens"] / max(c["prefill_s"], 1e-9)) / (t["prefill_tokens"] / max(t["prefill_s"], 1e-9))
+        print(f"  crucible/transformers: decode {ratio:.2f}x   prefill {prefill:.2f}x   wall "
+              f"{t['wall_s'] / c['wall_s']:.2f}x (speed-ups, higher is better)   peak RSS "
+              f"{c['peak_rss_mb'] / t['peak_rss_mb']:.2f}x (lower is better)")
         sys.stdout.flush()
 
 

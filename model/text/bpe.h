@@ -33,6 +33,8 @@ struct BpeSpec {
 };
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeSpec spec);
+// A GGUF "gpt2" vocabulary as a BpeSpec (InputError for another tokenizer model or an unknown pre-tokenizer).
+BpeSpec bpe_spec_from_vocab(const VocabSpec& spec);
 
 // The regexes llama.cpp and HF use per pre-tokenizer name (GGUF tokenizer.ggml.pre); empty if unknown.
 std::vector<std::string> pre_tokenizer_patterns(const std::string& name);

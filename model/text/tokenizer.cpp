@@ -41,9 +41,8 @@ std::string StreamDecoder::flush() {
   return out;
 }
 
-std::unique_ptr<Tokenizer> tokenizer_from_vocab(const VocabSpec& spec) {
+detail::BpeSpec detail::bpe_spec_from_vocab(const VocabSpec& spec) {
   if (spec.tokens.empty()) throw InputError(spec.source, "tokenizer.ggml.tokens", "empty vocabulary");
-  if (spec.model == "llama") return detail::make_score_bpe_from_vocab(spec);
   if (spec.model != "gpt2")
     throw InputError(spec.source, "tokenizer.ggml.model",
                      "unsupported tokenizer model '" + spec.model + "' (supported: gpt2, llama)");
@@ -80,7 +79,13 @@ std::unique_ptr<Tokenizer> tokenizer_from_vocab(const VocabSpec& spec) {
     if (a.special && detail::is_end_of_generation_token(a.content) &&
         std::find(b.eos.begin(), b.eos.end(), a.id) == b.eos.end())
       b.eos.push_back(a.id);
-  return detail::make_bpe_tokenizer(std::move(b));
+  return b;
+}
+
+std::unique_ptr<Tokenizer> tokenizer_from_vocab(const VocabSpec& spec) {
+  if (spec.tokens.empty()) throw InputError(spec.source, "tokenizer.ggml.tokens", "empty vocabulary");
+  if (spec.model == "llama") return detail::make_score_bpe_from_vocab(spec);
+  return detail::make_bpe_tokenizer(detail::bpe_spec_from_vocab(spec));
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {

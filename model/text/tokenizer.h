@@ -75,4 +75,12 @@ struct VocabSpec {
 };
 std::unique_ptr<Tokenizer> tokenizer_from_vocab(const VocabSpec& spec);
 
+// Writes what transformers' AutoTokenizer reads for a GGUF byte-level BPE ("gpt2") vocabulary into the folder `dir`:
+// tokenizer.json (vocabulary, merges, the pre-tokenizer's regexes as Split steps, added tokens, BOS template),
+// tokenizer_config.json (BOS/EOS/pad, added_tokens_decoder, `chat_template` when given) and special_tokens_map.json.
+// crucible's load_tokenizer(dir) reads the same files back into the same tokenizer. InputError for SentencePiece-style
+// ("llama") vocabularies, which would need a tokenizer.model.
+void write_hf_tokenizer_files(const VocabSpec& spec, const std::optional<std::string>& chat_template,
+                              const std::string& dir);
+
 }  // namespace crucible::text

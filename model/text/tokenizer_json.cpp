@@ -2,6 +2,7 @@
 // is refused with the field that holds it, never silently tokenised differently.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "core/json_io.h"
@@ -185,10 +186,14 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
     Json g = read_json_file(gen.string());
     if (g.is_object() && g.contains("eos_token_id")) {
       const Json& e = g["eos_token_id"];
-      if (e.is_number_integer()) spec.eos.push_back(e.get<TokenId>());
+      auto add = [&](const Json& x) {  // usually the tokenizer_config.json EOS again: keep each id once
+        if (x.is_number_integer() && std::find(spec.eos.begin(), spec.eos.end(), x.get<TokenId>()) == spec.eos.end())
+          spec.eos.push_back(x.get<TokenId>());
+      };
       if (e.is_array())
-        for (const auto& x : e)
-          if (x.is_number_integer()) spec.eos.push_back(x.get<TokenId>());
+        for (const auto& x : e) add(x);
+      else
+        add(e);
     }
   }
   for (const auto& a : spec.added)
@@ -196,6 +201,98 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
         std::find(spec.eos.begin(), spec.eos.end(), a.id) == spec.eos.end())
       spec.eos.push_back(a.id);
   return detail::make_bpe_tokenizer(std::move(spec));
+}
+
+void write_hf_tokenizer_files(const VocabSpec& vocab, const std::optional<std::string>& chat_template,
+                              const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (vocab.model != "gpt2")
+    throw InputError(vocab.source, "tokenizer.ggml.model",
+                     "only byte-level BPE (gpt2) vocabularies can be written as tokenizer.json, not '" + vocab.model + "'");
+  const BpeSpec spec = detail::bpe_spec_from_vocab(vocab);
+  auto content = [&](std::optional<TokenId> id) -> Json {
+    if (!id || *id < 0 || static_cast<size_t>(*id) >= vocab.tokens.size()) return nullptr;
+    return vocab.tokens[static_cast<size_t>(*id)];
+  };
+
+  Json model = {{"type", "BPE"},           {"dropout", nullptr},          {"unk_token", content(vocab.unk_id)},
+                {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr}, {"fuse_unk", false},
+                {"byte_fallback", false},  {"ignore_merges", spec.ignore_merges}};
+  Json v = Json::object();
+  for (size_t i = 0; i < vocab.tokens.size(); ++i) v[vocab.tokens[i]] = i;
+  model["vocab"] = std::move(v);
+  Json merges = Json::array();
+  for (const auto& [a, b] : spec.merges) merges.push_back(Json::array({a, b}));
+  model["merges"] = std::move(merges);
+
+  // Each regex as an isolating Split, then the byte-to-unicode mapping alone (use_regex false): the same splits
+  // crucible makes, in the form tokenizers runs them.
+  Json pre = Json::array();
+  for (const auto& p : spec.split_patterns)
+    pre.push_back({{"type", "Split"}, {"pattern", {{"Regex", p}}}, {"behavior", "Isolated"}, {"invert", false}});
+  pre.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}});
+
+  Json added = Json::array(), decoder_map = Json::object();
+  for (const auto& a : spec.added) {
+    Json t = {{"id", a.id},         {"content", a.content}, {"single_word", false}, {"lstrip", a.lstrip},
+              {"rstrip", a.rstrip}, {"normalized", false},  {"special", a.special}};
+    added.push_back(t);
+    t.erase("id");
+    decoder_map[std::to_string(a.id)] = t;
+  }
+  Json post = nullptr;
+  if (!spec.prefix_ids.empty() || !spec.suffix_ids.empty()) {
+    Json single = Json::array(), pair = Json::array(), special = Json::object();
+    auto add_special = [&](Json& seq, TokenId id) {
+      const std::string name = content(id).get<std::string>();
+      seq.push_back({{"SpecialToken", {{"id", name}, {"type_id", 0}}}});
+      special[name] = {{"id", name}, {"ids", {id}}, {"tokens", {name}}};
+    };
+    for (auto id : spec.prefix_ids) add_special(single, id);
+    single.push_back({{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
+    for (auto id : spec.suffix_ids) add_special(single, id);
+    pair = single;
+    pair.push_back({{"Sequence", {{"id", "B"}, {"type_id", 1}}}});
+    post = {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", special}};
+  }
+  Json tokenizer = {{"version", "1.0"},
+                    {"truncation", nullptr},
+                    {"padding", nullptr},
+                    {"added_tokens", added},
+                    {"normalizer", spec.nfc ? Json{{"type", "NFC"}} : Json(nullptr)},
+                    {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", pre}}},
+                    {"post_processor", post},
+                    {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true},
+                                 {"use_regex", true}}},
+                    {"model", model}};
+
+  // The EOS transformers should stop on: GGUF's eos (else the first end-of-turn token crucible found).
+  std::optional<TokenId> eos = vocab.eos_id;
+  if (!eos && !spec.eos.empty()) eos = spec.eos.front();
+  Json config = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+                 {"add_bos_token", vocab.add_bos.value_or(false)},
+                 {"add_eos_token", vocab.add_eos.value_or(false)},
+                 {"bos_token", content(vocab.bos_id)},
+                 {"eos_token", content(eos)},
+                 {"unk_token", content(vocab.unk_id)},
+                 {"pad_token", content(vocab.pad_id)},
+                 {"clean_up_tokenization_spaces", false},
+                 {"added_tokens_decoder", decoder_map}};
+  if (chat_template) config["chat_template"] = *chat_template;
+  Json special_map = Json::object();
+  for (const char* k : {"bos_token", "eos_token", "unk_token", "pad_token"})
+    if (!config[k].is_null()) special_map[k] = config[k];
+
+  fs::create_directories(dir);
+  auto write = [&](const char* name, const Json& j) {
+    const auto path = (fs::path(dir) / name).string();
+    std::ofstream out(path, std::ios::binary);
+    out << j.dump(2, ' ', false, Json::error_handler_t::strict) << "\n";
+    if (!out) throw RunError("cannot write " + path);
+  };
+  write("tokenizer.json", tokenizer);
+  write("tokenizer_config.json", config);
+  write("special_tokens_map.json", special_map);
 }
 
 }  // namespace crucible::text

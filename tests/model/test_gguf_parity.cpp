@@ -9,7 +9,9 @@
 #include "model/checkpoint.h"
 #include "model/engine.h"
 #include "model/safetensors.h"
+#include "model/text/chat_template.h"
 #include "model/text/gguf.h"
+#include "model/text/tokenizer.h"
 #include "tests/support/test_support.h"
 
 #ifndef CRUCIBLE_TEST_PYTHON
@@ -97,6 +99,50 @@ TEST(GgufParity, SmolLM2GreedyMatchesTransformers) {
     EXPECT_EQ(outs[i].tokens, want) << "prompt " << i << ": " << oracle[i]["prompt"];
     EXPECT_EQ(outs[i].finish, FinishReason::length);
   }
+}
+
+
+// crucible saves the GGUF-loaded demo model as an HF folder, tokenizer included (written from the GGUF vocabulary):
+// crucible reads the folder's tokenizer and chat template back identically, and transformers loads the folder
+// unchanged (AutoTokenizer + AutoModelForCausalLM), tokenises as crucible does, renders and tokenises the chat
+// prompts as it did from the GGUF itself, and decodes the same greedy tokens (tests/model/oracles/hf_saved_check.py).
+TEST(GgufSave, TransformersLoadsTheSavedFolderWithItsTokenizer) {
+  if (!fs::exists(demo_gguf())) GTEST_SKIP() << "demo model missing (scripts/setup)";
+  testing::TempDir dir;
+  const std::string folder = dir.file("smollm2");
+  {
+    auto model = load_model(demo_gguf());
+    save_hf_folder(model, folder, torch::kFloat32, demo_gguf());
+  }
+  for (const char* f : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                        "tokenizer_config.json", "special_tokens_map.json"})
+    EXPECT_TRUE(fs::exists(folder + "/" + f)) << f;
+  auto from_gguf = text::load_tokenizer(demo_gguf());
+  auto from_folder = text::load_tokenizer(folder);
+  const std::vector<std::string> texts = {
+      "Hello, world!", "  two  spaces and\ttabs\n\nnew lines", "digits 1234567 and 3.14159", "naïve café — ünïcödé 日本語 🙂",
+      "<|im_start|>user\nHi<|im_end|>\n", "don't we'll they're", "x=f(y)**2; // code", ""};
+  nlohmann::json cases = {{"texts", nlohmann::json::array()}};
+  for (const auto& t : texts) {
+    const auto ids = from_gguf->encode(t, false);
+    EXPECT_EQ(from_folder->encode(t, false), ids) << t;
+    EXPECT_EQ(from_folder->encode(t, true), from_gguf->encode(t, true)) << t;
+    EXPECT_EQ(from_folder->decode(ids), from_gguf->decode(ids)) << t;
+    cases["texts"].push_back({{"text", t}, {"ids", ids}});
+  }
+  EXPECT_EQ(from_folder->eos_ids(), from_gguf->eos_ids());
+  EXPECT_EQ(from_folder->bos_id(), from_gguf->bos_id());
+  auto tmpl_gguf = text::ChatTemplate::for_model(demo_gguf()), tmpl_folder = text::ChatTemplate::for_model(folder);
+  EXPECT_EQ(tmpl_folder.apply({{"user", "What is 2+2?"}}, true), tmpl_gguf.apply({{"user", "What is 2+2?"}}, true));
+
+  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  std::ifstream in("tests/model/data/smollm2_q4_1_greedy64_transformers.json");
+  cases["greedy"] = nlohmann::json::parse(in);
+  std::ofstream(dir.file("cases.json")) << cases.dump();
+  auto r = testing::run_command(
+      {CRUCIBLE_TEST_PYTHON, "tests/model/oracles/hf_saved_check.py", folder, dir.file("cases.json")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::cerr << r.out;
 }
 
 }  // namespace
