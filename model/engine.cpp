@@ -113,6 +113,44 @@ Engine::Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOption
       if (std::find(eos_.begin(), eos_.end(), e) == eos_.end()) eos_.push_back(e);
 }
 
+TokenVerdict accept_token(const SamplingParams& p, const std::vector<TokenId>& eos, TokenId tok,
+                          std::vector<TokenId>& out, std::string& text, text::StreamDecoder* decoder) {
+  TokenVerdict v;
+  if (!p.ignore_eos && std::find(eos.begin(), eos.end(), tok) != eos.end()) {
+    v.kind = TokenVerdict::Kind::eos;
+    return v;
+  }
+  out.push_back(tok);
+  if (decoder) {
+    v.piece = decoder->push(tok);
+    const size_t before = text.size();
+    text += v.piece;
+    size_t max_stop = 0;
+    for (const auto& st : p.stop) max_stop = std::max(max_stop, st.size());
+    const size_t from = before >= max_stop ? before - max_stop : 0;
+    size_t hit = std::string::npos;
+    for (const auto& st : p.stop) {
+      if (st.empty()) continue;
+      const size_t at = text.find(st, from);
+      if (at != std::string::npos && at < hit) {
+        hit = at;
+        v.matched = st;
+      }
+    }
+    if (hit != std::string::npos) {
+      text.resize(hit);
+      v.piece = hit > before ? v.piece.substr(0, hit - before) : std::string();
+      v.kind = TokenVerdict::Kind::stop_string;
+      return v;
+    }
+  }
+  if (static_cast<int64_t>(out.size()) >= p.max_new_tokens) {
+    if (decoder) text += decoder->flush();  // a character cut by the length limit becomes U+FFFD
+    v.kind = TokenVerdict::Kind::length;
+  }
+  return v;
+}
+
 std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>& requests,
                                            const TokenCallback& on_token,
                                            const std::function<void(const SampleOutput&)>& on_done) {
@@ -169,44 +207,16 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
   // Appends a sampled token to the sequence in `slot`; frees the slot when the sequence is done.
   auto accept = [&](int64_t slot, TokenId tok) {
     auto& s = *slots[slot];
-    const auto& p = requests[s.request].params;
-    if (!p.ignore_eos && std::find(eos_.begin(), eos_.end(), tok) != eos_.end()) {
+    auto v = accept_token(requests[s.request].params, eos_, tok, s.out, s.text, s.decoder ? &*s.decoder : nullptr);
+    using K = TokenVerdict::Kind;
+    if (v.kind == K::eos) {
       finish(slot, FinishReason::stop, tokenizer_ ? std::optional(tokenizer_->token_bytes(tok)) : std::nullopt);
       return;
     }
-    s.out.push_back(tok);
-    std::string piece;
-    if (tokenizer_) {
-      piece = s.decoder->push(tok);
-      const size_t before = s.text.size();
-      s.text += piece;
-      size_t max_stop = 0;
-      for (const auto& st : p.stop) max_stop = std::max(max_stop, st.size());
-      const size_t from = before >= max_stop ? before - max_stop : 0;
-      size_t hit = std::string::npos;
-      std::string matched;
-      for (const auto& st : p.stop) {
-        if (st.empty()) continue;
-        const size_t at = s.text.find(st, from);
-        if (at != std::string::npos && at < hit) {
-          hit = at;
-          matched = st;
-        }
-      }
-      if (hit != std::string::npos) {
-        s.text.resize(hit);
-        if (on_token) on_token(s.request, s.sample, tok, hit > before ? std::string_view(piece).substr(0, hit - before) : "");
-        finish(slot, FinishReason::stop, matched);
-        return;
-      }
-    }
-    if (on_token) on_token(s.request, s.sample, tok, piece);
-    if (static_cast<int64_t>(s.out.size()) >= p.max_new_tokens) {
-      if (s.decoder) s.text += s.decoder->flush();  // a character cut by the length limit becomes U+FFFD
-      finish(slot, FinishReason::length, std::nullopt);
-      return;
-    }
-    s.next_input = tok;
+    if (on_token) on_token(s.request, s.sample, tok, v.piece);
+    if (v.kind == K::stop_string) finish(slot, FinishReason::stop, v.matched);
+    else if (v.kind == K::length) finish(slot, FinishReason::length, std::nullopt);
+    else s.next_input = tok;
   };
 
   // Prefills the prompts of the requests whose first slots are `leaders` (one slot per request), as padded batches of

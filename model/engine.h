@@ -97,6 +97,18 @@ class Engine {
 
 // One row of logits (float32, length V) -> a token id following `p`. Filters apply in transformers' order
 // (temperature, top-k, top-p, min-p); exposed for tests.
+// The per-token rules of a sequence, shared by Engine::generate and EngineSession: given the token just sampled,
+// decide whether the sequence goes on or ends (EOS unless ignored, the earliest stop string in the text, the length
+// limit) and which text it completed. `out`, `text` and `decoder` are the sequence's own (decoder may be absent:
+// no tokenizer, no text, no stop strings).
+struct TokenVerdict {
+  enum class Kind { go_on, eos, stop_string, length } kind = Kind::go_on;
+  std::string piece;    // text to stream for this token (cut before a matched stop string)
+  std::string matched;  // the stop string that ended the sequence
+};
+TokenVerdict accept_token(const SamplingParams& p, const std::vector<TokenId>& eos, TokenId tok,
+                          std::vector<TokenId>& out, std::string& text, text::StreamDecoder* decoder);
+
 class Sampler {
  public:
   explicit Sampler(uint64_t seed);

@@ -97,49 +97,21 @@ struct EngineSession::Impl {
     if (on_done) on_done(o);
   }
 
-  // Engine::generate's accept(): appends a sampled token; frees the slot when the sequence is done.
+  // Applies accept_token (the rules Engine::generate uses too); frees the slot when the sequence is done.
   void accept(int64_t slot, TokenId tok, const TokenCallback& on_token,
               const std::function<void(const SampleOutput&)>& on_done) {
     auto& s = *slots[slot];
-    const auto& p = requests.at(s.request).req.params;
-    if (!p.ignore_eos && std::find(eos.begin(), eos.end(), tok) != eos.end()) {
+    auto v = accept_token(requests.at(s.request).req.params, eos, tok, s.out, s.text,
+                          s.decoder ? &*s.decoder : nullptr);
+    using K = TokenVerdict::Kind;
+    if (v.kind == K::eos) {
       finish(slot, FinishReason::stop, tokenizer ? std::optional(tokenizer->token_bytes(tok)) : std::nullopt, on_done);
       return;
     }
-    s.out.push_back(tok);
-    std::string piece;
-    if (tokenizer) {
-      piece = s.decoder->push(tok);
-      const size_t before = s.text.size();
-      s.text += piece;
-      size_t max_stop = 0;
-      for (const auto& st : p.stop) max_stop = std::max(max_stop, st.size());
-      const size_t from = before >= max_stop ? before - max_stop : 0;
-      size_t hit = std::string::npos;
-      std::string matched;
-      for (const auto& st : p.stop) {
-        if (st.empty()) continue;
-        const size_t at = s.text.find(st, from);
-        if (at != std::string::npos && at < hit) {
-          hit = at;
-          matched = st;
-        }
-      }
-      if (hit != std::string::npos) {
-        s.text.resize(hit);
-        if (on_token)
-          on_token(s.request, s.sample, tok, hit > before ? std::string_view(piece).substr(0, hit - before) : "");
-        finish(slot, FinishReason::stop, matched, on_done);
-        return;
-      }
-    }
-    if (on_token) on_token(s.request, s.sample, tok, piece);
-    if (static_cast<int64_t>(s.out.size()) >= p.max_new_tokens) {
-      if (s.decoder) s.text += s.decoder->flush();
-      finish(slot, FinishReason::length, std::nullopt, on_done);
-      return;
-    }
-    s.next_input = tok;
+    if (on_token) on_token(s.request, s.sample, tok, v.piece);
+    if (v.kind == K::stop_string) finish(slot, FinishReason::stop, v.matched, on_done);
+    else if (v.kind == K::length) finish(slot, FinishReason::length, std::nullopt, on_done);
+    else s.next_input = tok;
   }
 
   // Puts queued samples into free slots; a prompt is prefilled once and its other samples copy its cache rows.
