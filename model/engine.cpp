@@ -1,6 +1,7 @@
 // Shape legend: B busy slots this step, T tokens per sequence this step, V vocabulary, N cache slots,
 // K kv heads, P prompt length, E head dim.
 #include "model/engine.h"
+#include "model/engine_sequence.h"
 
 #include <ATen/Parallel.h>
 
@@ -26,21 +27,8 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-struct Prefix {  // a prefilled prompt kept for samples that did not get a slot at prefill time
-  std::vector<torch::Tensor> k_KPE, v_KPE;
-  std::vector<float> logits_V;
-};
-
-struct Sequence {
-  size_t request = 0;
-  int64_t sample = 0;
-  int64_t len = 0;  // positions filled in the cache
-  TokenId next_input = 0;
-  std::optional<Sampler> sampler;
-  std::vector<TokenId> out;
-  std::string text;
-  std::optional<text::StreamDecoder> decoder;
-};
+using detail::Prefix;
+using detail::Sequence;
 
 }  // namespace
 

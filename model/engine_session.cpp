@@ -5,6 +5,7 @@
 // line for line; they are repeated rather than shared so the two loops can be changed independently while the engine
 // internals are being optimised. tests/model/test_engine_session.cpp holds the two to the same tokens.
 #include "model/engine_session.h"
+#include "model/engine_sequence.h"
 
 #include <ATen/Parallel.h>
 
@@ -22,21 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-struct Prefix {  // a prefilled prompt kept for samples that did not get a slot at prefill time
-  std::vector<torch::Tensor> k_KPE, v_KPE;
-  std::vector<float> logits_V;
-};
-
-struct Sequence {
-  size_t request = 0;
-  int64_t sample = 0;
-  int64_t len = 0;  // positions filled in the cache
-  TokenId next_input = 0;
-  std::optional<Sampler> sampler;
-  std::vector<TokenId> out;
-  std::string text;
-  std::optional<text::StreamDecoder> decoder;
-};
+using detail::Prefix;
+using detail::Sequence;
 
 struct Pending {
   GenerationRequest req;
