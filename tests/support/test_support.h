@@ -34,3 +34,7 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
 }  // namespace crucible::testing
+
+// Skips the calling test, loudly, when ../shared (models, tokenizers, data) is not beside the checkout.
+#define CRUCIBLE_REQUIRE_SHARED() \
+  if (!crucible::testing::has_shared_data()) GTEST_SKIP() << "../shared not present beside the checkout"

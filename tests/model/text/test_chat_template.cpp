@@ -60,10 +60,12 @@ size_t check_cases(const std::function<bool(const std::string&)>& want) {
 bool is_gguf(const std::string& p) { return p.size() > 5 && p.substr(p.size() - 5) == ".gguf"; }
 
 TEST(ChatTemplate, MatchesTransformersByteForByte) {
+  CRUCIBLE_REQUIRE_SHARED();
   EXPECT_GE(check_cases([](const std::string& p) { return !is_gguf(p); }), 200u);
 }
 
 TEST(ChatTemplate, SmolLM2GgufTemplateMatchesTransformers) {
+  CRUCIBLE_REQUIRE_SHARED();
   Json cases = read_json_file(testing::source_dir() + "/tests/model/text/chat_expected.json");
   std::string gguf;
   for (const auto& c : cases)
@@ -74,6 +76,7 @@ TEST(ChatTemplate, SmolLM2GgufTemplateMatchesTransformers) {
 }
 
 TEST(ChatTemplate, WhitespaceControl) {
+  CRUCIBLE_REQUIRE_SHARED();
   EXPECT_EQ(render("a  {{- 'b' -}}  c"), "abc");
   // trim_blocks drops the newline after a block tag, lstrip_blocks the indentation before it.
   EXPECT_EQ(render("{% if true %}\n    x\n    {% endif %}\ny"), "    x\ny");
@@ -82,6 +85,7 @@ TEST(ChatTemplate, WhitespaceControl) {
 }
 
 TEST(ChatTemplate, ExpressionsFiltersAndTests) {
+  CRUCIBLE_REQUIRE_SHARED();
   EXPECT_EQ(render("{{ [3, 1, 2] | sort | join(',') }}"), "1,2,3");
   EXPECT_EQ(render("{{ 'a,b,c'.split(',')[-1] }}{{ 'abc'[::-1] }}{{ 'abc'[1:] }}"), "ccbabc");
   EXPECT_EQ(render("{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ 7 / 2 }} {{ 2 ** 3 }}"), "3 -4 1 3.5 8");
@@ -110,6 +114,7 @@ TEST(ChatTemplate, ExpressionsFiltersAndTests) {
 }
 
 TEST(ChatTemplate, ErrorsNameTheOrigin) {
+  CRUCIBLE_REQUIRE_SHARED();
   try {
     render("{{ raise_exception('Conversation roles must alternate') }}");
     FAIL() << "no exception";
@@ -139,6 +144,7 @@ TEST(ChatTemplate, ErrorsNameTheOrigin) {
 
 // A folder saved by recent transformers keeps the template in chat_template.jinja, special tokens in the config.
 TEST(ChatTemplate, ForModelReadsChatTemplateJinja) {
+  CRUCIBLE_REQUIRE_SHARED();
   testing::TempDir dir;
   write_text_file_atomic(dir.file("tokenizer_config.json"), R"({"bos_token": "<B>", "eos_token": {"content": "<E>"}})");
   write_text_file_atomic(dir.file("chat_template.jinja"),
@@ -152,6 +158,7 @@ TEST(ChatTemplate, ForModelReadsChatTemplateJinja) {
 // Mutated real templates (bytes deleted, duplicated, replaced by template syntax) either render or fail with an
 // InputError; never another exception, a hang or a crash. Hostile nesting is refused with a message.
 TEST(ChatTemplate, MutatedTemplatesFailCleanly) {
+  CRUCIBLE_REQUIRE_SHARED();
   std::vector<std::string> sources;
   for (const char* name : {"qwen3", "llama3", "deepseek_v3"})
     sources.push_back(read_json_file(testing::shared_dir() + "/models/tokenizers/" + name + "/tokenizer_config.json")

@@ -12,6 +12,7 @@ using crucible::testing::run_command;
 using crucible::testing::shared_dir;
 
 TEST(TokenizeCli, EncodesAndDecodes) {
+  CRUCIBLE_REQUIRE_SHARED();
   const std::string model = shared_dir() + "/models/tokenizers/qwen3";
   auto enc = run_command({crucible_binary(), "tokenize", "--model", model}, "Hello world");
   ASSERT_EQ(enc.exit_code, 0) << enc.err;
@@ -25,6 +26,7 @@ TEST(TokenizeCli, EncodesAndDecodes) {
 }
 
 TEST(TokenizeCli, ChatTemplateAndLlama2c) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto r = run_command({crucible_binary(), "tokenize", "--model", shared_dir() + "/models/tokenizers/deepseek_v3",
                         "--render"},
                        "What is 2+2?");
@@ -42,6 +44,7 @@ TEST(TokenizeCli, ChatTemplateAndLlama2c) {
 }
 
 TEST(TokenizeCli, BadTokenizerJsonExitsTwoNamingFileAndField) {
+  CRUCIBLE_REQUIRE_SHARED();
   crucible::testing::TempDir dir;
   crucible::write_text_file_atomic(dir.file("tokenizer.json"),
                                    R"({"model": {"type": "Unigram", "vocab": []}, "pre_tokenizer": null})");

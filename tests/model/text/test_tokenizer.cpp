@@ -69,27 +69,32 @@ void expect_vectors(const Tokenizer& tok, const std::string& name, size_t expect
 }
 
 TEST(TokenizerVectors, Qwen2WithQwen3TokenizerJson) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_tokenizer_json(shared_dir() + "/models/tokenizers/qwen3/tokenizer.json");
   expect_vectors(*tok, "qwen2", 46);
 }
 
 TEST(TokenizerVectors, LlamaBpeWithLlama3TokenizerJson) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_tokenizer_json(shared_dir() + "/models/tokenizers/llama3/tokenizer.json");
   expect_vectors(*tok, "llama-bpe", 46);
 }
 
 TEST(TokenizerVectors, LlamaSpmWithSentencePieceModel) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
   expect_vectors(*tok, "llama-spm", 46);
 }
 
 // Phi-3 reuses Llama 2's 32000 SentencePiece pieces (its extra chat tokens sit above them and do not occur here).
 TEST(TokenizerVectors, Phi3WithLlama2SentencePieceModel) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
   expect_vectors(*tok, "phi-3", 46);
 }
 
 TEST(TokenizerVectors, LlamaSpmWithLlama2cTokenizerBin) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_llama2c_tokenizer(shared_dir() + "/models/llama2-tokenizer/tokenizer.bin", 32000);
   expect_vectors(*tok, "llama-spm", 46);
 }
@@ -103,11 +108,13 @@ namespace {
 using testing::shared_dir;
 
 TEST(TokenizerVectors, Gpt2WithVocabOnlyGguf) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_tokenizer(shared_dir() + "/models/tokenizer-vectors/llama.cpp/ggml-vocab-gpt-2.gguf");
   expect_vectors(*tok, "gpt-2", 46);
 }
 
 TEST(TokenizerVectors, LlamaSpmWithVocabOnlyGguf) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_tokenizer(shared_dir() + "/models/tokenizer-vectors/llama.cpp/ggml-vocab-llama-spm.gguf");
   expect_vectors(*tok, "llama-spm", 46);
 }
@@ -151,6 +158,7 @@ void expect_round_trip(const Tokenizer& tok, bool allow_combining, bool allow_in
 }
 
 TEST(TokenizerRoundTrip, ByteLevelBpeKeepsEveryByte) {
+  CRUCIBLE_REQUIRE_SHARED();
   // Llama-3 has no normaliser: even invalid UTF-8 and combining marks come back unchanged.
   expect_round_trip(*load_tokenizer(shared_dir() + "/models/tokenizers/llama3"), true, true, 3000);
   expect_round_trip(*load_tokenizer(shared_dir() + "/models/tokenizers/deepseek_v3"), true, true, 3000);
@@ -161,6 +169,7 @@ TEST(TokenizerRoundTrip, ByteLevelBpeKeepsEveryByte) {
 }
 
 TEST(TokenizerRoundTrip, SentencePieceStyle) {
+  CRUCIBLE_REQUIRE_SHARED();
   expect_round_trip(*load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model"), true, false,
                     3000, false);
   expect_round_trip(*load_llama2c_tokenizer(shared_dir() + "/models/llama2-tokenizer/tokenizer.bin", 32000), true,
@@ -170,6 +179,7 @@ TEST(TokenizerRoundTrip, SentencePieceStyle) {
 }
 
 TEST(Tokenizer, SpecialTokensAndBos) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto qwen = load_tokenizer(shared_dir() + "/models/tokenizers/qwen3");
   auto ids = qwen->encode("<|im_start|>user\nhi<|im_end|>", true);
   ASSERT_EQ(ids.size(), 5u);
@@ -191,6 +201,7 @@ TEST(Tokenizer, SpecialTokensAndBos) {
 
 // encode() is const and shared by eval's worker threads: same ids from several threads at once.
 TEST(Tokenizer, ConcurrentEncodeIsConsistent) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_tokenizer(shared_dir() + "/models/tokenizers/qwen3");
   std::mt19937 rng(7);
   std::vector<std::string> texts;
@@ -210,6 +221,7 @@ TEST(Tokenizer, ConcurrentEncodeIsConsistent) {
 }
 
 TEST(StreamDecoder, HoldsSplitCharactersUntilWhole) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_tokenizer(shared_dir() + "/models/tokenizers/qwen3");
   // A character the vocabulary has no single token for, so its bytes arrive in several tokens.
   std::string rare;
@@ -245,6 +257,7 @@ TEST(StreamDecoder, HoldsSplitCharactersUntilWhole) {
 // What llama2.c's run.c printed for stories260K: encoding it and streaming the tokens after BOS back gives the same
 // bytes (the space of the first piece after BOS is dropped, as run.c does).
 TEST(StreamDecoder, Llama2cStreamsRunCOutput) {
+  CRUCIBLE_REQUIRE_SHARED();
   const std::string dir = shared_dir() + "/models/stories260K/";
   auto tok = load_llama2c_tokenizer(dir + "tok512.bin", 512);
   std::string expected = read_text_file(dir + "expected_greedy_t0_n200.run_c_stdout.txt");
@@ -259,6 +272,7 @@ TEST(StreamDecoder, Llama2cStreamsRunCOutput) {
 }
 
 TEST(StreamDecoder, SentencePieceLeadingSpace) {
+  CRUCIBLE_REQUIRE_SHARED();
   auto tok = load_sentencepiece_model(shared_dir() + "/models/llama2-tokenizer/tokenizer.model");
   auto ids = tok->encode("Hello world", true);
   StreamDecoder from_start(*tok);
@@ -282,6 +296,7 @@ std::string error_of(const std::function<void()>& fn) {
 }
 
 TEST(TokenizerErrors, BadTokenizerJsonNamesFileAndField) {
+  CRUCIBLE_REQUIRE_SHARED();
   testing::TempDir dir;
   auto write_and_load = [&](const std::string& name, const std::string& body) {
     write_text_file_atomic(dir.file(name), body);

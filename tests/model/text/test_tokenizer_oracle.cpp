@@ -88,6 +88,7 @@ void compare_with_oracle(const Tokenizer& tok, const std::string& kind, const st
 }
 
 TEST(TokenizerOracle, TokenizerJsonMatchesHfTokenizers) {
+  CRUCIBLE_REQUIRE_SHARED();
   for (const char* name : {"qwen3", "llama3", "deepseek_v3"}) {
     std::string path = testing::shared_dir() + "/models/tokenizers/" + name + "/tokenizer.json";
     compare_with_oracle(*load_tokenizer_json(path), "hf-json", path, true);
@@ -95,6 +96,7 @@ TEST(TokenizerOracle, TokenizerJsonMatchesHfTokenizers) {
 }
 
 TEST(TokenizerOracle, SentencePieceMatchesLibrary) {
+  CRUCIBLE_REQUIRE_SHARED();
   std::string path = testing::shared_dir() + "/models/llama2-tokenizer/tokenizer.model";
   compare_with_oracle(*load_sentencepiece_model(path), "spm", path, false);
   compare_with_oracle(*load_llama2c_tokenizer(testing::shared_dir() + "/models/llama2-tokenizer/tokenizer.bin", 32000),
@@ -104,6 +106,7 @@ TEST(TokenizerOracle, SentencePieceMatchesLibrary) {
 // The GGUF says tokenizer.ggml.pre = "smollm": split digits one by one, then the GPT-2 regex, as SmolLM2's own
 // tokenizer.json does. transformers' GGUF loader forgets the digit split, so the oracle re-attaches it.
 TEST(TokenizerOracle, SmolLM2GgufVocabularyMatchesItsHfTokenizer) {
+  CRUCIBLE_REQUIRE_SHARED();
   if (!std::filesystem::exists(kSmolLM2)) GTEST_SKIP() << "SmolLM2 GGUF missing (" << kSmolLM2 << "): run scripts/setup";
   compare_with_oracle(*load_tokenizer(kSmolLM2), "gguf-starcoder", kSmolLM2, true);
 }
