@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness/protocol.h"
+#include "model/logprobs.h"
 
 namespace crucible::harness {
 
@@ -45,6 +46,7 @@ struct GenerationResult {
   std::optional<int64_t> reasoning_tokens;  // where the backend reports them apart (an API's usage details)
   std::string finish_reason;               // stop | length | error
   double latency_ms = 0;
+  std::vector<TokenLogprob> logprobs;      // one per completion token when sampling.logprobs is set
 };
 
 class Backend {

@@ -28,6 +28,8 @@ struct SamplingConfig {
   int64_t samples = 4;   // k per problem
   uint64_t seed = 0;
   std::vector<std::string> stop;
+  bool logprobs = false;       // return each generated token's logprob (GenerationResult::logprobs)
+  int64_t top_logprobs = 0;    // and its top-N alternatives (0: none)
 };
 
 struct PromptConfig {
