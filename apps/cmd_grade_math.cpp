@@ -108,7 +108,8 @@ verifiers::MathGradeOptions math_options(const GradeArgs& a) {
       auto rule = verifiers::parse_rule_name(name);
       if (!rule)
         throw InputError("--rules", "", "unknown rule '" + name +
-                                            "' (boxed, final_answer, answer_line, bold, hash_marks, last_number, whole)");
+                                            "' (boxed, final_answer, answer_line, bold, hash_marks, display_math, "
+                                            "inline_math, last_number, whole)");
       o.rules.push_back(*rule);
       if (comma == std::string::npos) break;
       start = comma + 1;
@@ -124,9 +125,14 @@ verifiers::MathGradeOptions math_options(const GradeArgs& a) {
 int grade_math_cmd(const GradeArgs& a) {
   verifiers::MathGradeOptions o = math_options(a);
   return grade_all(a, [&](Json& rec, const std::string& where) {
-    auto v = verifiers::grade_math(require_string(rec, "response", where), gold_text(rec, where), o);
+    // finish_reason "length" (as crucible's runs and OpenAI-style APIs record it): only a marked answer counts.
+    bool cut = rec.contains("finish_reason") && rec["finish_reason"].is_string() && rec["finish_reason"] == "length";
+    verifiers::MathGradeOptions record_options = o;
+    record_options.cut_by_length = cut;
+    auto v = verifiers::grade_math(require_string(rec, "response", where), gold_text(rec, where), record_options);
     rec["correct"] = v.correct;
     rec["extracted"] = v.extracted ? Json(*v.extracted) : Json(nullptr);
+    if (v.extracted) rec["span"] = Json::array({v.span_begin, v.span_end});
     rec["reason"] = std::string(verifiers::outcome_name(v.outcome));
     rec["detail"] = v.reason;
     rec["rule"] = std::string(verifiers::rule_name(v.rule));
@@ -176,11 +182,11 @@ void setup(CLI::App& app, Globals&, Action& action) {
   auto* grade = subcommand(app, "grade", "Grade responses: math, choice, code");
   auto args = std::make_shared<GradeArgs>();
 
-  auto* math = grade->add_subcommand("math", "Grade math answers (JSONL in: response, gold; out: + correct, extracted, "
-                                              "reason, detail, rule, grader_version)");
+  auto* math = grade->add_subcommand("math", "Grade math answers (JSONL in: response, gold, optional finish_reason; out: + "
+                                              "correct, extracted, span, reason, detail, rule, grader_version)");
   add_common(math, *args);
-  math->add_option("--preset", args->preset, "extraction rules: math (boxed, final answer, Answer:, bold) or gsm8k "
-                                             "(adds ####, last number)")
+  math->add_option("--preset", args->preset, "extraction rules: math (boxed, final answer, Answer:, bold, last display "
+                                             "math, last inline math, last number) or gsm8k (adds ####)")
       ->capture_default_str();
   math->add_option("--rules", args->rules, "extraction rules in order, comma-separated (overrides --preset)");
   math->add_option("--budget-ms", args->budget_ms, "time budget per comparison; beyond it the reason is timeout")

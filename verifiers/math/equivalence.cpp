@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -367,48 +368,6 @@ bool is_scalar(const Node& n) {
   }
 }
 
-// A decimal written as a plain number (possibly negated): its value, digits after the point, significant digits.
-struct WrittenDecimal {
-  Rational value;
-  int places;
-  int significant;
-};
-std::optional<WrittenDecimal> written_decimal(const Node& n) {
-  if (n.kind == Kind::neg && n.kids[0].kind == Kind::number) {
-    auto w = written_decimal(n.kids[0]);
-    if (w) w->value = -w->value;
-    return w;
-  }
-  if (n.kind != Kind::number || !n.decimal) return std::nullopt;
-  size_t first = n.text.find_first_not_of('0');
-  int sig = first == std::string::npos ? 0 : static_cast<int>(n.text.size() - first);
-  return WrittenDecimal{n.q, n.digits, sig};
-}
-
-Rational half_unit(int places) {
-  Rational u(1, 2);
-  for (int i = 0; i < places; ++i) u /= 10;
-  for (int i = 0; i > places; --i) u *= 10;
-  return u;
-}
-
-// A decimal with >= 3 significant digits equals an exact value (written without decimals) that rounds to it:
-// 0.333 vs 1/3, 1.414 vs sqrt(2). Two decimals never match by rounding (0.125 vs 0.1254 differ).
-bool rounds_to(const Node& dec_side, const Node& other, const std::optional<Rational>& other_exact, Complex other_num) {
-  auto w = written_decimal(dec_side);
-  if (!w || w->significant < 3 || has_decimal(other)) return false;
-  Rational half = half_unit(w->places);
-  if (other_exact) {
-    // An exact value that the decimal writes in full would have matched exactly; this is rounding only.
-    Rational diff = *other_exact - w->value;
-    if (diff < 0) diff = -diff;
-    return diff <= half;
-  }
-  if (!finite(other_num) || std::fabs(other_num.imag()) > 1e-12) return false;
-  double diff = std::fabs(other_num.real() - w->value.convert_to<double>());
-  return diff <= half.convert_to<double>() * (1 + 1e-9);
-}
-
 int infinity_sign(const Node& n) {
   if (n.kind == Kind::infinity) return 1;
   if (n.kind == Kind::neg && n.kids[0].kind == Kind::infinity) return -1;
@@ -421,12 +380,23 @@ class Comparer {
 
   bool equal(const Node& a_in, const Node& b_in) {
     budget_.check();
+    // Different units are never equal (5 cm vs 5 m); a bare number against a number with a unit stays comparable.
+    std::string ua = unit_signature(a_in), ub = unit_signature(b_in);
+    if (!ua.empty() && !ub.empty() && ua != ub) return false;
     const Node& a = unwrap(a_in);
     const Node& b = unwrap(b_in);
 
     // "x = 3" against "3": the value after a variable's name.
     if (const Node* v = assigned_value(a); v && !is_equation(b)) return equal(*v, b);
     if (const Node* v = assigned_value(b); v && !is_equation(a)) return equal(a, *v);
+    // "x = 2 + 3 = 5", "3 \times 4 = 12", "x + y + z = 22" against a value: the value the equalities state.
+    if (b.kind != Kind::relation)
+      if (const Node* v = chain_value(a, b, true)) return equal(*v, b);
+    if (a.kind != Kind::relation)
+      if (const Node* v = chain_value(b, a, false)) return equal(a, *v);
+    // "3,5" (a decimal comma) against 3.5; a list of two integers otherwise.
+    if (auto d = decimal_comma(a); d && b.kind == Kind::number && b.decimal) return equal(*d, b);
+    if (auto d = decimal_comma(b); d && a.kind == Kind::number && a.decimal) return equal(a, *d);
 
     bool pm_a = is_scalar(a) && contains(a, Kind::pm), pm_b = is_scalar(b) && contains(b, Kind::pm);
     if (pm_a || pm_b) {
@@ -516,15 +486,158 @@ class Comparer {
     if (lhs.kind == Kind::symbol && rhs_symbols.count(lhs.text)) return nullptr;  // x = 2x - 3 is an equation
     return &n.kids[1];
   }
+  // A left side that only names the value: x, f(x), x_1, S_1:S_2, |PQ|, (a, b), \text{Total}.
   static bool names_only(const Node& n) {
+    switch (n.kind) {
+      case Kind::symbol:
+      case Kind::text: return true;
+      case Kind::tuple:
+        return !n.kids.empty() && std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return names_only(k); });
+      case Kind::func: return n.text == "abs" && n.kids.size() == 1 && names_only(n.kids[0]);
+      case Kind::mul:
+        // f(2) = 9: a function's name applied to a number.
+        if (n.kids.size() == 2 && n.kids[0].kind == Kind::symbol && n.kids[1].kind == Kind::number) return true;
+        return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) {
+          // f^{-1}(x) (an inverse function's name) and S_1 : S_2 (a ratio of names), only next to another name:
+          // x^{-1} = 2 alone is an equation.
+          bool inverse = k.kind == Kind::pow && k.kids[0].kind == Kind::symbol &&
+                         (k.kids[1].kind == Kind::neg || (k.kids[1].kind == Kind::number && k.kids[1].q == -1));
+          return inverse || names_only(k);
+        });
+      default: return false;
+    }
+  }
+
+  static bool has_symbols(const Node& n) {
     if (n.kind == Kind::symbol) return true;
-    if (n.kind == Kind::mul)
-      return std::all_of(n.kids.begin(), n.kids.end(), [](const Node& k) {
-        // f^{-1}(x): an inverse function's name, only with its argument (x^{-1} = 2 alone is an equation).
-        bool inverse = k.kind == Kind::pow && k.kids[0].kind == Kind::symbol && k.kids[1].kind == Kind::neg;
-        return inverse || names_only(k);
-      });
-    return false;
+    return std::any_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return has_symbols(k); });
+  }
+
+  // The value a chain of equalities states, compared with `other` (not a relation): against a plain value, the
+  // last side without unknowns (3 \times 4 = 12, 36 - 19 = 17 = x, s = 2 + 3 = 5); against an expression, the
+  // last side of a derivation of three sides or more ((-k+4) + (3k-2) = -k + 4 - 2 + 3k = 2k + 2).
+  // "7 = 11a + c" against "11a + c" is an equation, not a value.
+  // `stated`: n is the response (the first argument of compare_answers). A response that states "x + y + z = 22"
+  // against the gold 22 gives 22; a gold equation "2x + z = 1" is not matched by the bare 1.
+  static const Node* chain_value(const Node& n, const Node& other, bool stated) {
+    if (n.kind != Kind::relation || n.kids.size() < 2) return nullptr;
+    for (Rel r : n.ops)
+      if (r != Rel::eq) return nullptr;
+    auto plain = [](const Node& k) { return !has_symbols(k) && is_scalar(k) && k.kind != Kind::text; };
+    if (!has_symbols(other) && is_scalar(other)) {
+      // Two sides: both free of unknowns, or a name on the other side ("17 = x"); "2x + z = 1" against 1 is an
+      // equation, not its right side.
+      if (n.kids.size() == 2) {
+        if (plain(n.kids[0]) && plain(n.kids[1])) return &n.kids[1];
+        if (plain(n.kids[0]) && names_only(n.kids[1])) return &n.kids[0];
+        if (stated && plain(n.kids[1]) && has_symbols(n.kids[0])) return &n.kids[1];
+        return nullptr;
+      }
+      for (size_t k = n.kids.size(); k-- > 0;)
+        if (plain(n.kids[k])) return &n.kids[k];
+      return nullptr;
+    }
+    if (n.kids.size() >= 3) return &n.kids.back();
+    return nullptr;
+  }
+
+  // [3, 5] read as 3,5 = 3.5: two plain integers, the second not a group of three digits (3,500 is a thousand
+  // separator the lexer already read) and not zero-padded to look like one.
+  static std::optional<Node> decimal_comma(const Node& n) {
+    if (n.kind != Kind::list || n.kids.size() != 2) return std::nullopt;
+    const Node &x = n.kids[0], &y = n.kids[1];
+    if (x.kind != Kind::number || y.kind != Kind::number || x.decimal || y.decimal) return std::nullopt;
+    if (x.text.empty() || y.text.empty() || y.text.size() == 3 || y.text.size() > 12) return std::nullopt;
+    Node d = Node::num(x.q + y.q / pow10_rational(static_cast<int>(y.text.size())));
+    d.decimal = true;
+    d.digits = static_cast<int>(y.text.size());
+    d.text = x.text + y.text;
+    return d;
+  }
+  static Rational pow10_rational(int k) {
+    BigInt p = 1;
+    for (int i = 0; i < k; ++i) p *= 10;
+    return Rational(p);
+  }
+
+  // ---- units ----------------------------------------------------------------------------------------------------
+  // The known units written next to a value, canonical and sorted ("cm^2", "m", "dollar"); "" when none. Words that
+  // are not known units (filler, names of things: "apples") do not count, so "5 apples" vs "5" stays equal.
+  static std::string unit_signature(const Node& n_in) {
+    const Node* n = &n_in;
+    while (n->kind == Kind::list && n->kids.size() == 1) n = &n->kids[0];
+    std::vector<std::string> units;
+    auto add_text = [&](const std::string& words, const std::string& power) {
+      std::string pending_power;
+      size_t i = 0;
+      while (i < words.size()) {
+        size_t j = words.find(' ', i);
+        if (j == std::string::npos) j = words.size();
+        std::string w = words.substr(i, j - i);
+        i = j + 1;
+        if (w == "square" || w == "sq") {
+          pending_power = "^2";
+          continue;
+        }
+        if (w == "cubic" || w == "cu") {
+          pending_power = "^3";
+          continue;
+        }
+        std::string c = canonical_unit(w);
+        if (c.empty()) continue;
+        units.push_back(c + (power.empty() ? pending_power : power));
+        pending_power.clear();
+      }
+    };
+    std::function<void(const Node&)> visit = [&](const Node& k) {
+      if (k.kind == Kind::text) add_text(k.text, "");
+      else if (k.kind == Kind::pow && k.kids[0].kind == Kind::text && k.kids[1].kind == Kind::number)
+        add_text(k.kids[0].text, "^" + k.kids[1].q.str());
+      else if (k.kind == Kind::mul)
+        for (const auto& c : k.kids)
+          if (is_unit(c)) visit(c);
+    };
+    if (n->kind == Kind::mul) {
+      bool value = std::any_of(n->kids.begin(), n->kids.end(), [](const Node& k) { return !is_unit(k); });
+      if (!value) return {};
+      for (const auto& k : n->kids)
+        if (is_unit(k)) visit(k);
+    }
+    std::sort(units.begin(), units.end());
+    std::string out;
+    for (const auto& u : units) out += u + " ";
+    return out;
+  }
+
+  static std::string canonical_unit(const std::string& w_in) {
+    static const std::map<std::string, std::string> table{
+        {"mm", "mm"}, {"millimeter", "mm"}, {"millimeters", "mm"}, {"millimetre", "mm"}, {"millimetres", "mm"},
+        {"cm", "cm"}, {"centimeter", "cm"}, {"centimeters", "cm"}, {"centimetre", "cm"}, {"centimetres", "cm"},
+        {"m", "m"}, {"meter", "m"}, {"meters", "m"}, {"metre", "m"}, {"metres", "m"},
+        {"km", "km"}, {"kilometer", "km"}, {"kilometers", "km"}, {"kilometre", "km"}, {"kilometres", "km"},
+        {"in", "in"}, {"inch", "in"}, {"inches", "in"}, {"ft", "ft"}, {"foot", "ft"}, {"feet", "ft"},
+        {"yd", "yd"}, {"yard", "yd"}, {"yards", "yd"}, {"mi", "mi"}, {"mile", "mi"}, {"miles", "mi"},
+        {"mg", "mg"}, {"milligram", "mg"}, {"milligrams", "mg"}, {"g", "g"}, {"gram", "g"}, {"grams", "g"},
+        {"kg", "kg"}, {"kilogram", "kg"}, {"kilograms", "kg"}, {"lb", "lb"}, {"lbs", "lb"}, {"pound", "lb"},
+        {"pounds", "lb"}, {"oz", "oz"}, {"ounce", "oz"}, {"ounces", "oz"}, {"ton", "ton"}, {"tons", "ton"},
+        {"s", "s"}, {"sec", "s"}, {"secs", "s"}, {"second", "s"}, {"seconds", "s"},
+        {"min", "min"}, {"mins", "min"}, {"minute", "min"}, {"minutes", "min"},
+        {"h", "h"}, {"hr", "h"}, {"hrs", "h"}, {"hour", "h"}, {"hours", "h"}, {"day", "day"}, {"days", "day"},
+        {"week", "week"}, {"weeks", "week"}, {"month", "month"}, {"months", "month"}, {"yr", "yr"},
+        {"yrs", "yr"}, {"year", "yr"}, {"years", "yr"},
+        {"ml", "ml"}, {"milliliter", "ml"}, {"milliliters", "ml"}, {"l", "l"}, {"liter", "l"}, {"liters", "l"},
+        {"litre", "l"}, {"litres", "l"}, {"gal", "gal"}, {"gallon", "gal"}, {"gallons", "gal"},
+        {"dollar", "dollar"}, {"dollars", "dollar"}, {"usd", "dollar"}, {"cent", "cent"}, {"cents", "cent"},
+        {"euro", "euro"}, {"euros", "euro"}, {"rad", "rad"}, {"radian", "rad"}, {"radians", "rad"},
+        {"mph", "mph"}, {"kph", "kph"}, {"kmh", "kph"}, {"j", "J"}, {"joule", "J"}, {"joules", "J"},
+        {"kj", "kJ"}, {"w", "W"}, {"watt", "W"}, {"watts", "W"}, {"kw", "kW"}, {"n", "N"}, {"newton", "N"},
+        {"newtons", "N"}, {"pa", "Pa"}, {"hz", "Hz"}, {"ev", "eV"}, {"kev", "keV"}, {"mev", "MeV"}, {"gev", "GeV"},
+        {"v", "V"}, {"volt", "V"}, {"volts", "V"}, {"k", "K"}, {"kelvin", "K"}};
+    std::string w;
+    for (char c : w_in) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // Case carries the unit for a few: "mV" vs "MV", "Mpc"; the words above are case-free.
+    auto it = table.find(w);
+    return it == table.end() ? std::string() : it->second;
   }
 
   std::vector<Node> expand_pm(const Node& n) {
@@ -660,30 +773,61 @@ class Comparer {
   std::optional<std::vector<Iv>> relation_interval(const Node& n) {
     for (Rel r : n.ops)
       if (r == Rel::eq || r == Rel::ne) return std::nullopt;
+    Node inf = Node::make(Kind::infinity);
+    Node minus_inf = Node::make(Kind::neg, {inf});
+    auto neg = [](const Node& x) { return Node::make(Kind::neg, {x}); };
     if (n.kids.size() == 2) {
       const Node *var = nullptr, *bound = nullptr;
       Rel r = n.ops[0];
-      if (n.kids[0].kind == Kind::symbol && !mentions(n.kids[1], n.kids[0].text)) {
+      if (is_variable(n.kids[0]) && !mentions_any(n.kids[1], n.kids[0])) {
         var = &n.kids[0];
         bound = &n.kids[1];
-      } else if (n.kids[1].kind == Kind::symbol && !mentions(n.kids[0], n.kids[1].text)) {
+      } else if (is_variable(n.kids[1]) && !mentions_any(n.kids[0], n.kids[1])) {
         var = &n.kids[1];
         bound = &n.kids[0];
         r = flip(r);
       }
       if (!var) return std::nullopt;
-      Node inf = Node::make(Kind::infinity);
+      if (is_abs(*var)) {
+        // |t| < b is (-b, b); |t| > a is (-oo, -a) U (a, oo).
+        if (r == Rel::lt || r == Rel::le) return std::vector<Iv>{{neg(*bound), *bound, r == Rel::le, r == Rel::le}};
+        return std::vector<Iv>{{minus_inf, neg(*bound), false, r == Rel::ge}, {*bound, inf, r == Rel::ge, false}};
+      }
       if (r == Rel::gt || r == Rel::ge) return std::vector<Iv>{{*bound, inf, r == Rel::ge, false}};
-      return std::vector<Iv>{{Node::make(Kind::neg, {inf}), *bound, false, r == Rel::le}};
+      return std::vector<Iv>{{minus_inf, *bound, false, r == Rel::le}};
     }
-    if (n.kids.size() == 3 && n.kids[1].kind == Kind::symbol) {
+    if (n.kids.size() == 3 && is_variable(n.kids[1]) && !mentions_any(n.kids[0], n.kids[1]) &&
+        !mentions_any(n.kids[2], n.kids[1])) {
       Rel r1 = n.ops[0], r2 = n.ops[1];
       bool up = (r1 == Rel::lt || r1 == Rel::le) && (r2 == Rel::lt || r2 == Rel::le);
       bool down = (r1 == Rel::gt || r1 == Rel::ge) && (r2 == Rel::gt || r2 == Rel::ge);
-      if (up) return std::vector<Iv>{{n.kids[0], n.kids[2], r1 == Rel::le, r2 == Rel::le}};
-      if (down) return std::vector<Iv>{{n.kids[2], n.kids[0], r2 == Rel::ge, r1 == Rel::ge}};
+      if (!up && !down) return std::nullopt;
+      const Node& lo = up ? n.kids[0] : n.kids[2];
+      const Node& hi = up ? n.kids[2] : n.kids[0];
+      bool lc = up ? r1 == Rel::le : r2 == Rel::ge, rc = up ? r2 == Rel::le : r1 == Rel::ge;
+      if (is_abs(n.kids[1])) {
+        // a <= |t| <= b for a real t: [-b, -a] U [a, b].
+        return std::vector<Iv>{{neg(hi), neg(lo), rc, lc}, {lo, hi, lc, rc}};
+      }
+      return std::vector<Iv>{{lo, hi, lc, rc}};
     }
     return std::nullopt;
+  }
+
+  // The unknown of an inequality: x, g(x), |t|.
+  static bool is_variable(const Node& n) {
+    if (n.kind == Kind::symbol) return true;
+    if (is_abs(n)) return n.kids[0].kind == Kind::symbol;
+    // g(x): a function name applied to its argument (a product of two names).
+    return n.kind == Kind::mul && n.kids.size() == 2 && n.kids[0].kind == Kind::symbol &&
+           n.kids[1].kind == Kind::symbol;
+  }
+  static bool is_abs(const Node& n) { return n.kind == Kind::func && n.text == "abs" && n.kids.size() == 1; }
+  static bool mentions_any(const Node& n, const Node& var) {
+    std::set<std::string> names, here;
+    collect_symbols(var, names);
+    collect_symbols(n, here);
+    return std::any_of(names.begin(), names.end(), [&](const std::string& s) { return here.count(s) > 0; });
   }
 
   static Rel flip(Rel r) {
@@ -694,12 +838,6 @@ class Comparer {
       case Rel::ge: return Rel::le;
       default: return r;
     }
-  }
-
-  static bool mentions(const Node& n, const std::string& name) {
-    std::set<std::string> s;
-    collect_symbols(n, s);
-    return s.count(name) > 0;
   }
 
   bool endpoint_equal(const Node& a, const Node& b) {
@@ -807,19 +945,23 @@ class Comparer {
     return Node::make(Kind::mul, {p.kids[0], Node::num(Rational(1, 100))});
   }
 
+  // Decimals are exact rationals everywhere: a decimal equals only what it is exactly (0.5 = 1/2, 2.5\pi = 5\pi/2).
+  // An approximation (1.4142 for \sqrt2, 0.333 for 1/3) matches only within options_.decimal_tolerance, off by
+  // default: a policy trained against this grader must not learn that four digits of an irrational answer pay.
   bool values_equal(const Node& a, const Node& b) {
     int sa = infinity_sign(a), sb = infinity_sign(b);
     if (sa || sb) return sa == sb;
+    bool floats = has_decimal(a) || has_decimal(b);
+    double tol = floats ? options_.decimal_tolerance : 0.0;
     Exact exact(budget_);
     std::optional<Rational> ea = exact.eval(a), eb = exact.eval(b);
     if (ea && eb) {
       if (*ea == *eb) return true;
-      return rounds_to(a, b, eb, {}) || rounds_to(b, a, ea, {});
+      return tol > 0 && close(Complex(ea->convert_to<double>()), Complex(eb->convert_to<double>()), tol);
     }
     std::set<std::string> syms;
     collect_symbols(a, syms);
     collect_symbols(b, syms);
-    bool floats = has_decimal(a) || has_decimal(b);
     Numeric num(budget_);
     if (syms.empty()) {
       Complex va = num.eval(a), vb = num.eval(b);
@@ -827,25 +969,30 @@ class Comparer {
         if (!finite(va) && !finite(vb)) return ginac_equal(a, b, budget_.deadline()).value_or(false);
         return false;
       }
-      if (!close(va, vb, 1e-9)) {
-        if (rounds_to(a, b, eb, vb) || rounds_to(b, a, ea, va)) return true;
-        return floats && close(va, vb, options_.float_rel_tol);
-      }
-      if (floats) return true;
-      return ginac_equal(a, b, budget_.deadline()).value_or(true);
+      if (!close(va, vb, 1e-9)) return tol > 0 && close(va, vb, tol);
+      // Agreement to double precision: GiNaC decides exactly (1.41421356237 is not \sqrt2 without a tolerance).
+      auto g = ginac_equal(a, b, budget_.deadline());
+      if (g && !*g) return tol > 0 && close(va, vb, tol);
+      return g.value_or(!floats);
     }
     int valid = 0;
+    bool loose = false;  // equal only within the decimal tolerance
     for (int p = 0; p < 6; ++p) {
       size_t idx = 0;
       for (const auto& s : syms) num.values[s] = sample_value(idx++, p);
       Complex va = num.eval(a), vb = num.eval(b);
       if (!finite(va) || !finite(vb)) continue;
       ++valid;
-      if (!close(va, vb, floats ? std::max(1e-8, options_.float_rel_tol) : 1e-8)) return false;
+      if (close(va, vb, 1e-8)) continue;
+      if (tol > 0 && close(va, vb, tol)) {
+        loose = true;
+        continue;
+      }
+      return false;
     }
-    if (floats && valid > 0) return true;
+    if (loose) return valid > 0;
     auto g = ginac_equal(a, b, budget_.deadline());
-    if (g) return *g;
+    if (g) return *g || (tol > 0 && valid > 0);
     return valid > 0;
   }
 

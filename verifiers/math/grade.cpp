@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 
 #include "verifiers/math/answer.h"
@@ -8,12 +9,14 @@
 namespace crucible::verifiers {
 namespace {
 
-constexpr std::array<std::pair<ExtractRule, std::string_view>, 8> kRuleNames{{
+constexpr std::array<std::pair<ExtractRule, std::string_view>, 10> kRuleNames{{
     {ExtractRule::boxed, "boxed"},
     {ExtractRule::final_answer, "final_answer"},
     {ExtractRule::answer_line, "answer_line"},
     {ExtractRule::bold, "bold"},
     {ExtractRule::hash_marks, "hash_marks"},
+    {ExtractRule::display_math, "display_math"},
+    {ExtractRule::inline_math, "inline_math"},
     {ExtractRule::last_number, "last_number"},
     {ExtractRule::whole, "whole"},
     {ExtractRule::none, "none"},
@@ -75,8 +78,9 @@ MathGradeOptions MathGradeOptions::math() { return MathGradeOptions{}; }
 
 MathGradeOptions MathGradeOptions::gsm8k() {
   MathGradeOptions o;
-  o.rules = {ExtractRule::boxed,      ExtractRule::final_answer, ExtractRule::answer_line,
-             ExtractRule::hash_marks, ExtractRule::bold,         ExtractRule::last_number};
+  o.rules = {ExtractRule::boxed,        ExtractRule::final_answer, ExtractRule::answer_line,
+             ExtractRule::hash_marks,   ExtractRule::bold,         ExtractRule::display_math,
+             ExtractRule::inline_math,  ExtractRule::last_number};
   return o;
 }
 
@@ -97,14 +101,30 @@ MathVerdict grade_math(std::string_view response, std::string_view gold, const M
     return v;
   }
   std::string_view text = split.unfinished ? split.reasoning : split.answer;
-  auto found = extract_answer(text, options.rules);
+  // A response cut by the length limit has no answer unless it marked one: the fallbacks would only guess from the
+  // middle of the working (the last number, or a bold section heading).
+  bool cut = options.cut_by_length || response_looks_cut(text);
+  std::vector<ExtractRule> rules;
+  for (ExtractRule r : options.rules)
+    if (!cut || is_marker_rule(r)) rules.push_back(r);
+  auto found = extract_answer(text, rules);
   if (!found) {
+    bool fallbacks = std::any_of(options.rules.begin(), options.rules.end(), [](ExtractRule r) { return !is_marker_rule(r); });
+    if (cut && fallbacks) {
+      v.outcome = MathOutcome::unfinished;
+      v.reason = options.cut_by_length ? "cut by the length limit before a final answer"
+                                       : "the response stops mid-sentence, before a final answer";
+      return v;
+    }
     v.outcome = MathOutcome::unparsed;
     v.reason = "no answer found";
     return v;
   }
   v.extracted = found->text;
   v.rule = found->rule;
+  size_t offset = static_cast<size_t>(text.data() - response.data());
+  v.span_begin = offset + found->begin;
+  v.span_end = offset + found->end;
   Compared c = compare_detail(found->text, gold, options);
   switch (c.result) {
     case Equivalence::equal:

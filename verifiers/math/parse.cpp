@@ -93,6 +93,7 @@ class Lexer {
         t.type = T::ident;
         t.s = std::string(s_.substr(i_, j - i_));
         i_ = j;
+        if (t.s == "percent" || t.s == "pct") t.type = T::percent;
         // Code-style answers: np.arcsin(x), math.sqrt(2).
         if ((t.s == "np" || t.s == "math" || t.s == "sympy" || t.s == "sp") && i_ < s_.size() && s_[i_] == '.' &&
             i_ + 1 < s_.size() && is_alpha(s_[i_ + 1])) {
@@ -289,6 +290,10 @@ class Lexer {
       std::string content = read_group_raw();
       t.type = T::text;
       t.s = content;
+      std::string squeezed;
+      for (char ch : content)
+        if (ch != ' ' && ch != '~') squeezed += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (squeezed == "%" || squeezed == "\\%" || squeezed == "percent" || squeezed == "pct") t.type = T::percent;
       return true;
     }
     if (name == "operatorname") {
@@ -413,15 +418,25 @@ class Parser {
  public:
   Parser(std::vector<Token> toks, Budget& budget, int depth) : t_(std::move(toks)), budget_(budget), depth_(depth) {}
 
+  // "a, b, c" is a list; "a=1, b=2; a=3, b=4" (semicolons between comma groups) a list of tuples.
   Node parse_top() {
-    std::vector<Node> items;
-    items.push_back(parse_item());
+    std::vector<std::vector<Node>> groups(1);
+    groups.back().push_back(parse_item());
     while (at_separator()) {
+      bool semicolon = at_punct(";");
       advance();
       if (at(T::end)) break;  // trailing comma
-      items.push_back(parse_item());
+      if (semicolon) groups.emplace_back();
+      groups.back().push_back(parse_item());
     }
     if (!at(T::end)) throw ParseFail{"trailing input"};
+    bool grouped = groups.size() > 1 && std::any_of(groups.begin(), groups.end(), [](const auto& g) { return g.size() > 1; });
+    std::vector<Node> items;
+    for (auto& g : groups) {
+      if (grouped && g.size() > 1) items.push_back(make(Kind::tuple, std::move(g)));
+      else
+        for (auto& x : g) items.push_back(std::move(x));
+    }
     if (items.size() == 1) return std::move(items[0]);
     return make(Kind::list, std::move(items));
   }
@@ -551,7 +566,7 @@ class Parser {
       if (at_punct("*") || at_cmd("cdot") || at_cmd("times") || at_cmd("ast")) {
         advance();
         left = make(Kind::mul, {std::move(left), parse_unary()});
-      } else if (at_punct("/") || at_cmd("div") || at_cmd("over")) {
+      } else if (at_punct("/") || at_cmd("div") || at_cmd("over") || (at_punct(":") && ratio_follows())) {
         advance();
         Node d = parse_unary();
         left = make(Kind::mul, {std::move(left), make(Kind::pow, {std::move(d), Node::num(-1)})});
@@ -561,6 +576,13 @@ class Parser {
         return left;
       }
     }
+  }
+
+  // "2:5", "S_1:S_2": a ratio, read as the quotient (2:5 = 4:10 = 2/5).
+  bool ratio_follows() const {
+    const Token& n = ahead(1);
+    return n.type == T::num || n.type == T::ident || (n.type == T::cmd && n.s != "end") ||
+           (n.type == T::punct && (n.s == "(" || n.s == "{"));
   }
 
   Node parse_unary() {
@@ -586,10 +608,21 @@ class Parser {
     if (at_punct("^")) {
       advance();
       Node e = parse_exponent();
+      // 3^{\text{rd}}, 21^{st}: an ordinal suffix, not a power.
+      if (is_ordinal_suffix(e)) return parse_postfix_ops(std::move(base));
       base = make(Kind::pow, {std::move(base), std::move(e)});
       return parse_postfix_ops(std::move(base));
     }
     return base;
+  }
+
+  static bool is_ordinal_suffix(const Node& e) {
+    std::string w;
+    if (e.kind == Kind::text) w = e.text;
+    else if (e.kind == Kind::mul && e.kids.size() == 2 && e.kids[0].kind == Kind::symbol &&
+             e.kids[1].kind == Kind::symbol)
+      w = e.kids[0].text + e.kids[1].text;
+    return w == "st" || w == "nd" || w == "rd" || w == "th";
   }
 
   Node parse_exponent() {
@@ -825,6 +858,13 @@ class Parser {
     bool has_digit = std::any_of(content.begin(), content.end(), [](char ch) { return is_digit(ch); });
     std::string low = trim_lower(content);
     size_t letters = static_cast<size_t>(std::count_if(low.begin(), low.end(), [](char ch) { return is_alpha(ch); }));
+    // A one-letter unit after a value ("5\text{ m}", "3\text{ s}") is a unit, not the letter answer \text{C}.
+    static const std::string_view unit_letters[] = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V"};
+    std::string bare;
+    for (char ch : content)
+      if (ch != ' ' && ch != '~') bare += ch;
+    if (std::find(std::begin(unit_letters), std::end(unit_letters), bare) != std::end(unit_letters))
+      return make(Kind::text, {}, normalise_words(content));
     if (has_digit || letters <= 1) {
       try {
         Lexer lx(content, budget_);
@@ -835,7 +875,18 @@ class Parser {
       } catch (const ParseFail&) {
       }
     }
-    return make(Kind::text, {}, normalise_words(content));
+    std::string words = normalise_words(content);
+    if (auto m = multiplier_word(words)) return Node::num(*m);
+    return make(Kind::text, {}, words);
+  }
+
+  // "2\text{ thousand}", "3 million": a factor.
+  static std::optional<Rational> multiplier_word(const std::string& w) {
+    if (w == "hundred") return Rational(100);
+    if (w == "thousand") return Rational(1000);
+    if (w == "million") return Rational(1'000'000);
+    if (w == "billion") return Rational(1'000'000'000);
+    return std::nullopt;
   }
 
   static std::string normalise_words(std::string_view s) {
@@ -865,6 +916,7 @@ class Parser {
       }
       return make(Kind::text, {}, text);
     }
+    if (auto m = multiplier_word(lower(w))) return Node::num(*m);
     if (w == "pi") return make(Kind::pi);
     if (w == "e") return make(Kind::euler);
     if (w == "i") return make(Kind::imag);

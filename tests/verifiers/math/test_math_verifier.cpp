@@ -35,11 +35,105 @@ TEST(MathExtract, PhrasesLinesBoldAndFallbacks) {
   EXPECT_EQ(extract("work\nAnswer: 42\n"), "42");
   EXPECT_EQ(extract("work\n**Answer:** $x = 2$"), "x = 2");
   EXPECT_EQ(extract("it is **17** in total"), "17");
-  EXPECT_EQ(extract("no marker, just 12 and 13"), "<none>");
+  std::vector<ExtractRule> markers{ExtractRule::boxed, ExtractRule::final_answer, ExtractRule::answer_line,
+                                   ExtractRule::bold};
+  EXPECT_EQ(extract("no marker, just 12 and 13", markers), "<none>");
+  EXPECT_EQ(extract("no marker, just 12 and 13"), "13");  // the default chain ends on the last number
   EXPECT_EQ(extract("no marker, just 12 and 1,300.", MathGradeOptions::gsm8k().rules), "1300");
   EXPECT_EQ(extract("calc\n#### 72", MathGradeOptions::gsm8k().rules), "72");
   // The answer phrase that holds a box yields the box's content.
   EXPECT_EQ(extract("the answer is $\\boxed{9}$", {ExtractRule::final_answer}), "9");
+}
+
+TEST(MathExtract, TheDefaultChainReadsUnmarkedAnswers) {
+  EXPECT_EQ(extract("-12"), "-12");
+  EXPECT_EQ(extract(".25"), ".25");
+  EXPECT_EQ(extract("2 500"), "2 500");
+  EXPECT_EQ(extract("1,250.50$"), "1,250.50$");
+  EXPECT_EQ(extract("Solving gives\n$$\nx = \\frac{3}{2}\n$$\n"), "x = \\frac{3}{2}");
+  EXPECT_EQ(extract(R"(\[\begin{aligned} S &= 1 + 2 \\ &= 3 \end{aligned}\])"), "3");
+  EXPECT_EQ(extract("The area is \\(\\frac{9}{2}\\)."), "\\frac{9}{2}");
+  // A display computed earlier, an inline answer after it: the later one.
+  EXPECT_EQ(extract("$$2x = 10$$ so $x = 5$."), "x = 5");
+  // Currency dollars are not math; the last number of the prose is the answer.
+  EXPECT_EQ(extract("She pays $5 for apples and $7 for pears, so $12 in all."), "12");
+  // The result of the last computation, not the distractor after it.
+  EXPECT_EQ(extract("In total 9 + 6 = 15 liters of water out of the 24 liters."), "15");
+  EXPECT_EQ(extract("Final Answer: The final answer is $2.5$. I hope it is correct."), "2.5");
+  EXPECT_EQ(extract("**Final Answer**\n\n$\\frac{1}{2}$"), "\\frac{1}{2}");
+}
+
+TEST(MathExtract, BoxesWrittenTogetherAreOneAnswer) {
+  EXPECT_EQ(extract("So $x = \\boxed{2}$ or $x = \\boxed{3}$."), "2; 3");
+  EXPECT_EQ(extract("\\boxed{7} \\boxed{7}"), "7");
+  // Work and answer, or a correction: only the last box.
+  EXPECT_EQ(extract("For part one $\\boxed{4}$.\n\nSo the answer is $\\boxed{9}$."), "9");
+  EXPECT_EQ(extract("First \\boxed{10}, corrected: \\boxed{12}"), "12");
+  EXPECT_FALSE(grade_math("\\boxed{1}\\boxed{2}\\boxed{3}", "2").correct);
+  EXPECT_TRUE(grade_math("The roots are \\boxed{-1} and \\boxed{1}.", "\\pm 1").correct);
+  EXPECT_TRUE(grade_math("Hence $\\boxed{m = 3}$ and $\\boxed{n = 8}$.", "(3, 8)").correct);
+  EXPECT_FALSE(grade_math("Hence $\\boxed{m = 3}$ and $\\boxed{n = 8}$.", "(8, 3)").correct);
+}
+
+TEST(MathExtract, HeadingsAreNotAnswersAndCutResponsesAreUnfinished) {
+  std::string cut =
+      "**Step 1: Find the cost of the apples**\nJohn buys 5 apples at $2 each, so 5 x 2 = 10 dollars.\n\n"
+      "**Step 2: Find the cost of the pears**\nHe buys 4 pears at $3 each, so 4 x 3 = 12 dollars.\n\n"
+      "**Step 3: Compare the profits of the two stalls**\nThe first stall earns 10 dollars and the second";
+  MathVerdict v = grade_math(cut, "10");
+  EXPECT_EQ(v.outcome, MathOutcome::unfinished) << v.reason;
+  EXPECT_FALSE(v.correct);
+  // The same text, finished: the heading is skipped, the bold answer is read.
+  MathVerdict done = grade_math("**Step 1: Add**\n3 + 4 = 7.\n\n**7**", "7");
+  EXPECT_TRUE(done.correct) << done.reason;
+  EXPECT_EQ(done.rule, ExtractRule::bold);
+  // finish_reason "length": only a marker counts.
+  MathGradeOptions length_cut;
+  length_cut.cut_by_length = true;
+  EXPECT_EQ(grade_math("so far we have 3 + 4 = 7", "7", length_cut).outcome, MathOutcome::unfinished);
+  EXPECT_TRUE(grade_math("so far \\boxed{7}", "7", length_cut).correct);
+  // The span points into the response.
+  std::string r = "<think>x</think> The answer is $\\frac{1}{2}$.";
+  MathVerdict s = grade_math(r, "0.5");
+  ASSERT_TRUE(s.correct);
+  EXPECT_EQ(r.substr(s.span_begin, s.span_end - s.span_begin), "$\\frac{1}{2}$");
+}
+
+TEST(MathEquivalence, Issue11Policies) {
+  // Decimals equal an exact irrational (or repeating) value only under a stated tolerance.
+  EXPECT_FALSE(answers_equivalent("1.4142", "\\sqrt2"));
+  EXPECT_FALSE(answers_equivalent("9.4248", "3\\pi"));
+  EXPECT_FALSE(answers_equivalent("1.41421356237", "\\sqrt2"));
+  EXPECT_FALSE(answers_equivalent("0.333", "\\frac13"));
+  EXPECT_TRUE(answers_equivalent("2.5\\pi", "\\frac{5\\pi}{2}"));
+  MathGradeOptions tolerant;
+  tolerant.decimal_tolerance = 1e-4;
+  EXPECT_TRUE(answers_equivalent("1.4142", "\\sqrt2", tolerant));
+  EXPECT_FALSE(answers_equivalent("1.41", "\\sqrt2", tolerant));
+  // Units: different units never equal, a bare number equals a number with a unit.
+  EXPECT_FALSE(answers_equivalent("5 \\text{ cm}", "5 \\text{ m}"));
+  EXPECT_FALSE(answers_equivalent("5 \\text{ km}", "5000 \\text{ m}"));
+  EXPECT_TRUE(answers_equivalent("5 \\text{ meters}", "5\\mathrm{~m}"));
+  EXPECT_TRUE(answers_equivalent("5\\text{ cm}", "5"));
+  // Labels, chains, ratios, words.
+  EXPECT_TRUE(answers_equivalent("(a,b)=(4,1)", "(4,1)"));
+  EXPECT_TRUE(answers_equivalent("S_1:S_2 = 2:5", "2:5"));
+  EXPECT_TRUE(answers_equivalent("|PQ| = 3", "3"));
+  EXPECT_TRUE(answers_equivalent("a=1,b=2;a=3,b=4", "(1,2),(3,4)"));
+  EXPECT_TRUE(answers_equivalent("a = 3 + 6 = 9", "9"));
+  EXPECT_TRUE(answers_equivalent("x + y + z = 22", "22"));
+  EXPECT_FALSE(answers_equivalent("1", "2x + z = 1"));  // a gold equation is not its right side
+  EXPECT_TRUE(answers_equivalent("3,5", "3.5"));
+  EXPECT_TRUE(answers_equivalent("3^{\\text{rd}}", "3"));
+  EXPECT_TRUE(answers_equivalent("2\\text{ thousand}", "2000"));
+  EXPECT_TRUE(answers_equivalent("45 percent", "45\\%"));
+  // Relations: absolute values and function values as the unknown.
+  EXPECT_TRUE(answers_equivalent("1 \\le |t| \\le 3", "[-3,-1] \\cup [1,3]"));
+  EXPECT_TRUE(answers_equivalent("-1<g(x)<2", "(-1,2)"));
+  EXPECT_TRUE(answers_equivalent("|x| < 2", "(-2, 2)"));
+  // Several answers never equal one of them.
+  EXPECT_FALSE(answers_equivalent("x = 1 \\text{ or } x = 2 \\text{ or } x = 3", "2"));
+  EXPECT_FALSE(answers_equivalent("\\pm 3", "3"));
 }
 
 TEST(MathExtract, RuleOrderIsTheSuitesAndTheRuleIsReported) {
