@@ -97,6 +97,9 @@ struct Node {
 // Throws BudgetExceeded when the budget runs out.
 std::optional<Node> parse_answer(std::string_view text, Budget& budget);
 
+// The canonical name of a unit word ("centimeters" -> "cm", "degrees" -> "deg"); "" when it is not a known unit.
+std::string canonical_unit(std::string_view word);
+
 // Canonical, human-readable rendering (tests, debugging, fuzzing).
 std::string render(const Node& n);
 

@@ -523,8 +523,8 @@ class Comparer {
     if (n.kind != Kind::relation || n.kids.size() < 2) return nullptr;
     for (Rel r : n.ops)
       if (r != Rel::eq) return nullptr;
-    auto plain = [](const Node& k) { return !has_symbols(k) && is_scalar(k) && k.kind != Kind::text; };
-    if (!has_symbols(other) && is_scalar(other)) {
+    auto plain = [](const Node& k) { return !has_symbols(k) && k.kind != Kind::text && k.kind != Kind::relation; };
+    if (!has_symbols(other) && other.kind != Kind::text) {
       // Two sides: both free of unknowns, or a name on the other side ("17 = x"); "2x + z = 1" against 1 is an
       // equation, not its right side.
       if (n.kids.size() == 2) {
@@ -547,7 +547,7 @@ class Comparer {
     if (n.kind != Kind::list || n.kids.size() != 2) return std::nullopt;
     const Node &x = n.kids[0], &y = n.kids[1];
     if (x.kind != Kind::number || y.kind != Kind::number || x.decimal || y.decimal) return std::nullopt;
-    if (x.text.empty() || y.text.empty() || y.text.size() == 3 || y.text.size() > 12) return std::nullopt;
+    if (x.text.empty() || y.text.empty() || (y.text.size() == 3 && x.q != 0) || y.text.size() > 12) return std::nullopt;
     Node d = Node::num(x.q + y.q / pow10_rational(static_cast<int>(y.text.size())));
     d.decimal = true;
     d.digits = static_cast<int>(y.text.size());
@@ -597,6 +597,7 @@ class Comparer {
         for (const auto& c : k.kids)
           if (is_unit(c)) visit(c);
     };
+    if (n->kind == Kind::degree) return "deg ";  // 45^\circ against "45 radians"
     if (n->kind == Kind::mul) {
       bool value = std::any_of(n->kids.begin(), n->kids.end(), [](const Node& k) { return !is_unit(k); });
       if (!value) return {};
@@ -609,36 +610,6 @@ class Comparer {
     return out;
   }
 
-  static std::string canonical_unit(const std::string& w_in) {
-    static const std::map<std::string, std::string> table{
-        {"mm", "mm"}, {"millimeter", "mm"}, {"millimeters", "mm"}, {"millimetre", "mm"}, {"millimetres", "mm"},
-        {"cm", "cm"}, {"centimeter", "cm"}, {"centimeters", "cm"}, {"centimetre", "cm"}, {"centimetres", "cm"},
-        {"m", "m"}, {"meter", "m"}, {"meters", "m"}, {"metre", "m"}, {"metres", "m"},
-        {"km", "km"}, {"kilometer", "km"}, {"kilometers", "km"}, {"kilometre", "km"}, {"kilometres", "km"},
-        {"in", "in"}, {"inch", "in"}, {"inches", "in"}, {"ft", "ft"}, {"foot", "ft"}, {"feet", "ft"},
-        {"yd", "yd"}, {"yard", "yd"}, {"yards", "yd"}, {"mi", "mi"}, {"mile", "mi"}, {"miles", "mi"},
-        {"mg", "mg"}, {"milligram", "mg"}, {"milligrams", "mg"}, {"g", "g"}, {"gram", "g"}, {"grams", "g"},
-        {"kg", "kg"}, {"kilogram", "kg"}, {"kilograms", "kg"}, {"lb", "lb"}, {"lbs", "lb"}, {"pound", "lb"},
-        {"pounds", "lb"}, {"oz", "oz"}, {"ounce", "oz"}, {"ounces", "oz"}, {"ton", "ton"}, {"tons", "ton"},
-        {"s", "s"}, {"sec", "s"}, {"secs", "s"}, {"second", "s"}, {"seconds", "s"},
-        {"min", "min"}, {"mins", "min"}, {"minute", "min"}, {"minutes", "min"},
-        {"h", "h"}, {"hr", "h"}, {"hrs", "h"}, {"hour", "h"}, {"hours", "h"}, {"day", "day"}, {"days", "day"},
-        {"week", "week"}, {"weeks", "week"}, {"month", "month"}, {"months", "month"}, {"yr", "yr"},
-        {"yrs", "yr"}, {"year", "yr"}, {"years", "yr"},
-        {"ml", "ml"}, {"milliliter", "ml"}, {"milliliters", "ml"}, {"l", "l"}, {"liter", "l"}, {"liters", "l"},
-        {"litre", "l"}, {"litres", "l"}, {"gal", "gal"}, {"gallon", "gal"}, {"gallons", "gal"},
-        {"dollar", "dollar"}, {"dollars", "dollar"}, {"usd", "dollar"}, {"cent", "cent"}, {"cents", "cent"},
-        {"euro", "euro"}, {"euros", "euro"}, {"rad", "rad"}, {"radian", "rad"}, {"radians", "rad"},
-        {"mph", "mph"}, {"kph", "kph"}, {"kmh", "kph"}, {"j", "J"}, {"joule", "J"}, {"joules", "J"},
-        {"kj", "kJ"}, {"w", "W"}, {"watt", "W"}, {"watts", "W"}, {"kw", "kW"}, {"n", "N"}, {"newton", "N"},
-        {"newtons", "N"}, {"pa", "Pa"}, {"hz", "Hz"}, {"ev", "eV"}, {"kev", "keV"}, {"mev", "MeV"}, {"gev", "GeV"},
-        {"v", "V"}, {"volt", "V"}, {"volts", "V"}, {"k", "K"}, {"kelvin", "K"}};
-    std::string w;
-    for (char c : w_in) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    // Case carries the unit for a few: "mV" vs "MV", "Mpc"; the words above are case-free.
-    auto it = table.find(w);
-    return it == table.end() ? std::string() : it->second;
-  }
 
   std::vector<Node> expand_pm(const Node& n) {
     std::vector<Node> out{n};
@@ -1001,6 +972,39 @@ class Comparer {
 };
 
 }  // namespace
+
+// The canonical name of a unit word ("centimeters" -> "cm"); "" for a word that is not a known unit.
+std::string canonical_unit(std::string_view w_in) {
+  static const std::map<std::string, std::string> table{
+      {"mm", "mm"}, {"millimeter", "mm"}, {"millimeters", "mm"}, {"millimetre", "mm"}, {"millimetres", "mm"},
+      {"cm", "cm"}, {"centimeter", "cm"}, {"centimeters", "cm"}, {"centimetre", "cm"}, {"centimetres", "cm"},
+      {"m", "m"}, {"meter", "m"}, {"meters", "m"}, {"metre", "m"}, {"metres", "m"},
+      {"km", "km"}, {"kilometer", "km"}, {"kilometers", "km"}, {"kilometre", "km"}, {"kilometres", "km"},
+      {"in", "in"}, {"inch", "in"}, {"inches", "in"}, {"ft", "ft"}, {"foot", "ft"}, {"feet", "ft"},
+      {"yd", "yd"}, {"yard", "yd"}, {"yards", "yd"}, {"mi", "mi"}, {"mile", "mi"}, {"miles", "mi"},
+      {"mg", "mg"}, {"milligram", "mg"}, {"milligrams", "mg"}, {"g", "g"}, {"gram", "g"}, {"grams", "g"},
+      {"kg", "kg"}, {"kilogram", "kg"}, {"kilograms", "kg"}, {"lb", "lb"}, {"lbs", "lb"}, {"pound", "lb"},
+      {"pounds", "lb"}, {"oz", "oz"}, {"ounce", "oz"}, {"ounces", "oz"}, {"ton", "ton"}, {"tons", "ton"},
+      {"s", "s"}, {"sec", "s"}, {"secs", "s"}, {"second", "s"}, {"seconds", "s"},
+      {"min", "min"}, {"mins", "min"}, {"minute", "min"}, {"minutes", "min"},
+      {"h", "h"}, {"hr", "h"}, {"hrs", "h"}, {"hour", "h"}, {"hours", "h"}, {"day", "day"}, {"days", "day"},
+      {"week", "week"}, {"weeks", "week"}, {"month", "month"}, {"months", "month"}, {"yr", "yr"},
+      {"yrs", "yr"}, {"year", "yr"}, {"years", "yr"},
+      {"ml", "ml"}, {"milliliter", "ml"}, {"milliliters", "ml"}, {"l", "l"}, {"liter", "l"}, {"liters", "l"},
+      {"litre", "l"}, {"litres", "l"}, {"gal", "gal"}, {"gallon", "gal"}, {"gallons", "gal"},
+      {"dollar", "dollar"}, {"dollars", "dollar"}, {"usd", "dollar"}, {"cent", "cent"}, {"cents", "cent"},
+      {"euro", "euro"}, {"euros", "euro"}, {"rad", "rad"}, {"radian", "rad"}, {"radians", "rad"},
+      {"mph", "mph"}, {"kph", "kph"}, {"kmh", "kph"}, {"j", "J"}, {"joule", "J"}, {"joules", "J"},
+      {"kj", "kJ"}, {"w", "W"}, {"watt", "W"}, {"watts", "W"}, {"kw", "kW"}, {"n", "N"}, {"newton", "N"},
+      {"newtons", "N"}, {"pa", "Pa"}, {"hz", "Hz"}, {"ev", "eV"}, {"kev", "keV"}, {"mev", "MeV"}, {"gev", "GeV"},
+      {"v", "V"}, {"volt", "V"}, {"volts", "V"}, {"k", "K"}, {"kelvin", "K"}, {"deg", "deg"},
+      {"degree", "deg"}, {"degrees", "deg"}};
+  std::string w;
+  for (char c : w_in) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Case carries the unit for a few: "mV" vs "MV", "Mpc"; the words above are case-free.
+  auto it = table.find(w);
+  return it == table.end() ? std::string() : it->second;
+}
 
 bool equivalent(const Node& a, const Node& b, Budget& budget, const MathGradeOptions& options) {
   Comparer c(budget, options);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "verifiers/math/answer.h"
 #include "verifiers/math/math_verifier.h"
 
 namespace crucible::verifiers {
@@ -154,7 +155,32 @@ std::optional<Found> boxed_answer(std::string_view s) {
     if (k) joined += "; ";
     joined += parts[k];
   }
-  return Found{joined, boxes[first].begin, boxes.back().end};
+  size_t end = boxes.back().end;
+  // "$\boxed{45}$ radians": a known unit written right after the box belongs to the answer (45 radians is not
+  // 45 degrees).
+  if (parts.size() == 1 && std::none_of(joined.begin(), joined.end(), [](char c) { return is_alpha(c); })) {
+    size_t k = end;
+    while (k < s.size() && (s[k] == ' ' || s[k] == '$' || s[k] == '~')) ++k;
+    if (s.compare(k, 2, "\\)") == 0 || s.compare(k, 2, "\\]") == 0) k += 2;
+    while (k < s.size() && (s[k] == ' ' || s[k] == '$')) ++k;
+    std::string word;
+    for (std::string_view cmd : {"\\text{", "\\mathrm{", "\\,\\text{", "\\ \\text{"}) {
+      if (s.compare(k, cmd.size(), cmd) == 0) {
+        size_t close = match_brace(s, k + cmd.size());
+        if (close != std::string_view::npos) word = std::string(trim(s.substr(k + cmd.size(), close - k - cmd.size())));
+        break;
+      }
+    }
+    if (word.empty()) {
+      size_t e = k;
+      while (e < s.size() && is_alpha(s[e])) ++e;
+      word = std::string(s.substr(k, e - k));
+    }
+    while (!word.empty() && word.front() == '~') word.erase(0, 1);
+    if (!word.empty() && !math::canonical_unit(word).empty() && word != "in" && word != "s" && word != "a")
+      joined += " \\text{ " + word + "}";
+  }
+  return Found{joined, boxes[first].begin, end};
 }
 
 // ---- math spans ----------------------------------------------------------------------------------------------
@@ -259,7 +285,10 @@ std::vector<Span> math_spans(std::string_view s) {
       if (s[e] == '\\') ++e;
       ++e;
     }
-    if (e >= s.size()) break;
+    if (e >= s.size()) {
+      ++i;  // a lone dollar (currency): keep looking for \[…\] and $$…$$ after it
+      continue;
+    }
     std::string_view inner = s.substr(i + 1, e - i - 1);
     bool currency = trim(inner).empty() || has_prose(inner) || inner.find("\n\n") != std::string_view::npos ||
                     (e + 1 < s.size() && is_digit(s[e + 1])) || (i > 0 && is_digit(s[i - 1]));
@@ -304,14 +333,38 @@ std::string last_row(std::string_view inner) {
   std::string_view v = trim(s);
   // "= 5" on a continuation row: the value.
   while (!v.empty() && (v.front() == '=')) v = trim(v.substr(1));
-  while (!v.empty() && (v.back() == '.' || v.back() == ',')) v = trim(v.substr(0, v.size() - 1));
+  while (!v.empty() && (v.back() == ',' || (v.back() == '.' && !(v.size() >= 2 && v[v.size() - 2] == '.'))))
+    v = trim(v.substr(0, v.size() - 1));
   return std::string(v);
+}
+
+// A number written in plain text after `pos` (outside math spans, not inside a word): the response went on to state
+// a result in prose ("Therefore … increases by 100%."), which the last-number rule reads.
+bool plain_number_after(std::string_view s, size_t pos, const std::vector<Span>& spans) {
+  // Numbers in the same sentence describe the answer ("$9$ divisors of 196"); a later sentence restates it. A
+  // display ends its sentence.
+  size_t next = pos;
+  bool display = std::any_of(spans.begin(), spans.end(), [&](const Span& sp) { return sp.end == pos && sp.display; });
+  while (!display && next < s.size() && s[next] != '\n' &&
+         !((s[next] == '.' || s[next] == '!' || s[next] == '?') && (next + 1 == s.size() || is_space(s[next + 1]))))
+    ++next;
+  size_t k = 0;
+  for (size_t i = next; i < s.size(); ++i) {
+    while (k < spans.size() && spans[k].end <= i) ++k;
+    if (k < spans.size() && spans[k].begin <= i) {
+      i = spans[k].end - 1;
+      continue;
+    }
+    if (is_digit(s[i]) && !(i > 0 && (is_alpha(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '^'))) return true;
+  }
+  return false;
 }
 
 std::optional<Found> display_math(std::string_view s) {
   std::vector<Span> spans = math_spans(s);
   for (size_t k = spans.size(); k-- > 0;) {
     if (!spans[k].display) continue;
+    if (plain_number_after(s, spans[k].end, spans)) return std::nullopt;
     // An inline answer written after the last display ("So $x = 5$.") is the later, and so the final, word.
     for (size_t j = k + 1; j < spans.size(); ++j)
       if (!spans[j].display && substantial(spans[j].inner) &&
@@ -330,12 +383,39 @@ std::optional<Found> inline_math(std::string_view s) {
   for (size_t k = spans.size(); k-- > 0 && !pick;)
     if (!spans[k].display && substantial(spans[k].inner)) pick = &spans[k];
   if (!pick) return std::nullopt;
+  if (plain_number_after(s, pick->end, spans)) return std::nullopt;
   std::string row = last_row(pick->inner);
   if (row.empty()) return std::nullopt;
   return Found{row, pick->begin, pick->end};
 }
 
 // ---- phrases, lines, bold ------------------------------------------------------------------------------------
+std::optional<Found> last_number(std::string_view s);
+
+// The answer inside a sentence of prose ("The volume of $ABCDEFGH$ is 120", "Jane started 3 hours ago"): what
+// follows the last "is"/"are"/"equals"/"=" when that is not prose, else the last math span with content, else the
+// last number.
+std::string answer_in_sentence(const std::string& sentence) {
+  std::string low = to_lower(sentence);
+  size_t best = std::string::npos, len = 0;
+  for (std::string_view verb : {" is ", " are ", " equals ", " was ", " be ", " = ", " of "}) {
+    if (verb == " of ") continue;
+    size_t p = low.rfind(verb);
+    if (p != std::string::npos && (best == std::string::npos || p > best)) {
+      best = p;
+      len = verb.size();
+    }
+  }
+  if (best != std::string::npos) {
+    std::string rest(trim(std::string_view(sentence).substr(best + len)));
+    if (!rest.empty() && !has_prose(rest)) return rest;
+  }
+  std::vector<Span> spans = math_spans(sentence);
+  for (size_t k = spans.size(); k-- > 0;)
+    if (!spans[k].display && substantial(spans[k].inner)) return std::string(trim(spans[k].inner));
+  if (auto n = last_number(sentence)) return n->text;
+  return {};
+}
 // The answer that starts at `i`: a $…$ / \(…\) / \[…\] / **…** span, or the rest of the sentence.
 std::optional<Found> answer_at(std::string_view s, size_t i) {
   while (i < s.size() && (s[i] == ' ' || s[i] == ':' || s[i] == '\t')) ++i;
@@ -344,6 +424,11 @@ std::optional<Found> answer_at(std::string_view s, size_t i) {
     size_t j = i;
     while (j < s.size() && is_space(s[j])) ++j;
     if (j - i < 8) i = j;
+  }
+  // "**Final Answer:** 42": the bold closes the label.
+  if (s.compare(i, 2, "**") == 0 && (i + 2 >= s.size() || is_space(s[i + 2]))) {
+    i += 2;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   }
   if (s.compare(i, 2, "**") == 0) {
     size_t close = s.find("**", i + 2);
@@ -390,6 +475,13 @@ std::optional<Found> answer_at(std::string_view s, size_t i) {
   std::string out(trim(s.substr(i, end - i)));
   while (!out.empty() && (out.back() == '.' || out.back() == '*' || out.back() == ',')) out.pop_back();
   out = std::string(trim(out));
+  if (out.empty()) return std::nullopt;
+  // "The final answer is \"$12$ and $13$\"": quotes around the answer.
+  if (out.size() >= 2 && (out.front() == '"' || out.front() == '\'') && out.back() == out.front())
+    out = std::string(trim(std::string_view(out).substr(1, out.size() - 2)));
+  else if (out.size() >= 4 && out.compare(0, 2, "\\\"") == 0 && out.compare(out.size() - 2, 2, "\\\"") == 0)
+    out = std::string(trim(std::string_view(out).substr(2, out.size() - 4)));
+  if (has_prose(out)) out = answer_in_sentence(out);
   if (out.empty()) return std::nullopt;
   return Found{out, i, end};
 }
@@ -589,6 +681,58 @@ bool bare_answer_line(std::string_view line) {
   return true;
 }
 
+// The number whose last digit is at end - 1: digits with thousands commas or space groups ("2 500"), a decimal
+// part, ".5", a fraction a/b, a leading minus, a trailing percent; inside \frac{…}{…}, the whole fraction.
+std::pair<size_t, size_t> number_ending_at(std::string_view s, size_t end) {
+  size_t start = end;
+  while (start > 0) {
+    char c = s[start - 1];
+    if (is_digit(c)) {
+      --start;
+    } else if ((c == ',' || c == '.' || c == '/') && start >= 2 && is_digit(s[start - 2])) {
+      --start;
+    } else if (c == ' ' && start >= 2 && is_digit(s[start - 2]) && end >= start + 3 &&
+               std::all_of(s.begin() + static_cast<long>(start), s.begin() + static_cast<long>(start) + 3,
+                           [](char d) { return is_digit(d); }) &&
+               (start + 3 == end || !is_digit(s[start + 3]))) {
+      // "2 500": a space between thousands groups (1-3 digits before, exactly 3 after).
+      size_t k = start - 1;
+      size_t d = k;
+      while (d > 0 && is_digit(s[d - 1])) --d;
+      if (k - d >= 1 && k - d <= 3 && (d == 0 || !(is_digit(s[d - 1]) || s[d - 1] == '.' || s[d - 1] == ',')))
+        start = d;
+      break;
+    } else if (c == '.' && start >= 1) {
+      --start;  // ".5"
+      break;
+    } else {
+      break;
+    }
+  }
+  if (start > 0 && s[start - 1] == '-' && (start == 1 || !(is_digit(s[start - 2]) || is_alpha(s[start - 2]))))
+    --start;
+  size_t stop = end;
+  if (stop < s.size() && s[stop] == '%') ++stop;
+  else if (s.compare(stop, 2, "\\%") == 0) stop += 2;
+  // Inside \frac{…}{…}: the whole construct.
+  size_t frac = s.rfind("\\frac", start);
+  if (frac != std::string_view::npos && start - frac < 40 && stop < s.size() && s[stop] == '}') {
+    size_t b = frac + 5;
+    if (b < s.size() && s[b] == '{') {
+      size_t c1 = match_brace(s, b + 1);
+      if (c1 != std::string_view::npos && c1 + 1 < s.size() && s[c1 + 1] == '{') {
+        size_t c2 = match_brace(s, c1 + 2);
+        if (c2 == stop) {
+          start = frac;
+          stop = c2 + 1;
+          if (start > 0 && s[start - 1] == '-') --start;
+        }
+      }
+    }
+  }
+  return {start, stop};
+}
+
 std::optional<Found> last_number(std::string_view s) {
   // A last line that is an answer by itself is the whole answer.
   {
@@ -638,59 +782,61 @@ std::optional<Found> last_number(std::string_view s) {
       }
     }
   }
+  // The last number that is not glued into a word ("AZYUK2A" holds no answer).
+  size_t start = 0, stop = 0;
   size_t i = s.size();
-  while (i > 0 && !is_digit(s[i - 1])) --i;
-  if (i == 0) return std::nullopt;
-  size_t end = i;
-  size_t start = end;
-  while (start > 0) {
-    char c = s[start - 1];
-    if (is_digit(c)) {
-      --start;
-    } else if ((c == ',' || c == '.' || c == '/') && start >= 2 && is_digit(s[start - 2])) {
-      --start;
-    } else if (c == ' ' && start >= 2 && is_digit(s[start - 2]) && end >= start + 3 &&
-               std::all_of(s.begin() + static_cast<long>(start), s.begin() + static_cast<long>(start) + 3,
-                           [](char d) { return is_digit(d); }) &&
-               (start + 3 == end || !is_digit(s[start + 3]))) {
-      // "2 500": a space between thousands groups (1-3 digits before, exactly 3 after).
-      size_t k = start - 1;
-      size_t d = k;
-      while (d > 0 && is_digit(s[d - 1])) --d;
-      if (k - d >= 1 && k - d <= 3 && (d == 0 || !(is_digit(s[d - 1]) || s[d - 1] == '.' || s[d - 1] == ','))) {
-        start = d;
-      }
-      break;
-    } else if (c == '.' && start >= 1) {
-      --start;  // ".5"
-      break;
-    } else {
-      break;
-    }
-  }
-  if (start > 0 && s[start - 1] == '-' && (start == 1 || !(is_digit(s[start - 2]) || is_alpha(s[start - 2]))))
-    --start;
-  size_t stop = end;
-  if (stop < s.size() && s[stop] == '%') ++stop;
-  else if (s.compare(stop, 2, "\\%") == 0) stop += 2;
-  // Inside \frac{…}{…} or \sqrt{…}: the whole construct.
-  size_t frac = s.rfind("\\frac", start);
-  if (frac != std::string_view::npos && start - frac < 40 && stop < s.size() && s[stop] == '}') {
-    size_t b = frac + 5;
-    if (b < s.size() && s[b] == '{') {
-      size_t c1 = match_brace(s, b + 1);
-      if (c1 != std::string_view::npos && c1 + 1 < s.size() && s[c1 + 1] == '{') {
-        size_t c2 = match_brace(s, c1 + 2);
-        if (c2 == stop) {
-          start = frac;
-          stop = c2 + 1;
-          if (start > 0 && s[start - 1] == '-') --start;
-        }
-      }
-    }
+  for (;;) {
+    while (i > 0 && !is_digit(s[i - 1])) --i;
+    if (i == 0) return std::nullopt;
+    auto span = number_ending_at(s, i);
+    start = span.first;
+    stop = span.second;
+    bool glued = start > 0 && is_alpha(s[start - 1]) && stop < s.size() && is_alpha(s[stop]);
+    if (!glued) break;
+    i = start;
   }
   std::string out(s.substr(start, stop - start));
-  if (out.find("\\frac") == std::string::npos) out.erase(std::remove(out.begin(), out.end(), ','), out.end());
+  if (out.find("\\frac") == std::string::npos) {
+    size_t commas = static_cast<size_t>(std::count(out.begin(), out.end(), ','));
+    size_t comma = out.find(',');
+    bool decimal_comma = false;
+    if (commas == 1 && out.find('.') == std::string::npos) {
+      // "3,75 euros", "0,111": a decimal comma (a thousands group has exactly three digits after a nonzero lead).
+      size_t after = out.size() - comma - 1;
+      while (after > 0 && !is_digit(out[comma + after])) --after;
+      std::string_view lead = std::string_view(out).substr(0, comma);
+      while (!lead.empty() && lead.front() == '-') lead.remove_prefix(1);
+      decimal_comma = after != 3 || lead == "0";
+    }
+    if (decimal_comma) out[comma] = '.';
+    else out.erase(std::remove(out.begin(), out.end(), ','), out.end());
+  }
+  // "The possible values are 2 and 3", "1, 4, and 9": the numbers listed together at the end are one answer.
+  std::vector<std::string> items{out};
+  size_t list_start = start;
+  for (;;) {
+    std::string_view before = s.substr(0, list_start);
+    size_t cut = 0;
+    for (std::string_view sep : {", and ", " and ", ", "}) {
+      if (before.size() >= sep.size() && before.substr(before.size() - sep.size()) == sep) {
+        cut = sep.size();
+        break;
+      }
+    }
+    if (cut == 0 || before.size() <= cut || !is_digit(before[before.size() - cut - 1])) break;
+    auto prev = number_ending_at(s, before.size() - cut);
+    if (prev.first > 0 && is_alpha(s[prev.first - 1])) break;
+    std::string p(s.substr(prev.first, prev.second - prev.first));
+    if (p.find(',') != std::string::npos || p.find('/') != std::string::npos) break;
+    items.insert(items.begin(), p);
+    list_start = prev.first;
+    if (items.size() > 20) break;
+  }
+  if (items.size() > 1) {
+    out.clear();
+    for (size_t k = 0; k < items.size(); ++k) out += (k ? ", " : "") + items[k];
+    start = list_start;
+  }
   return Found{out, start, stop};
 }
 
@@ -700,7 +846,20 @@ std::optional<Found> last_number(std::string_view s) {
 // oranges") ends on a noun or a number and is not cut.
 bool looks_cut(std::string_view text) {
   std::string_view t = trim(text);
-  if (t.size() < 200) return false;
+  // A response whose last line is a section heading ("**Step 2: Compare the profits**", "### Step 3") stopped
+  // before the section's content.
+  {
+    size_t nl = t.rfind('\n');
+    std::string_view last = trim(t.substr(nl == std::string_view::npos ? 0 : nl + 1));
+    if (nl != std::string_view::npos && last.size() > 4 && last.substr(0, 2) == "**" &&
+        last.substr(last.size() - 2) == "**" && last.find("**", 2) == last.size() - 2 &&
+        is_heading(last.substr(2, last.size() - 4)))
+      return true;
+    if (nl != std::string_view::npos && !last.empty() && last[0] == '#' && last.substr(0, 4) != "####" &&
+        to_lower(last).find("answer") == std::string::npos)
+      return true;
+  }
+  if (t.size() < 80) return false;
   char c = t.back();
   static const std::string_view open_enders = ",:;+-*/=(\\^_{[&<";
   if (open_enders.find(c) != std::string_view::npos) return true;
@@ -805,7 +964,18 @@ std::optional<Extraction> extract_answer(std::string_view text, const std::vecto
   for (ExtractRule rule : rules) {
     std::optional<Found> got;
     switch (rule) {
-      case ExtractRule::boxed: got = boxed_answer(text); break;
+      case ExtractRule::boxed: {
+        got = boxed_answer(text);
+        // Minerva-style "Final Answer: The final answer is $10,455$." after boxes of intermediate results: the
+        // phrase is the later, final word.
+        bool phrase_rule = std::find(rules.begin(), rules.end(), ExtractRule::final_answer) != rules.end();
+        if (got && phrase_rule)
+          if (auto phrase = final_answer_phrase(text); phrase && phrase->begin > got->end &&
+                                                        std::any_of(phrase->text.begin(), phrase->text.end(),
+                                                                    [](char c) { return is_digit(c) || c == '\\'; }))
+            got.reset();
+        break;
+      }
       case ExtractRule::final_answer: got = final_answer_phrase(text); break;
       case ExtractRule::answer_line: got = answer_line(text); break;
       case ExtractRule::bold: got = last_bold(text); break;

@@ -101,6 +101,11 @@ MathVerdict grade_math(std::string_view response, std::string_view gold, const M
     return v;
   }
   std::string_view text = split.unfinished ? split.reasoning : split.answer;
+  // A completion that ran on into a next chat turn ("… is 2/3. <|im_start|>user …"): the answer is before it.
+  for (std::string_view stop : {"<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>"}) {
+    size_t p = text.find(stop);
+    if (p != std::string_view::npos) text = text.substr(0, p);
+  }
   // A response cut by the length limit has no answer unless it marked one: the fallbacks would only guess from the
   // middle of the working (the last number, or a bold section heading).
   bool cut = options.cut_by_length || response_looks_cut(text);

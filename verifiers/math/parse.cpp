@@ -106,7 +106,7 @@ class Lexer {
         if (!lex_unicode(t)) continue;
       } else if (c == '^' && degree_ahead()) {
         t.type = T::deg;
-      } else if (c == '<' || c == '>' || c == '=' || (c == '!' && peek(1) == '=')) {
+      } else if (c == '<' || c == '>' || c == '=' || (c == '!' && peek(1) == '=' && !factorial_before())) {
         t.type = T::rel;
         char n = peek(1);
         if (c == '<') t.rel = (n == '=') ? Rel::le : Rel::lt;
@@ -139,6 +139,8 @@ class Lexer {
 
  private:
   char peek(size_t k) const { return i_ + k < s_.size() ? s_[i_ + k] : '\0'; }
+  // "5!=120" is a factorial and an equals sign; "x != 3" (code style) is "not equal".
+  bool factorial_before() const { return i_ > 0 && (is_digit(s_[i_ - 1]) || s_[i_ - 1] == ')' || s_[i_ - 1] == '}'); }
 
   void skip_spaces(size_t& j) const {
     while (j < s_.size() && (s_[j] == ' ' || s_[j] == '\t')) ++j;
@@ -172,7 +174,7 @@ class Lexer {
     while (i_ < s_.size() && is_digit(s_[i_])) intpart += s_[i_++];
     // Comma groups only outside brackets: "(1,000)" is rarely a thousand, "1,000" at top level nearly always is.
     // A bare-comma chain that is followed by yet another ",<digit>" is a list ("10,100,1000"), not a number.
-    if (intpart.size() <= 3) {
+    if (intpart.size() <= 3 && intpart != "0") {  // "0,111" is a decimal comma or a list, never 111
       std::string grouped = intpart;
       size_t k = i_;
       bool bare_comma = false;
@@ -187,6 +189,7 @@ class Lexer {
           if (s_.compare(j, 2, "\\!") == 0) {
             j += 2;
             explicit_sep = true;
+            while (j < s_.size() && s_[j] == ' ') ++j;  // "11,\! 111"
           }
         } else if (j < s_.size() && s_[j] == ' ') {
           ++j;
@@ -425,6 +428,7 @@ class Parser {
     while (at_separator()) {
       bool semicolon = at_punct(";");
       advance();
+      while (at_separator()) advance();  // "19, 46, and 82"
       if (at(T::end)) break;  // trailing comma
       if (semicolon) groups.emplace_back();
       groups.back().push_back(parse_item());
@@ -563,7 +567,7 @@ class Parser {
     DepthGuard g(*this);
     Node left = parse_unary();
     for (;;) {
-      if (at_punct("*") || at_cmd("cdot") || at_cmd("times") || at_cmd("ast")) {
+      if (at_punct("*") || at_cmd("cdot") || at_cmd("times") || at_cmd("ast") || at_cmd("cap")) {
         advance();
         left = make(Kind::mul, {std::move(left), parse_unary()});
       } else if (at_punct("/") || at_cmd("div") || at_cmd("over") || (at_punct(":") && ratio_follows())) {
@@ -658,6 +662,7 @@ class Parser {
     items.push_back(parse_item());
     while (at_separator()) {
       advance();
+      while (at_separator()) advance();
       if (at_punct(close)) break;
       items.push_back(parse_item());
     }
@@ -877,7 +882,37 @@ class Parser {
     }
     std::string words = normalise_words(content);
     if (auto m = multiplier_word(words)) return Node::num(*m);
+    if (auto m = number_words(words)) return Node::num(*m);
     return make(Kind::text, {}, words);
+  }
+
+  // "two", "twelve", "twenty five" / "twenty-five" (words of one answer, already lower case, spaces between).
+  static std::optional<Rational> number_words(const std::string& text) {
+    static const std::pair<std::string_view, int> units[] = {
+        {"zero", 0},     {"one", 1},        {"two", 2},       {"three", 3},    {"four", 4},      {"five", 5},
+        {"six", 6},      {"seven", 7},      {"eight", 8},     {"nine", 9},     {"ten", 10},      {"eleven", 11},
+        {"twelve", 12},  {"thirteen", 13},  {"fourteen", 14}, {"fifteen", 15}, {"sixteen", 16},  {"seventeen", 17},
+        {"eighteen", 18}, {"nineteen", 19}, {"twenty", 20},   {"thirty", 30},  {"forty", 40},    {"fifty", 50},
+        {"sixty", 60},   {"seventy", 70},   {"eighty", 80},   {"ninety", 90}};
+    auto value = [&](std::string_view w) -> int {
+      for (const auto& [name, v] : units)
+        if (w == name) return v;
+      return -1;
+    };
+    int total = 0, words = 0;
+    size_t i = 0;
+    while (i < text.size()) {
+      size_t j = text.find(' ', i);
+      if (j == std::string::npos) j = text.size();
+      int v = value(std::string_view(text).substr(i, j - i));
+      if (v < 0) return std::nullopt;
+      if (words == 1 && !(total >= 20 && total % 10 == 0 && v > 0 && v < 10)) return std::nullopt;
+      total += v;
+      ++words;
+      i = j + 1;
+    }
+    if (words == 0 || words > 2) return std::nullopt;
+    return Rational(total);
   }
 
   // "2\text{ thousand}", "3 million": a factor.
@@ -917,6 +952,16 @@ class Parser {
       return make(Kind::text, {}, text);
     }
     if (auto m = multiplier_word(lower(w))) return Node::num(*m);
+    if (auto m = number_words(lower(w))) {
+      // "twenty-five": a tens word, a hyphen, a unit word.
+      if (*m >= 20 && at_punct("-") && ahead(1).type == T::ident)
+        if (auto u = number_words(lower(ahead(1).s)); u && *u > 0 && *u < 10) {
+          advance();
+          advance();
+          return Node::num(*m + *u);
+        }
+      return Node::num(*m);
+    }
     if (w == "pi") return make(Kind::pi);
     if (w == "e") return make(Kind::euler);
     if (w == "i") return make(Kind::imag);
@@ -934,11 +979,15 @@ class Parser {
       }
       return make(Kind::text, {}, text);
     }
-    // "xy", "abc": a product of single-letter variables.
+    // "xy", "abc": a product of single-letter variables; a power binds to the last letter only ("xe^x" = x e^x).
     Node prod = make(Kind::symbol, {}, w.substr(0, 1));
     for (size_t k = 1; k < w.size(); ++k) {
       Node s = make(Kind::symbol, {}, w.substr(k, 1));
       if (w[k] == 'e') s = make(Kind::euler);
+      if (k + 1 == w.size() && at_punct("^")) {
+        advance();
+        s = make(Kind::pow, {std::move(s), parse_exponent()});
+      }
       prod = make(Kind::mul, {std::move(prod), std::move(s)});
     }
     return prod;
@@ -1283,7 +1332,10 @@ std::string_view trim_answer(std::string_view s) {
   for (;;) {
     size_t before = s.size();
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && (is_space(s.back()) || s.back() == '.' || s.back() == '$')) s.remove_suffix(1);
+    // A full stop goes, an ellipsis ("1, 2, 3, ...") stays: it says the list goes on.
+    while (!s.empty() && (is_space(s.back()) || s.back() == '$' ||
+                          (s.back() == '.' && !(s.size() >= 2 && s[s.size() - 2] == '.'))))
+      s.remove_suffix(1);
     while (!s.empty() && s.front() == '$') s.remove_prefix(1);
     if (s.size() >= 2 && s.substr(0, 2) == "\\[") s.remove_prefix(2);
     if (s.size() >= 2 && s.substr(s.size() - 2) == "\\]") s.remove_suffix(2);

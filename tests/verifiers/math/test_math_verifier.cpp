@@ -38,8 +38,10 @@ TEST(MathExtract, PhrasesLinesBoldAndFallbacks) {
   std::vector<ExtractRule> markers{ExtractRule::boxed, ExtractRule::final_answer, ExtractRule::answer_line,
                                    ExtractRule::bold};
   EXPECT_EQ(extract("no marker, just 12 and 13", markers), "<none>");
-  EXPECT_EQ(extract("no marker, just 12 and 13"), "13");  // the default chain ends on the last number
-  EXPECT_EQ(extract("no marker, just 12 and 1,300.", MathGradeOptions::gsm8k().rules), "1300");
+  // The default chain ends on the last number, or on the numbers listed together at the end.
+  EXPECT_EQ(extract("no marker, the total is 13."), "13");
+  EXPECT_EQ(extract("no marker, just 12 and 13"), "12, 13");
+  EXPECT_EQ(extract("no marker, just 12 then 1,300.", MathGradeOptions::gsm8k().rules), "1300");
   EXPECT_EQ(extract("calc\n#### 72", MathGradeOptions::gsm8k().rules), "72");
   // The answer phrase that holds a box yields the box's content.
   EXPECT_EQ(extract("the answer is $\\boxed{9}$", {ExtractRule::final_answer}), "9");
