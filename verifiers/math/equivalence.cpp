@@ -431,9 +431,15 @@ class Comparer {
     // A column or row vector against a tuple.
     if (a.kind == Kind::matrix && b.kind == Kind::tuple) return (a.rows == 1 || a.cols == 1) && equal_lists(a.kids, b.kids, true);
     if (b.kind == Kind::matrix && a.kind == Kind::tuple) return (b.rows == 1 || b.cols == 1) && equal_lists(a.kids, b.kids, true);
-    // A single answer against a one-element set.
-    if (a_coll && is_scalar(b)) return elements(a).size() == 1 && equal(elements(a)[0], b);
-    if (b_coll && is_scalar(a)) return elements(b).size() == 1 && equal(a, elements(b)[0]);
+    // A single answer against a one-element set, or against one answer written several ways ("$\boxed{15\frac{39}{40}}$
+    // or $\boxed{\frac{639}{40}}$"): every element must be it, so listing candidates never pays.
+    auto all_equal = [&](const std::vector<Node>& xs, const Node& y) {
+      // …and the elements one another: "3 cm or 3 m" is two answers, though each is 3.
+      return !xs.empty() && std::all_of(xs.begin(), xs.end(), [&](const Node& x) { return equal(x, y); }) &&
+             std::all_of(xs.begin() + 1, xs.end(), [&](const Node& x) { return equal(x, xs[0]); });
+    };
+    if (a_coll && is_scalar(b)) return all_equal(elements(a), b);
+    if (b_coll && is_scalar(a)) return all_equal(elements(b), a);
     return false;
   }
 

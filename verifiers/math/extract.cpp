@@ -310,6 +310,12 @@ bool substantial(std::string_view inner) {
   return true;
 }
 
+// A formula without a number ("$\theta = \lambda/d$"): the method, not the result.
+bool formula_only(std::string_view inner) {
+  return inner.find('=') != std::string_view::npos &&
+         std::none_of(inner.begin(), inner.end(), [](char c) { return is_digit(c); });
+}
+
 // The final row of an aligned display ("x &= 2 + 3 \\ &= 5") or of a chain: what it ends on. Matrices stay whole.
 std::string last_row(std::string_view inner) {
   std::string s(trim(inner));
@@ -330,6 +336,12 @@ std::string last_row(std::string_view inner) {
     s = std::string(trim(v));
   }
   if (!matrix) s.erase(std::remove(s.begin(), s.end(), '&'), s.end());
+  // "m = M + 25 \Rightarrow m = 10": what the row concludes.
+  for (std::string_view arrow : {"\\Rightarrow", "\\implies", "\\therefore", "\\Longrightarrow", "\\to"}) {
+    size_t p = s.rfind(arrow);
+    if (p != std::string::npos && !(p + arrow.size() < s.size() && is_alpha(s[p + arrow.size()])) && arrow != "\\to")
+      s = s.substr(p + arrow.size());
+  }
   std::string_view v = trim(s);
   // "= 5" on a continuation row: the value.
   while (!v.empty() && (v.front() == '=')) v = trim(v.substr(1));
@@ -384,6 +396,13 @@ std::optional<Found> inline_math(std::string_view s) {
     if (!spans[k].display && substantial(spans[k].inner)) pick = &spans[k];
   if (!pick) return std::nullopt;
   if (plain_number_after(s, pick->end, spans)) return std::nullopt;
+  // "namely $\theta = \lambda/d$, gives 1.2 arcseconds": the number the formula gives.
+  if (formula_only(pick->inner))
+    for (size_t i = pick->end; i < s.size(); ++i)
+      if (is_digit(s[i]) && !(i > 0 && (is_alpha(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '^'))) {
+        bool in_span = std::any_of(spans.begin(), spans.end(), [&](const Span& sp) { return sp.begin <= i && i < sp.end; });
+        if (!in_span) return std::nullopt;
+      }
   std::string row = last_row(pick->inner);
   if (row.empty()) return std::nullopt;
   return Found{row, pick->begin, pick->end};
@@ -772,6 +791,11 @@ std::optional<Found> last_number(std::string_view s) {
       while (k < t.size() && (is_digit(t[k]) || ((t[k] == ',' || t[k] == '.' || t[k] == '/') && k + 1 < t.size() &&
                                                   is_digit(t[k + 1]) && k > digits)))
         ++k;
+      // "= $118 000": thousands groups separated by spaces (a lead of 1-3 digits, groups of exactly three).
+      if (k - digits <= 3 && k > digits)
+        while (k + 3 < t.size() && t[k] == ' ' && is_digit(t[k + 1]) && is_digit(t[k + 2]) && is_digit(t[k + 3]) &&
+               (k + 4 == t.size() || !is_digit(t[k + 4])))
+          k += 4;
       if (k > digits && (k == t.size() || !is_alpha(t[k]) || t[k - 1] != '.')) {
         size_t e = k;
         if (e < t.size() && t[e] == '%') ++e;
@@ -875,8 +899,12 @@ bool looks_cut(std::string_view text) {
     if (std::find(std::begin(stop), std::end(stop), word) != std::end(stop)) return true;
     // Ending on a word with no computation in the last sentence ("earns 10 dollars and the second"); a finished
     // line without its full stop states a result ("20 - 15 = 5 more oranges").
-    size_t sentence = t.find_last_of("\n.!?");
-    std::string_view last = t.substr(sentence == std::string_view::npos ? 0 : sentence + 1);
+    size_t sentence = t.size();
+    while (sentence > 0 && !(t[sentence - 1] == '\n' || ((t[sentence - 1] == '.' || t[sentence - 1] == '!' ||
+                                                           t[sentence - 1] == '?') &&
+                                                          sentence < t.size() && is_space(t[sentence]))))
+      --sentence;
+    std::string_view last = t.substr(sentence);
     if (last.find('=') == std::string_view::npos) return true;
   }
   // Open spans: an odd number of "$$" or "**", more "\[" than "\]", more "{" than "}" in the last 2000 bytes.

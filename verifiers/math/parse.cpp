@@ -570,6 +570,12 @@ class Parser {
       if (at_punct("*") || at_cmd("cdot") || at_cmd("times") || at_cmd("ast") || at_cmd("cap")) {
         advance();
         left = make(Kind::mul, {std::move(left), parse_unary()});
+      } else if (at_punct("/") && ends_in_text(left) && ahead(1).type == T::ident) {
+        // "bits/s", "km/h": a unit per a unit.
+        advance();
+        Node per = make(Kind::text, {}, cur().s);
+        advance();
+        left = make(Kind::mul, {std::move(left), make(Kind::pow, {std::move(per), Node::num(-1)})});
       } else if (at_punct("/") || at_cmd("div") || at_cmd("over") || (at_punct(":") && ratio_follows())) {
         advance();
         Node d = parse_unary();
@@ -580,6 +586,11 @@ class Parser {
         return left;
       }
     }
+  }
+
+  static bool ends_in_text(const Node& n) {
+    if (n.kind == Kind::text) return true;
+    return n.kind == Kind::mul && !n.kids.empty() && n.kids.back().kind == Kind::text;
   }
 
   // "2:5", "S_1:S_2": a ratio, read as the quotient (2:5 = 4:10 = 2/5).
@@ -1094,6 +1105,10 @@ class Parser {
     if (name == "imath") {
       advance();
       return make(Kind::imag);
+    }
+    if (name == "AA" || name == "angstrom") {  // Minerva writes ångströms as \AA after a value
+      advance();
+      return make(Kind::text, {}, "angstrom");
     }
     if (name == "emptyset" || name == "varnothing") {
       advance();
