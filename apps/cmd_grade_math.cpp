@@ -185,8 +185,8 @@ void setup(CLI::App& app, Globals&, Action& action) {
   auto* math = grade->add_subcommand("math", "Grade math answers (JSONL in: response, gold, optional finish_reason; out: + "
                                               "correct, extracted, span, reason, detail, rule, grader_version)");
   add_common(math, *args);
-  math->add_option("--preset", args->preset, "extraction rules: math (boxed, final answer, Answer:, bold, last display "
-                                             "math, last inline math, last number) or gsm8k (adds ####)")
+  math->add_option("--preset", args->preset, "extraction rules: math (boxed, final answer, Answer:, ####, bold, last "
+                                             "display math, last inline math, last number); gsm8k is the same chain")
       ->capture_default_str();
   math->add_option("--rules", args->rules, "extraction rules in order, comma-separated (overrides --preset)");
   math->add_option("--budget-ms", args->budget_ms, "time budget per comparison; beyond it the reason is timeout")

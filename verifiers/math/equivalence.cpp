@@ -378,8 +378,12 @@ class Comparer {
  public:
   Comparer(Budget& budget, const MathGradeOptions& options) : budget_(budget), options_(options) {}
 
-  bool equal(const Node& a_in, const Node& b_in) {
+  bool equal(const Node& a_raw, const Node& b_raw) {
     budget_.check();
+    // "76 m" against 76 or "76 cm": a unit letter after a value is a unit when the other side has no such name.
+    std::optional<Node> a_unit = letter_unit(a_raw, b_raw), b_unit = letter_unit(b_raw, a_raw);
+    const Node& a_in = a_unit ? *a_unit : a_raw;
+    const Node& b_in = b_unit ? *b_unit : b_raw;
     // Different units are never equal (5 cm vs 5 m); a bare number against a number with a unit stays comparable.
     std::string ua = unit_signature(a_in), ub = unit_signature(b_in);
     if (!ua.empty() && !ub.empty() && ua != ub) return false;
@@ -567,6 +571,21 @@ class Comparer {
   }
 
   // ---- units ----------------------------------------------------------------------------------------------------
+  static std::optional<Node> letter_unit(const Node& n, const Node& other) {
+    if (n.kind != Kind::mul || n.kids.size() != 2 || n.kids[1].kind != Kind::symbol) return std::nullopt;
+    const Node& value = n.kids[0];
+    if (has_symbols(value) || !is_scalar(value)) return std::nullopt;
+    static const std::string_view letters[] = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V"};
+    const std::string& u = n.kids[1].text;
+    if (std::find(std::begin(letters), std::end(letters), u) == std::end(letters)) return std::nullopt;
+    std::set<std::string> names;
+    collect_symbols(other, names);
+    if (names.count(u)) return std::nullopt;
+    Node out = n;
+    out.kids[1] = Node::make(Kind::text, {}, u);
+    return out;
+  }
+
   // The known units written next to a value, canonical and sorted ("cm^2", "m", "dollar"); "" when none. Words that
   // are not known units (filler, names of things: "apples") do not count, so "5 apples" vs "5" stays equal.
   static std::string unit_signature(const Node& n_in) {

@@ -352,11 +352,12 @@ std::string last_row(std::string_view inner) {
 
 // A number written in plain text after `pos` (outside math spans, not inside a word): the response went on to state
 // a result in prose ("Therefore … increases by 100%."), which the last-number rule reads.
-bool plain_number_after(std::string_view s, size_t pos, const std::vector<Span>& spans) {
+bool plain_number_after(std::string_view s, size_t pos, const std::vector<Span>& spans, bool same_sentence = false) {
   // Numbers in the same sentence describe the answer ("$9$ divisors of 196"); a later sentence restates it. A
   // display ends its sentence.
   size_t next = pos;
-  bool display = std::any_of(spans.begin(), spans.end(), [&](const Span& sp) { return sp.end == pos && sp.display; });
+  bool display = same_sentence ||
+                 std::any_of(spans.begin(), spans.end(), [&](const Span& sp) { return sp.end == pos && sp.display; });
   while (!display && next < s.size() && s[next] != '\n' &&
          !((s[next] == '.' || s[next] == '!' || s[next] == '?') && (next + 1 == s.size() || is_space(s[next + 1]))))
     ++next;
@@ -397,12 +398,7 @@ std::optional<Found> inline_math(std::string_view s) {
   if (!pick) return std::nullopt;
   if (plain_number_after(s, pick->end, spans)) return std::nullopt;
   // "namely $\theta = \lambda/d$, gives 1.2 arcseconds": the number the formula gives.
-  if (formula_only(pick->inner))
-    for (size_t i = pick->end; i < s.size(); ++i)
-      if (is_digit(s[i]) && !(i > 0 && (is_alpha(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '^'))) {
-        bool in_span = std::any_of(spans.begin(), spans.end(), [&](const Span& sp) { return sp.begin <= i && i < sp.end; });
-        if (!in_span) return std::nullopt;
-      }
+  if (formula_only(pick->inner) && plain_number_after(s, pick->end, spans, true)) return std::nullopt;
   std::string row = last_row(pick->inner);
   if (row.empty()) return std::nullopt;
   return Found{row, pick->begin, pick->end};

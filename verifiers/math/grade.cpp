@@ -112,7 +112,15 @@ MathVerdict grade_math(std::string_view response, std::string_view gold, const M
   std::vector<ExtractRule> rules;
   for (ExtractRule r : options.rules)
     if (!cut || is_marker_rule(r)) rules.push_back(r);
-  auto found = extract_answer(text, rules);
+  std::optional<Extraction> found;
+  try {
+    found = extract_answer(text, rules);
+  } catch (const std::exception& e) {
+    // A grader bug must not take down a run: report it on the verdict.
+    v.outcome = MathOutcome::unparsed;
+    v.reason = std::string("internal error in extraction: ") + e.what();
+    return v;
+  }
   if (!found) {
     bool fallbacks = std::any_of(options.rules.begin(), options.rules.end(), [](ExtractRule r) { return !is_marker_rule(r); });
     if (cut && fallbacks) {

@@ -44,8 +44,8 @@ std::string_view outcome_name(MathOutcome outcome);
 
 struct MathGradeOptions {
   std::vector<ExtractRule> rules{ExtractRule::boxed,        ExtractRule::final_answer, ExtractRule::answer_line,
-                                 ExtractRule::bold,         ExtractRule::display_math, ExtractRule::inline_math,
-                                 ExtractRule::last_number};
+                                 ExtractRule::hash_marks,   ExtractRule::bold,         ExtractRule::display_math,
+                                 ExtractRule::inline_math,  ExtractRule::last_number};
   bool assume_think_open = false;  // the prompt ended with "<think>\n" (R1): a response without </think> is unfinished
   bool grade_unfinished = false;   // grade the text of an unfinished response anyway (default: outcome unfinished)
   // The generation stopped at its length limit (finish_reason "length"): only a marker (box, answer phrase,
@@ -56,8 +56,9 @@ struct MathGradeOptions {
   double decimal_tolerance = 0;
   std::chrono::microseconds budget{50'000};  // per comparison (parse both + compare)
 
-  static MathGradeOptions math();   // the default chain: markers, then display, inline, last number
-  static MathGradeOptions gsm8k();  // the same with GSM8K's #### before the bold rule
+  static MathGradeOptions math();   // the default chain: markers (box, phrase, Answer:, ####, bold), then the last
+                                    // display math, inline math, number
+  static MathGradeOptions gsm8k();  // the same chain (kept as a name: GSM8K's #### is in the default since math-2)
 };
 
 struct MathVerdict {

@@ -44,24 +44,38 @@ TEST(CliGrade, MathKeepsOrderAndAddsVerdicts) {
     EXPECT_EQ(o["reason"], i % 3 == 0 ? "correct" : "wrong");
     EXPECT_EQ(o["extracted"], "\\frac{" + std::to_string(i) + "}{2}");
     EXPECT_EQ(o["rule"], "boxed");
-    EXPECT_EQ(o["grader_version"], "math-1");
+    EXPECT_EQ(o["grader_version"], "math-2");
   }
 }
 
 TEST(CliGrade, MathFromFileWithPresetsAndNumericGold) {
   TempDir dir;
-  std::ofstream(dir.file("in.jsonl")) << R"({"response": "so 40 + 2 = 42", "gold": 42})" << "\n"
-                                      << R"({"response": "<think>never closed", "gold": "1"})" << "\n";
+  std::ofstream(dir.file("in.jsonl"))
+      << R"({"response": "so 40 + 2 = 42", "gold": 42})" << "\n"
+      << R"({"response": "<think>never closed", "gold": "1"})" << "\n"
+      << R"({"response": "so 40 + 2 = 42 and then", "gold": 42, "finish_reason": "length"})" << "\n";
+  // The default preset reads an unmarked answer (no flag needed) and reports where it found it.
   auto math = run_command({crucible_binary(), "grade", "math", "--input", dir.file("in.jsonl")});
   ASSERT_EQ(math.exit_code, 0) << math.err;
   auto m = lines_of(math.out);
-  ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m[0]["reason"], "unparsed");
-  EXPECT_TRUE(m[0]["extracted"].is_null());
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0]["correct"], true);
+  EXPECT_EQ(m[0]["rule"], "last_number");
+  EXPECT_EQ(m[0]["extracted"], "42");
+  EXPECT_EQ(m[0]["span"], json::array({12, 14}));
   EXPECT_EQ(m[1]["reason"], "unfinished");
+  // Cut by the length limit with no marked answer: unfinished, not a guess.
+  EXPECT_EQ(m[2]["reason"], "unfinished");
+  EXPECT_EQ(m[2]["correct"], false);
+  auto markers = run_command(
+      {crucible_binary(), "grade", "math", "--rules", "boxed,final_answer,answer_line,bold", "-i", dir.file("in.jsonl")});
+  auto mk = lines_of(markers.out);
+  ASSERT_EQ(mk.size(), 3u);
+  EXPECT_EQ(mk[0]["reason"], "unparsed");
+  EXPECT_TRUE(mk[0]["extracted"].is_null());
   auto gsm = run_command({crucible_binary(), "grade", "math", "--preset", "gsm8k", "-i", dir.file("in.jsonl")});
   auto g = lines_of(gsm.out);
-  ASSERT_EQ(g.size(), 2u);
+  ASSERT_EQ(g.size(), 3u);
   EXPECT_EQ(g[0]["correct"], true);
   EXPECT_EQ(g[0]["rule"], "last_number");
   auto rules = run_command({crucible_binary(), "grade", "math", "--rules", "whole", "-i", dir.file("in.jsonl")});
