@@ -106,6 +106,17 @@ MathVerdict grade_math(std::string_view response, std::string_view gold, const M
     size_t p = text.find(stop);
     if (p != std::string_view::npos) text = text.substr(0, p);
   }
+  // A few-shot completion that goes on to invent the next example: Minerva's answer ends with "I hope it is
+  // correct."; a new "Problem:"/"Question:" paragraph after the answer is the next example.
+  if (size_t p = text.find("I hope it is correct"); p != std::string_view::npos) {
+    size_t e = p + 20;
+    if (e < text.size() && (text[e] == '.' || text[e] == '!')) ++e;
+    text = text.substr(0, e);
+  }
+  for (std::string_view stop : {"\n\nProblem:", "\n\nQuestion:", "\n\nQ:"}) {
+    size_t p = text.find(stop);
+    if (p != std::string_view::npos && p > 0) text = text.substr(0, p);
+  }
   // A response cut by the length limit has no answer unless it marked one: the fallbacks would only guess from the
   // middle of the working (the last number, or a bold section heading).
   bool cut = options.cut_by_length || response_looks_cut(text);
