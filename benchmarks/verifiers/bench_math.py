@@ -7,7 +7,8 @@ n.0 and "n units" for integers, \\left/\\right for tuples, an "x = " prefix, and
 fractions). Never the gold as written: identical text would be a trivial match.
 Prints pairs/s for both, the ratio, p50/p99 latency per pair, and the agreement between the two graders.
 
-usage: bench_math.py CRUCIBLE_BINARY SHARED_DIR [--repeat-crucible K]
+usage: bench_math.py CRUCIBLE_BINARY SHARED_DIR [--repeat-crucible K] [--unmarked]
+--unmarked: the same answers without a box, as the last display math of an unmarked response (the fallback chain).
 """
 import json
 import os
@@ -54,7 +55,11 @@ def variants(gold):
     return out
 
 
-def response(ans):
+def response(ans, unmarked=False):
+    if unmarked:
+        # No marker at all: the answer is the last display math of the working (crucible's display_math fallback;
+        # math-verify takes the last LaTeX expression).
+        return f"<think>\nLet me work this out carefully.\n</think>\n\nWorking it out, 2 + 2 = 4 and then\n$$\n{ans}\n$$"
     return f"<think>\nLet me work this out carefully.\n</think>\n\nThe final answer is $\\boxed{{{ans}}}$."
 
 
@@ -66,8 +71,9 @@ def pct(values, p):
 def main():
     binary, shared = sys.argv[1], sys.argv[2]
     repeat = int(sys.argv[sys.argv.index("--repeat-crucible") + 1]) if "--repeat-crucible" in sys.argv else 20
+    unmarked = "--unmarked" in sys.argv
     golds = [json.loads(l)["answer"] for l in open(os.path.join(shared, "data/math500/test.jsonl"), encoding="utf-8")]
-    pairs = [(g, response(v), eq) for g in golds for v, eq in variants(g)]
+    pairs = [(g, response(v, unmarked), eq) for g in golds for v, eq in variants(g)]
 
     # math-verify: the documented call, in process, timed per pair.
     cfg = [LatexExtractionConfig(), ExprExtractionConfig()]
@@ -118,7 +124,8 @@ def main():
     print(f"verdicts: crucible right on {right_cr}/{n}, math-verify right on {right_mv}/{n}, they agree on {agree}/{n}")
     for (g, r, eq), a, b in zip(pairs, cr_ok, mv_ok):
         if a != b:
-            print(f"  differ: gold={g!r} answer={r.split('boxed{', 1)[1][:-3]!r} expected={eq} crucible={a} math-verify={b}")
+            shown = r.split('boxed{', 1)[1][:-3] if 'boxed{' in r else r.rsplit('$$\n', 2)[-2]
+            print(f"  differ: gold={g!r} answer={shown!r} expected={eq} crucible={a} math-verify={b}")
 
 
 if __name__ == "__main__":

@@ -61,8 +61,12 @@ struct Box {
 std::vector<Box> all_boxes(std::string_view s) {
   std::vector<Box> out;
   size_t i = 0;
+  // The next \boxed and \fbox at or after i, searched again only once passed (a search per box for a command
+  // that never comes would make 20 000 boxes quadratic).
+  size_t b = s.find("\\boxed"), f = s.find("\\fbox");
   while (i < s.size()) {
-    size_t b = s.find("\\boxed", i), f = s.find("\\fbox", i);
+    if (b != std::string_view::npos && b < i) b = s.find("\\boxed", i);
+    if (f != std::string_view::npos && f < i) f = s.find("\\fbox", i);
     size_t pos = std::min(b, f);
     if (pos == std::string_view::npos) break;
     size_t j = pos + (pos == b ? 6 : 5);
@@ -130,25 +134,22 @@ std::optional<Found> boxed_answer(std::string_view s) {
   std::vector<Box> boxes = all_boxes(s);
   if (boxes.empty()) return std::nullopt;
   size_t first = boxes.size() - 1;
-  while (first > 0) {
+  // More than 64 boxes written together is no answer anyone grades; the cap keeps this linear on hostile input
+  // (the list stays a list, so it is still wrong against one value).
+  while (first > 0 && boxes.size() - first < 64) {
     const Box& prev = boxes[first - 1];
     std::string_view gap = s.substr(prev.end, boxes[first].begin - prev.end);
     if (gap.size() > 120 || gap.find("\n\n") != std::string_view::npos || !connector_only(gap)) break;
     --first;
   }
-  std::vector<std::string> parts;
+  std::vector<std::string> parts, seen;
   for (size_t k = first; k < boxes.size(); ++k) {
     std::string squeezed;
     for (char c : boxes[k].content)
       if (!is_space(c)) squeezed += c;
-    bool repeat = false;
-    for (const auto& p : parts) {
-      std::string q;
-      for (char c : p)
-        if (!is_space(c)) q += c;
-      repeat = repeat || q == squeezed;
-    }
-    if (!repeat) parts.push_back(boxes[k].content);
+    if (std::find(seen.begin(), seen.end(), squeezed) != seen.end()) continue;
+    seen.push_back(squeezed);
+    parts.push_back(boxes[k].content);
   }
   std::string joined;
   for (size_t k = 0; k < parts.size(); ++k) {
@@ -352,13 +353,12 @@ std::string last_row(std::string_view inner) {
 
 // A number written in plain text after `pos` (outside math spans, not inside a word): the response went on to state
 // a result in prose ("Therefore … increases by 100%."), which the last-number rule reads.
-bool plain_number_after(std::string_view s, size_t pos, const std::vector<Span>& spans, bool same_sentence = false) {
+// `sentence_ended`: pos already ends a sentence (after a display), so any later number counts.
+bool plain_number_after(std::string_view s, size_t pos, const std::vector<Span>& spans, bool sentence_ended) {
   // Numbers in the same sentence describe the answer ("$9$ divisors of 196"); a later sentence restates it. A
   // display ends its sentence.
   size_t next = pos;
-  bool display = same_sentence ||
-                 std::any_of(spans.begin(), spans.end(), [&](const Span& sp) { return sp.end == pos && sp.display; });
-  while (!display && next < s.size() && s[next] != '\n' &&
+  while (!sentence_ended && next < s.size() && s[next] != '\n' &&
          !((s[next] == '.' || s[next] == '!' || s[next] == '?') && (next + 1 == s.size() || is_space(s[next + 1]))))
     ++next;
   size_t k = 0;
@@ -377,7 +377,8 @@ std::optional<Found> display_math(std::string_view s) {
   std::vector<Span> spans = math_spans(s);
   for (size_t k = spans.size(); k-- > 0;) {
     if (!spans[k].display) continue;
-    if (plain_number_after(s, spans[k].end, spans)) return std::nullopt;
+    if (last_row(spans[k].inner).empty()) continue;
+    if (plain_number_after(s, spans[k].end, spans, true)) return std::nullopt;
     // An inline answer written after the last display ("So $x = 5$.") is the later, and so the final, word.
     for (size_t j = k + 1; j < spans.size(); ++j)
       if (!spans[j].display && substantial(spans[j].inner) &&
@@ -396,7 +397,7 @@ std::optional<Found> inline_math(std::string_view s) {
   for (size_t k = spans.size(); k-- > 0 && !pick;)
     if (!spans[k].display && substantial(spans[k].inner)) pick = &spans[k];
   if (!pick) return std::nullopt;
-  if (plain_number_after(s, pick->end, spans)) return std::nullopt;
+  if (plain_number_after(s, pick->end, spans, false)) return std::nullopt;
   // "namely $\theta = \lambda/d$, gives 1.2 arcseconds": the number the formula gives.
   if (formula_only(pick->inner) && plain_number_after(s, pick->end, spans, true)) return std::nullopt;
   std::string row = last_row(pick->inner);
@@ -580,8 +581,7 @@ bool is_heading(std::string_view inner) {
                                             "summary",  "verification", "explanation", "calculation", "given",
                                             "analysis", "check",    "understanding", "setting",  "finding",
                                             "determin", "calculat", "compar",      "comput",    "identify",
-                                            "simplif",  "substitut", "solv",       "let",       "first",
-                                            "next",     "then",     "finally",     "now"};
+                                            "simplif",  "substitut", "solv"};
   for (auto p : starts)
     if (low.rfind(p, 0) == 0) return true;
   // Four words of prose with no number or math in them: a title.

@@ -213,6 +213,21 @@ TEST(MathBudget, PathologicalInputEndsQuicklyAndNeverEqual) {
   }
 }
 
+TEST(MathBudget, ExtractionStaysLinearOnHostileResponses) {
+  // Each of these once took seconds (a search per box for a command that never came; a check per empty display).
+  std::string boxes, dollars(200'000, '$'), prose, headings;
+  for (int i = 0; i < 20000; ++i) boxes += "\\boxed{" + std::to_string(i) + "} and ";
+  for (int i = 0; i < 20000; ++i) prose += "$" + std::to_string(i) + " for apples and ";
+  for (int i = 0; i < 20000; ++i) headings += "**Step " + std::to_string(i) + ": do it** x = $" + std::to_string(i) + "$ ";
+  for (const std::string* t : {&boxes, &dollars, &prose, &headings}) {
+    auto t0 = std::chrono::steady_clock::now();
+    MathVerdict v = grade_math(*t, "7");
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_FALSE(v.correct);
+    EXPECT_LT(ms, 2000.0) << t->substr(0, 40);  // ~100 ms here; slack for a loaded shared machine
+  }
+}
+
 TEST(MathBudget, TheBudgetIsReal) {
   // A legitimate but large comparison: two sets of 45 irrational numbers in different orders.
   std::string a, b;
