@@ -1356,6 +1356,14 @@ std::string_view trim_answer(std::string_view s) {
     if (s.size() >= 2 && s.substr(s.size() - 2) == "\\]") s.remove_suffix(2);
     if (s.size() >= 2 && s.substr(0, 2) == "\\(") s.remove_prefix(2);
     if (s.size() >= 2 && s.substr(s.size() - 2) == "\\)") s.remove_suffix(2);
+    // "The answer is C", "Final answer: 5" handed over as a bare answer: the phrase is not part of it.
+    for (std::string_view phrase : {"the final answer is", "final answer:", "the answer is", "answer:"}) {
+      if (s.size() > phrase.size() &&
+          std::equal(phrase.begin(), phrase.end(), s.begin(), [](char p, char c) {
+            return p == std::tolower(static_cast<unsigned char>(c));
+          }))
+        s.remove_prefix(phrase.size());
+    }
     if (s.size() == before) return s;
   }
 }
