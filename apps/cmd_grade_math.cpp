@@ -21,6 +21,7 @@ struct GradeArgs {
   std::string preset = "math";
   std::string rules;  // comma-separated, overrides the preset
   int budget_ms = 50;
+  double decimal_tolerance = 0;
   bool assume_think_open = false;
   bool grade_unfinished = false;
   bool timing = false;
@@ -116,6 +117,9 @@ verifiers::MathGradeOptions math_options(const GradeArgs& a) {
     }
   }
   if (a.budget_ms <= 0) throw InputError("--budget-ms", "", "must be positive");
+  if (!(a.decimal_tolerance >= 0 && a.decimal_tolerance < 1))
+    throw InputError("--decimal-tolerance", "", "must be in [0, 1)");
+  o.decimal_tolerance = a.decimal_tolerance;
   o.budget = std::chrono::milliseconds(a.budget_ms);
   o.assume_think_open = a.assume_think_open;
   o.grade_unfinished = a.grade_unfinished;
@@ -190,6 +194,10 @@ void setup(CLI::App& app, Globals&, Action& action) {
       ->capture_default_str();
   math->add_option("--rules", args->rules, "extraction rules in order, comma-separated (overrides --preset)");
   math->add_option("--budget-ms", args->budget_ms, "time budget per comparison; beyond it the reason is timeout")
+      ->capture_default_str();
+  math->add_option("--decimal-tolerance", args->decimal_tolerance,
+                   "relative tolerance within which a decimal equals a value it is not exactly (1.4142 vs \\sqrt2); "
+                   "0 = exact only")
       ->capture_default_str();
   math->callback([&action, args] { action = [args] { return grade_math_cmd(*args); }; });
 
