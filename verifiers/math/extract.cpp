@@ -889,7 +889,7 @@ bool looks_cut(std::string_view text) {
     std::string word = to_lower(t.substr(w));
     static const std::string_view stop[] = {"the", "a", "an", "and", "or", "of", "to", "in", "is", "are", "was",
                                             "for", "by", "with", "from", "that", "which", "we", "then", "so", "as",
-                                            "at", "on", "be", "this", "it", "its", "our", "each", "per", "than",
+                                            "at", "on", "be", "this", "it", "its", "our", "per", "than",
                                             "if", "since", "because", "but", "into", "get", "gives", "equals",
                                             "has", "have", "will", "can", "let", "would", "their", "his", "her"};
     if (std::find(std::begin(stop), std::end(stop), word) != std::end(stop)) return true;
@@ -901,7 +901,17 @@ bool looks_cut(std::string_view text) {
                                                           sentence < t.size() && is_space(t[sentence]))))
       --sentence;
     std::string_view last = t.substr(sentence);
-    if (last.find('=') == std::string_view::npos) return true;
+    // …or a number near its end ("reduce his intake by 16 cups", "needs 100 cases of shingles").
+    bool result_near_end = false;
+    int words_after = 0;
+    for (size_t k = last.size(); k-- > 0;) {
+      if (is_digit(last[k])) {
+        result_near_end = true;
+        break;
+      }
+      if (is_alpha(last[k]) && (k == 0 || !is_alpha(last[k - 1])) && ++words_after > 3) break;
+    }
+    if (last.find('=') == std::string_view::npos && !result_near_end) return true;
   }
   // Open spans: an odd number of "$$" or "**", more "\[" than "\]", more "{" than "}" in the last 2000 bytes.
   auto count = [&](std::string_view needle) {
@@ -909,7 +919,9 @@ bool looks_cut(std::string_view text) {
     for (size_t p = t.find(needle); p != std::string_view::npos; p = t.find(needle, p + needle.size())) ++n;
     return n;
   };
-  if (count("$$") % 2 == 1 || count("**") % 2 == 1) return true;
+  size_t last_dd = t.rfind("$$");
+  bool open_display = count("$$") % 2 == 1 && !(last_dd + 2 < t.size() && is_digit(t[last_dd + 2]));  // "$$43" is money
+  if (open_display || count("**") % 2 == 1) return true;
   if (count("\\[") > count("\\]")) return true;
   std::string_view tail = t.substr(t.size() > 2000 ? t.size() - 2000 : 0);
   int depth = 0;
