@@ -544,7 +544,7 @@ class Comparer {
         return nullptr;
       }
       for (size_t k = n.kids.size(); k-- > 0;)
-        if (plain(n.kids[k])) return &n.kids[k];
+        if (plain(n.kids[k]) || letter_unit(n.kids[k], other)) return &n.kids[k];
       return nullptr;
     }
     if (n.kids.size() >= 3) return &n.kids.back();
@@ -571,18 +571,56 @@ class Comparer {
   }
 
   // ---- units ----------------------------------------------------------------------------------------------------
-  static std::optional<Node> letter_unit(const Node& n, const Node& other) {
-    if (n.kind != Kind::mul || n.kids.size() != 2 || n.kids[1].kind != Kind::symbol) return std::nullopt;
-    const Node& value = n.kids[0];
-    if (has_symbols(value) || !is_scalar(value)) return std::nullopt;
+  // A unit factor written with letters: m, s^{-1}, \mathrm{~kg}, Hz ("566 m", "2.45e6 m^{-1}", "9.35e5 {m}/{s}").
+  static bool unit_factor(const Node& k) {
     static const std::string_view letters[] = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V"};
-    const std::string& u = n.kids[1].text;
-    if (std::find(std::begin(letters), std::end(letters), u) == std::end(letters)) return std::nullopt;
-    std::set<std::string> names;
-    collect_symbols(other, names);
-    if (names.count(u)) return std::nullopt;
-    Node out = n;
-    out.kids[1] = Node::make(Kind::text, {}, u);
+    if (k.kind == Kind::text) return true;
+    if (k.kind == Kind::symbol)
+      return std::find(std::begin(letters), std::end(letters), k.text) != std::end(letters);
+    if (k.kind == Kind::pow) return k.kids[1].kind == Kind::number && unit_factor(k.kids[0]);
+    if (k.kind == Kind::neg) return false;
+    if (k.kind == Kind::mul) return std::all_of(k.kids.begin(), k.kids.end(), unit_factor);
+    return false;
+  }
+  static void unit_symbols(const Node& k, std::set<std::string>& out) {
+    if (k.kind == Kind::symbol) out.insert(k.text);
+    for (const auto& c : k.kids) unit_symbols(c, out);
+  }
+  static Node as_text_units(const Node& k) {
+    if (k.kind == Kind::symbol) return Node::make(Kind::text, {}, k.text);
+    Node out = k;
+    for (auto& c : out.kids) c = as_text_units(c);
+    return out;
+  }
+
+  // "76 m" against 76 or "76 cm": unit letters after a plain value are units when the other side does not use
+  // those names (then "5 m" against "5m" with m a variable stays a product).
+  static std::optional<Node> letter_unit(const Node& n, const Node& other) {
+    if (n.kind != Kind::mul || n.kids.size() < 2) return std::nullopt;
+    // Flatten nested products: mul(mul(566, m), s^-1).
+    std::vector<const Node*> factors;
+    std::function<void(const Node&)> flat = [&](const Node& k) {
+      if (k.kind == Kind::mul)
+        for (const auto& c : k.kids) flat(c);
+      else factors.push_back(&k);
+    };
+    flat(n);
+    const Node* value = nullptr;
+    std::vector<const Node*> units;
+    for (const Node* f : factors) {
+      if (unit_factor(*f)) units.push_back(f);
+      else if (!value) value = f;
+      else return std::nullopt;
+    }
+    if (!value || units.empty() || has_symbols(*value) || !is_scalar(*value)) return std::nullopt;
+    std::set<std::string> mine, theirs;
+    for (const Node* u : units) unit_symbols(*u, mine);
+    if (mine.empty()) return std::nullopt;  // only text units: unwrap() already handles them
+    collect_symbols(other, theirs);
+    for (const auto& m : mine)
+      if (theirs.count(m)) return std::nullopt;
+    Node out = Node::make(Kind::mul, {*value});
+    for (const Node* u : units) out.kids.push_back(as_text_units(*u));
     return out;
   }
 
