@@ -51,6 +51,32 @@ def trip_problem():
     return steps, left, [speed, hours, dist, back], "km"
 
 
+def lin(var, c):
+    """'x - 3', 'x + 4', 'x' for (x - c)."""
+    if c == 0:
+        return var
+    return f"{var} - {c}" if c > 0 else f"{var} + {-c}"
+
+
+def poly2(a, b, c):
+    """a x^2 + b x + c written as a person would: 'x^2 - 4x + 1', '-2x^2 + 8x - 7'."""
+    coef = {1: "", -1: "-"}
+    out = f"{coef.get(a, str(a))}x^2"
+    if b:
+        out += f" {'+' if b > 0 else '-'} {'' if abs(b) == 1 else abs(b)}x"
+    if c:
+        out += f" {'+' if c > 0 else '-'} {abs(c)}"
+    return out
+
+
+def vertex_form(a, h, k):
+    coef = {1: "", -1: "-"}
+    out = f"{coef.get(a, str(a))}({lin('x', h)})^2" if h else f"{coef.get(a, str(a))}x^2"
+    if k:
+        out += f" {'+' if k > 0 else '-'} {abs(k)}"
+    return out
+
+
 def wrong(v, avoid=()):
     for d in (1, -1, 2, 10, -3, 5):
         w = v + d
@@ -191,8 +217,7 @@ def kind3():
     for i in range(16):
         r1, r2 = rng.sample([x for x in range(-9, 10) if x != 0], 2)
         b, c = -(r1 + r2), r1 * r2
-        poly = f"x^2 {'+' if b >= 0 else '-'} {abs(b)}x {'+' if c >= 0 else '-'} {abs(c)}"
-        lead = f"Factoring $ {poly} = (x - ({r1}))(x - ({r2})) $, the roots are"
+        lead = f"Factoring $ {poly2(1, b, c)} = ({lin('x', r1)})({lin('x', r2)}) $, the roots are"
         gold = f"{r1}, {r2}" if i % 2 == 0 else f"{r2}, {r1}"
         if i % 4 == 0:
             add(k, "two roots in two boxes", gold, f"{lead} $x = \\boxed{{{r1}}}$ and $x = \\boxed{{{r2}}}$.", True)
@@ -424,11 +449,11 @@ def kind8():
     for i in range(14):
         h, kk, a_ = rng.randint(-5, 5), rng.randint(-9, 9), rng.choice([1, 2, 3, -1, -2])
         b_, c_ = -2 * a_ * h, a_ * h * h + kk
-        expanded = f"{a_}x^2 + ({b_})x + ({c_})"
-        vertex = f"{a_}(x - ({h}))^2 + ({kk})"
+        expanded = poly2(a_, b_, c_)
+        vertex = vertex_form(a_, h, kk)
         if i % 3 == 2:
             add(k, "vertex form against expanded, constant off", expanded,
-                f"Completing the square, $y = \\boxed{{{a_}(x - ({h}))^2 + ({kk + 1})}}$.", False)
+                f"Completing the square, $y = \\boxed{{{vertex_form(a_, h, kk + 1)}}}$.", False)
         elif i % 3 == 1:
             add(k, "expanded against vertex form", vertex, f"Expanding, $y = \\boxed{{{expanded}}}$.", True)
         else:

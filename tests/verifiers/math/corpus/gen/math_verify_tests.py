@@ -220,5 +220,33 @@ r("2", r"$2^{10}.$", False, 10, t)
 r("1", r"The answer is $1/3.$", False, 10, t)
 r("1, 2, 3", r"$1, 2, 3, ...$", False, 3, t)
 
-recs = [record(m, g, resp, eq, SRC + test, kind) for (m, g, resp, eq, kind, test) in A]
+# tests/test_yujianll.py (same repository and licence)
+Y = "huggingface/Math-Verify tests/test_yujianll.py::test_string_extraction"
+A.append(("answer", "n=1, 2, 3", "n=1, 2, 3", True, 4, "Y"))
+A.append(("answer", "n=2, 3, 4", "n=1, 2, 3", False, 4, "Y"))
+A.append(("answer", "D = (0, 1)", "D = (0, 1.5)", False, 4, "Y"))
+A.append(("answer", r"F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}", r"F_n = \sum_{k=0}^{n-2} F_k F_{n-k-2}", False, 8, "Y"))
+A.append(("answer", r"F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}", r"F_n = \sum_{k=0}^{n-1} F_{n-k-1} F_k", True, 8, "Y"))
+A.append(("answer", "19, 46, and 82", r"19, 46, \text{ and } 82", True, 6, "Y"))
+A.append(("answer", "19, 46, and 82", "21, 36, and 82", False, 6, "Y"))
+A.append(("answer", r"1 - \frac{1}{\mathrm{e}}", r"1 + \frac{1}{\mathrm{e}}", False, 8, "Y"))
+A.append(("answer", r"\pm 2021", "2021", False, 3, "Y"))
+A.append(("answer", r"\pm 2021", "{-2021, 2021}", True, 3, "Y"))
+A.append(("answer", "12:00", "1:00", False, 2, "Y"))
+
+# tests/test_mixed_number_extraction.py (same repository and licence)
+M = "huggingface/Math-Verify tests/test_mixed_number_extraction.py"
+for gold, pred, eq, mode in [("40/9", "4 4/9", True, "answer"), ("-40/9", "-4 4/9", True, "answer"),
+                             ("71/6", "11 5/6", True, "answer"), ("71/6", "+11 5/6", True, "answer"),
+                             ("40/9", "The answer is 4 4/9.", True, "response"),
+                             ("4", "The answer is 4 4/9.", False, "response"), ("4/9", "0 4/9", True, "answer"),
+                             ("4", "4 0/9", True, "answer"), ("4", "4 4/0", False, "answer"),
+                             ("0", "4 4/0", False, "answer"), ("71/6", "11\n5/6", False, "response"),
+                             ("103/9", "11 - 4/9", False, "answer"), ("95/9", "11 - 4/9", True, "answer"),
+                             (r"\frac{40}{900}", r"4 4/9\%", True, "answer"), ("40/9", r"4 4/9\%", False, "answer"),
+                             ("5", "$5.00", True, "answer"), ("7/25", "28%", True, "answer")]:
+    A.append((mode, gold, pred, eq, 2, "M"))
+
+recs = [record(m, g, resp, eq, Y if test == "Y" else M if test == "M" else SRC + test, kind)
+        for (m, g, resp, eq, kind, test) in A]
 write("math_verify_tests.jsonl", recs)
