@@ -86,7 +86,6 @@ qwen = [
     ("\\frac{x+2}{7}", "\\frac{x}{7}+\\frac{2}{7}", True, 8), ("\\tan^2(y)+1", "\\sec^2(y)", True, 8),
     ("(\\begin{pmatrix}-\\frac{7}{4}&-2\\\\4&\\frac{1}{4}\\\\\\end{pmatrix})",
      "\\begin{pmatrix}-\\frac{7}{4}&-2\\\\4&\\frac{1}{4}\\end{pmatrix}", True, 7),
-    ("{1&2,3&4}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", True, 7),
 ]
 for gold, resp, eq, kind in qwen:
     add(QW + " (TestMathEquality / _test_math_equal)", kind, gold, resp, eq)
@@ -107,5 +106,47 @@ prm = [
 ]
 for gold, resp, eq, kind in prm:
     add(PR + " (normalisation rules)", kind, gold, resp, eq)
+
+# deepseek-ai/DeepSeek-Math evaluation/few_shot_prompts (LICENSE-CODE: MIT): the GSM8K chain-of-thought exemplars
+# (the answer in "The answer is N.") and the OCW-courses exemplars (two versions: box in the solution or in the
+# Minerva sentence).
+DS = "deepseek-ai/DeepSeek-Math evaluation/few_shot_prompts/"
+GSM = [
+    ("6", "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have been 21 - 15 = 6. The answer is 6."),
+    ("5", "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5."),
+    ("39", "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, they had 74 - 35 = 39. The answer is 39."),
+    ("8", "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 = 8. The answer is 8."),
+    ("9", "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + 4 = 9. The answer is 9."),
+    ("29", "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 computers were added. 9 + 20 is 29. The answer is 29."),
+    ("33", "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, he had 35 - 2 = 33 golf balls. The answer is 33."),
+    ("8", "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars left. 23 - 15 is 8. The answer is 8."),
+]
+for i, (gold, sol) in enumerate(GSM):
+    src = DS + "cot_gsm_8_shot.py (exemplar {})".format(i + 1)
+    OUT.append(record("response", gold, sol, True, src, 1, "gsm8k"))
+    no_phrase = sol.rsplit(" The answer is", 1)[0]
+    # Without "The answer is N." the last number of the last sentence is still the stated result.
+    OUT.append(record("response", gold, no_phrase, True, src + ", answer sentence removed", 1, "gsm8k"))
+    other = GSM[(i + 3) % len(GSM)][0]
+    if other != gold:
+        OUT.append(record("response", other, sol, False, src + " against another exemplar's answer", 1, "gsm8k"))
+    OUT.append(record("response", gold, sol.split(". ")[0] + ".", False, src + ", cut after its first sentence", 9,
+                      "gsm8k"))
+OCW = [
+    ("+2", "The answer is +2.\nFinal answer: The final answer is $\\boxed{+2}$. I hope it is correct.", 0),
+    ("+2", "The answer is +2.\nFinal answer: The final answer is +2. I hope it is correct.", 1),
+    ("(-8, -8\\sqrt{3})", "$z^{4}$ has argument $4 \\pi / 3$ and radius 16 , so it's equal to $-8-8 \\sqrt{3} i$. \nThus $a = -8, b = -8\\sqrt 3$, and our answer is $(-8, -8\\sqrt{3})$.\nFinal answer: The final answer is $\\boxed{(-8, -8\\sqrt{3})}$. I hope it is correct.", 4),
+    ("(-8, -8\\sqrt{3})", "$z^{4}$ has argument $4 \\pi / 3$ and radius 16 , so it's equal to $-8-8 \\sqrt{3} i$. \nThus $a = -8, b = -8\\sqrt 3$, and our answer is $\\boxed{(-8, -8\\sqrt{3})}$.\nFinal answer: The final answer is (-8, -8\\sqrt{3}). I hope it is correct.", 4),
+    ("\\frac{e^{-a t}-e^{-b t}}{b-a}", "By looking up the inverse Laplace Transform of \\(\\frac{1}{s+b}\\), we find the total \nsolution \\(y(t)\\)\n\\[\n  y(t)=\\boxed{\\frac{1}{b-a}\\left(e^{-a t}-e^{-b t}\\right)}\n\\].\nFinal answer: The final answer is \\[\\frac{1}{b-a}\\left(e^{-a t}-e^{-b t}\\right)\\]. I hope it is correct.", 8),
+    ("\\frac{1}{b-a}\\left(e^{-a t}-e^{-b t}\\right)", "By looking up the inverse Laplace Transform of \\(\\frac{1}{s+b}\\), we find the total \nsolution \\(y(t)\\)\n\\[\n  y(t)=\\frac{e^{-a t}-e^{-b t}}{b-a}\n\\].\nFinal answer: The final answer is $\\boxed{\\frac{e^{-a t}-e^{-b t}}{b-a}}$. I hope it is correct.", 8),
+    ("\\frac{e^{-a t}-e^{-b t}}{a-b}", "By looking up the inverse Laplace Transform of \\(\\frac{1}{s+b}\\), we find the total \nsolution \\(y(t)\\)\n\\[\n  y(t)=\\frac{e^{-a t}-e^{-b t}}{b-a}\n\\].\nFinal answer: The final answer is $\\boxed{\\frac{e^{-a t}-e^{-b t}}{b-a}}$. I hope it is correct.", 10),
+    ("s^{2}+b s+1", "The characteristic polynomial is $p(s)=s^{2}+b s+1$.\nFinal answer: The final answer is $\\boxed{s^{2}+b s+1}$. I hope it is correct.", 4),
+    ("s^{2}+b s+1", "The characteristic polynomial is $p(s)=\\boxed{s^{2}+b s+1}$.\nFinal answer: The final answer is $s^{2}+b s+1$. I hope it is correct.", 4),
+    ("s^{2}-b s+1", "The characteristic polynomial is $p(s)=\\boxed{s^{2}+b s+1}$.\nFinal answer: The final answer is $s^{2}+b s+1$. I hope it is correct.", 10),
+    ("-2", "The answer is +2.\nFinal answer: The final answer is +2. I hope it is correct.", 10),
+]
+for gold, sol, kind in OCW:
+    eq = gold not in ("\\frac{e^{-a t}-e^{-b t}}{a-b}", "s^{2}-b s+1", "-2")
+    OUT.append(record("response", gold, sol, eq, DS + "cot_ocwcourses_4_shot.py (exemplar)", kind))
 
 write("peer_graders.jsonl", OUT)
