@@ -594,6 +594,236 @@ def kind10():
         add(k, "false-positive traps", gold, resp, eq)
 
 
-for f in (kind1, kind2, kind3, kind4, kind5, kind6, kind7, kind8, kind9, kind10):
+# ------------------------------------------------------------------------------------------- more of every kind
+# Further families with drawn values; the same rule: the label is whether the completion's final answer is the gold.
+def age_problem():
+    a, d = rng.randint(6, 15), rng.randint(3, 9)
+    y = rng.randint(2, 10)
+    ans = a + d + y
+    steps = (f"Tom is {a} years old and his sister is {d} years older, so she is {a} + {d} = {a + d}. In {y} years "
+             f"she will be {a + d} + {y} = {ans}.")
+    return steps, ans, [a, d, y, a + d], "years"
+
+
+def recipe_problem():
+    cups, people, guests = rng.randint(2, 6), rng.choice([2, 4]), rng.choice([8, 12, 16, 20])
+    ans = cups * guests // people
+    steps = (f"The recipe uses {cups} cups of flour for {people} people. For {guests} people we need "
+             f"{guests} / {people} = {guests // people} times as much, so {cups} \\times {guests // people} = {ans} cups.")
+    return steps, ans, [cups, people, guests, guests // people], "cups"
+
+
+def average_problem():
+    xs = [rng.randint(60, 99) for _ in range(4)]
+    extra = (-sum(xs)) % 5
+    xs.append(rng.choice([70, 75, 80, 85, 90]) + extra)
+    while sum(xs) % 5:
+        xs[-1] += 1
+    ans = sum(xs) // 5
+    steps = (f"The five scores add up to {' + '.join(map(str, xs))} = {sum(xs)}. Dividing by 5 gives the mean, "
+             f"{sum(xs)} / 5 = {ans}.")
+    return steps, ans, xs, "points"
+
+
+def area_problem():
+    w, l = rng.randint(3, 15), rng.randint(16, 30)
+    ans = 2 * (w + l)
+    steps = (f"The garden is {w} m wide and {l} m long, with area {w} \\times {l} = {w * l} square metres. The fence "
+             f"goes around it: 2 \\times ({w} + {l}) = {ans} m.")
+    return steps, ans, [w, l, w * l, w + l], "m"
+
+
+STYLES = [
+    ("bare answer on the last line", lambda st, v, u: f"{st}\n\n{v}"),
+    ("answer in $...$", lambda st, v, u: f"{st} Therefore the answer is $ {v} $."),
+    ("answer in \\(...\\)", lambda st, v, u: f"{st} The final value is \\({v}\\)."),
+    ("answer in \\[...\\] over lines", lambda st, v, u: f"{st}\nSo the result is\n\\[\n{v}\n\\]"),
+    ("last number then unit", lambda st, v, u: f"{st} In total that makes {v} {u}."),
+    ("Answer: line", lambda st, v, u: f"{st}\nAnswer: {v}"),
+    ("Minerva final-answer sentence",
+     lambda st, v, u: f"{st}\nFinal Answer: The final answer is ${v}$. I hope it is correct."),
+    ("the answer is N.", lambda st, v, u: f"{st} The answer is {v}."),
+    ("bold Answer label", lambda st, v, u: f"{st}\n\n**Answer:** {v} {u}"),
+    ("boxed", lambda st, v, u: f"{st} So the answer is $\\boxed{{{v}}}$."),
+    ("boxed with unit", lambda st, v, u: f"{st} So the answer is $\\boxed{{{v} \\text{{ {u}}}}}$."),
+    ("Final answer: line", lambda st, v, u: f"{st}\nFinal answer: {v}"),
+]
+
+
+def more_kind1():
+    for i in range(72):
+        steps, ans, distract, unit = (age_problem, recipe_problem, average_problem, area_problem)[i % 4]()
+        neg = i % 5 in (1, 3)
+        shown = wrong(ans, distract) if neg else ans
+        what, fmt = STYLES[i % len(STYLES)]
+        add(1, what, str(ans), fmt(steps, shown, unit), not neg)
+
+
+def more_kind2():
+    for i in range(24):
+        p, q = rng.randint(1, 9), rng.choice([2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
+        f = Fraction(p, q)
+        if f.denominator == 1:
+            continue
+        gold = frac_tex(f)
+        forms = [f"\\dfrac{{{f.numerator}}}{{{f.denominator}}}", f"{f.numerator}/{f.denominator}",
+                 f"\\tfrac{{{f.numerator}}}{{{f.denominator}}}", f"\\frac{{{f.numerator * 2}}}{{{f.denominator * 2}}}"]
+        if f.denominator in (2, 4, 5, 8):
+            forms.append(str(float(f)))
+        form = forms[i % len(forms)]
+        add(2, "fraction notation", gold, f"Simplifying the ratio, the probability is $\\boxed{{{form}}}$.", True)
+        bad = Fraction(f.denominator, f.numerator) if i % 2 else f + Fraction(1, f.denominator)
+        add(2, "fraction notation, other value", gold,
+            f"Simplifying the ratio, the probability is $\\boxed{{{frac_tex(bad)}}}$.", bad == f)
+    for i in range(16):
+        n = rng.randint(1000, 9999999)
+        sep = [",", "{,}", ",\\!", "\\,"][i % 4]
+        add(2, f"thousands separator {sep}", str(n), f"Adding the two totals gives $\\boxed{{{thousands(n, sep)}}}$.", True)
+        m = n + 10 ** rng.randint(0, 3)
+        add(2, f"thousands separator {sep}, other value", str(n),
+            f"Adding the two totals gives $\\boxed{{{thousands(m, sep)}}}$.", False)
+    for i, (u, tex) in enumerate([("cm", "\\text{ cm}"), ("m", "\\mathrm{~m}"), ("kg", "\\,\\text{kg}"),
+                                  ("s", "\\text{ s}"), ("dollars", "\\text{ dollars}"), ("degrees", "^\\circ")]):
+        v = rng.randint(2, 400)
+        add(2, f"unit {u} on the answer", str(v), f"Measuring again, the value is $\\boxed{{{v}{tex}}}$.", True)
+
+
+def more_kind3():
+    for i in range(20):
+        xs = sorted(rng.sample(range(-12, 13), 3))
+        gold = ", ".join(map(str, xs))
+        order = xs[:] if i % 2 else list(reversed(xs))
+        if i % 4 == 0:
+            resp = "The real roots of the cubic are " + ", ".join(f"$x = \\boxed{{{x}}}$" for x in order) + "."
+            add(3, "three roots, three boxes", gold, resp, True)
+        elif i % 4 == 1:
+            add(3, "three roots in one box", gold, f"So the solution set is $\\boxed{{{', '.join(map(str, order))}}}$.", True)
+        elif i % 4 == 2:
+            add(3, "two of three roots", gold, f"So the roots are $\\boxed{{{order[0]}}}$ and $\\boxed{{{order[1]}}}$.",
+                False)
+        else:
+            bad = order[:2] + [order[2] + 13]
+            add(3, "one of three roots wrong", gold, f"So the solution set is $\\boxed{{{', '.join(map(str, bad))}}}$.",
+                False)
+
+
+def more_kind4():
+    labels = ["k", "m", "n", "AB", "|PQ|", "h", "x_0", "r", "S", "V"]
+    for i in range(24):
+        lab, v = labels[i % len(labels)], rng.randint(2, 60)
+        if i % 3 == 2:
+            add(4, "label on the answer, wrong value", str(v), f"We conclude that $\\boxed{{{lab} = {v + 2}}}$.", False)
+        elif i % 3 == 1:
+            add(4, "label on the gold", f"{lab}={v}", f"We conclude that the value is $\\boxed{{{v}}}$.", True)
+        else:
+            add(4, "label on the answer", str(v), f"We conclude that $\\boxed{{{lab} = {v}}}$.", True)
+
+
+def more_kind5():
+    for i in range(30):
+        a = rng.randint(-9, 5)
+        b = a + rng.randint(1, 9)
+        lo, hi = rng.choice([("(", "<"), ("[", "\\le")]), rng.choice([(")", "<"), ("]", "\\le")])
+        gold = f"{lo[0]}{a},{b}{hi[0]}"
+        rel = f"{a} {lo[1]} x {hi[1]} {b}"
+        if i % 3 == 2:
+            flip = "\\le" if lo[1] == "<" else "<"
+            add(5, "double inequality, one end flipped", gold, f"Solving, we get $\\boxed{{{a} {flip} x {hi[1]} {b}}}$.",
+                False)
+        elif i % 3 == 1:
+            add(5, "interval for a double-inequality gold", rel, f"In interval notation: $\\boxed{{{gold}}}$.", True)
+        else:
+            add(5, "double inequality for an interval gold", gold, f"Solving, we get $\\boxed{{{rel}}}$.", True)
+
+
+def more_kind6():
+    suffix = {1: "st", 2: "nd", 3: "rd"}
+    for i in range(12):
+        n = rng.randint(4, 40)
+        suf = "th" if 10 <= n % 100 <= 20 else suffix.get(n % 10, "th")
+        form = [f"{n}^{{\\text{{{suf}}}}}", f"{n}{suf}", f"{n}\\text{{{suf}}}"][i % 3]
+        add(6, "ordinal", str(n), f"Counting the positions, it is the $\\boxed{{{form}}}$ one.", True)
+        add(6, "ordinal, other place", str(n), f"Counting the positions, it is the {n + 1}{'th'} one.\nAnswer: {n + 1}th",
+            False)
+    for i in range(6):
+        k = rng.randint(2, 90)
+        add(6, "number in words with a scale", str(k * 1000), f"The crowd was about $\\boxed{{{k}\\text{{ thousand}}}}$.",
+            True)
+
+
+def more_kind7():
+    for i in range(20):
+        v = [rng.randint(-7, 9) for _ in range(3)]
+        gold = mat([[str(x)] for x in v])
+        if i % 4 == 3:
+            bad = v[:]
+            bad[i % 3] = -bad[i % 3] if bad[i % 3] else 1
+            add(7, "column vector, one sign off", gold, f"The cross product is $\\boxed{{{mat([[str(x)] for x in bad])}}}$.",
+                False)
+        elif i % 4 == 2:
+            add(7, "column vector against a tuple", gold, f"The cross product is $\\boxed{{({v[0]}, {v[1]}, {v[2]})}}$.", True)
+        else:
+            env = ["bmatrix", "pmatrix"][i % 2]
+            add(7, f"column vector in {env}", gold, f"The cross product is $\\boxed{{{mat([[str(x)] for x in v], env)}}}$.",
+                True)
+
+
+def more_kind8():
+    for i in range(30):
+        a, b = rng.randint(-9, 9), rng.randint(-9, 9)
+        factored = f"({lin('x', -a)})({lin('x', -b)})"
+        expanded = poly2(1, a + b, a * b)
+        if i % 3 == 2:
+            add(8, "factored against expanded, constant off", expanded,
+                f"Factoring, the polynomial is $\\boxed{{({lin('x', -a)})({lin('x', -b - 1)})}}$.", (b + 1) == b)
+        elif i % 3 == 1:
+            add(8, "expanded against factored", factored, f"Multiplying out gives $\\boxed{{{expanded}}}$.", True)
+        else:
+            add(8, "factored against expanded", expanded, f"Factoring, the polynomial is $\\boxed{{{factored}}}$.", True)
+
+
+def more_kind9():
+    for i in range(30):
+        steps, ans, d, unit = (age_problem, recipe_problem, average_problem, area_problem)[i % 4]()
+        head, tail = steps.rsplit(" ", 1)[0], steps
+        if i % 5 == 0:
+            add(9, "cut by the length limit before the last step", str(ans), steps[: steps.rfind(str(ans))], False)
+        elif i % 5 == 1:
+            add(9, "cut after a bold heading", str(ans),
+                f"**Step 1: Set up.**\n{steps.split('. ')[0]}.\n\n**Step 2: Compute the final value.**", False)
+        elif i % 5 == 2:
+            add(9, "answer only inside an unclosed think block", str(ans),
+                f"<think>\n{tail}\nSo the answer is {ans}.\nWait, let me re-read the question", False)
+        elif i % 5 == 3:
+            add(9, "finished after a think block", str(ans),
+                f"<think>\n{tail}\n</think>\n\n{steps}\n\n**Answer:** {ans} {unit}", True)
+        else:
+            add(9, "finished, bold headings", str(ans),
+                f"**Step 1: Set up.**\n{steps}\n\n**Step 2: Conclude.**\nThe answer is $\\boxed{{{ans}}}$.", True)
+
+
+def more_kind10():
+    import math
+    for i in range(14):
+        n = rng.choice([2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 15, 17])
+        dec = f"{math.sqrt(n):.4f}"
+        add(10, "4-digit decimal for a square root", f"\\sqrt{{{n}}}", f"So the length is $\\boxed{{{dec}}}$.", False)
+    for i in range(8):
+        k = rng.randint(2, 9)
+        add(10, "decimal for a multiple of pi", f"{k}\\pi", f"So the circumference is $\\boxed{{{k * math.pi:.4f}}}$.", False)
+    pairs = [("cm", "m"), ("kg", "g"), ("seconds", "minutes"), ("km", "m"), ("mL", "L"), ("hours", "days"),
+             ("dollars", "cents"), ("square feet", "feet")]
+    for i, (u, w) in enumerate(pairs):
+        v = rng.randint(3, 90)
+        add(10, "same number, different unit", f"{v} \\text{{ {u}}}", f"The answer is $\\boxed{{{v} \\text{{ {w}}}}}$.",
+            False)
+        add(10, "same number, same unit", f"{v} \\text{{ {u}}}", f"The answer is $\\boxed{{{v}\\ \\text{{{u}}}}}$.", True)
+    for i in range(8):
+        v = rng.randint(2, 40)
+        add(10, "hedge over two boxed candidates", str(v), f"It is $\\boxed{{{v}}}$ or $\\boxed{{{v + 1}}}$.", False)
+
+
+for f in (kind1, kind2, kind3, kind4, kind5, kind6, kind7, kind8, kind9, kind10, more_kind1, more_kind2,
+          more_kind3, more_kind4, more_kind5, more_kind6, more_kind7, more_kind8, more_kind9, more_kind10):
     f()
 write("issue11_kinds.jsonl", OUT)
