@@ -1,4 +1,5 @@
-// crucible tokenize — text on stdin to token ids (or ids to text with --decode) with a model's own tokenizer.
+// crucible tokenize — text on stdin to token ids (or ids to text with --decode) with a model's own tokenizer;
+// --chat/--render put stdin (or a whole conversation, --messages FILE.json) through the model's chat template.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "apps/cli.h"
 #include "core/error.h"
+#include "core/json_io.h"
 #include "model/text/chat_template.h"
 #include "model/text/tokenizer.h"
 
@@ -20,7 +22,8 @@ struct TokenizeArgs {
   std::string model, tokenizer;
   int vocab_size = 0;
   bool decode = false, add_special = false, skip_special = false, chat = false, render = false, system_set = false;
-  std::string system;
+  bool no_generation_prompt = false;
+  std::string system, messages_file;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -51,9 +54,39 @@ std::unique_ptr<text::Tokenizer> open_tokenizer(const TokenizeArgs& a) {
   return text::load_tokenizer(path);
 }
 
+// A conversation file: a JSON array of {"role": …, "content": …} ("-" reads stdin). Each message goes to the template
+// whole (tool_calls, reasoning_content and other fields included), as transformers passes it; role must be a
+// string, content a string or null.
+nlohmann::json read_messages(const std::string& file, const std::string& stdin_text) {
+  nlohmann::json msgs;
+  const std::string origin = file == "-" ? "<stdin>" : file;
+  try {
+    msgs = file == "-" ? nlohmann::json::parse(stdin_text) : read_json_file(file);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(origin, "messages", std::string("not valid JSON: ") + e.what());
+  }
+  if (!msgs.is_array()) throw InputError(origin, "messages", "expected a JSON array of {role, content} objects");
+  if (msgs.empty()) throw InputError(origin, "messages", "the conversation is empty");
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const std::string at = "[" + std::to_string(i) + "]";
+    const auto& m = msgs[i];
+    if (!m.is_object()) throw InputError(origin, at, "expected an object with role and content");
+    if (!m.contains("role") || !m["role"].is_string()) throw InputError(origin, at + ".role", "missing or not a string");
+    if (!m.contains("content") || !(m["content"].is_string() || m["content"].is_null()))
+      throw InputError(origin, at + ".content", "missing or not a string (null is allowed)");
+  }
+  return msgs;
+}
+
 int run_tokenize(const Globals& g, const TokenizeArgs& a) {
+  if (!a.messages_file.empty() && a.system_set)
+    throw InputError("crucible tokenize", "--system", "put the system message in the --messages file instead");
+  if (a.no_generation_prompt && !a.chat && !a.render && a.messages_file.empty())
+    throw InputError("crucible tokenize", "--no-generation-prompt", "only means something with --chat, --render or --messages");
   auto tok = open_tokenizer(a);
-  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  std::string input;
+  if (a.messages_file.empty() || a.messages_file == "-")
+    input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   if (a.decode) {
     std::vector<text::TokenId> ids;
     std::string cleaned = input;
@@ -75,16 +108,24 @@ int run_tokenize(const Globals& g, const TokenizeArgs& a) {
   }
   std::string text = input;
   bool add_special = a.add_special;
-  if (a.chat || a.render) {
+  if (a.chat || a.render || !a.messages_file.empty()) {
     std::string tpl_path = a.model.empty() ? a.tokenizer : a.model;
     auto tpl = text::ChatTemplate::for_model(tpl_path);
-    std::vector<text::ChatMessage> msgs;
-    if (a.system_set) msgs.push_back({"system", a.system});
-    msgs.push_back({"user", input});
-    text = tpl.apply(msgs, /*add_generation_prompt=*/true);
+    const bool generation_prompt = !a.no_generation_prompt;
+    if (!a.messages_file.empty()) {
+      // The whole array rides in as the template's `messages` variable, so every field reaches the template.
+      nlohmann::json extra = {{"messages", read_messages(a.messages_file, input)}};
+      text = tpl.apply({}, generation_prompt, extra);
+    } else {
+      std::vector<text::ChatMessage> msgs;
+      if (a.system_set) msgs.push_back({"system", a.system});
+      msgs.push_back({"user", input});
+      text = tpl.apply(msgs, generation_prompt);
+    }
     add_special = false;  // the template already wrote BOS where the model wants it
     if (a.render) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
+      if (g.json) print_json(nlohmann::json({{"text", text}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      else std::fwrite(text.data(), 1, text.size(), stdout);
       return 0;
     }
   }
@@ -116,6 +157,10 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_flag("--skip-special", a->skip_special, "with --decode: leave special tokens out");
   cmd->add_flag("--chat", a->chat, "apply the model's chat template to stdin as one user message, then tokenize");
   cmd->add_flag("--render", a->render, "print the chat-templated prompt text instead of ids");
+  cmd->add_option("--messages", a->messages_file,
+                  "a whole conversation through the chat template: a JSON array of {role, content} (- for stdin)");
+  cmd->add_flag("--no-generation-prompt", a->no_generation_prompt,
+                "render without the assistant turn's opening (add_generation_prompt=false)");
   cmd->add_option("--system", a->system, "with --chat/--render: a system message first")
       ->each([a](const std::string&) { a->system_set = true; });
   cmd->callback([&g, &action, a] { action = [&g, a] { return run_tokenize(g, *a); }; });

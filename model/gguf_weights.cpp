@@ -33,6 +33,32 @@ void get_scale_min_k4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
   }
 }
 
+// ggml's kvalues_iq4nl: the 16 levels IQ4_NL's 4-bit indices select.
+constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+void dequantize_q5(bool with_min, const uint8_t* src, float* y, uint64_t n) {
+  const uint64_t block_bytes = with_min ? 24 : 22;
+  for (uint64_t b = 0; b < n / 32; ++b, src += block_bytes, y += 32) {
+    const float d = f16(src), m = with_min ? f16(src + 2) : 0.0f;
+    const uint8_t* p = src + (with_min ? 4 : 2);
+    uint32_t qh;
+    std::memcpy(&qh, p, 4);
+    const uint8_t* qs = p + 4;
+    const int offset = with_min ? 0 : 16;
+    for (int j = 0; j < 16; ++j) {
+      const int x0 = ((qs[j] & 0xF) | (((qh >> j) << 4) & 0x10)) - offset;
+      const int x1 = ((qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - offset;
+      if (with_min) {
+        y[j] = x0 * d + m;
+        y[j + 16] = x1 * d + m;
+      } else {
+        y[j] = x0 * d;
+        y[j + 16] = x1 * d;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void dequantize_ggml(uint32_t type, const uint8_t* src, float* y, uint64_t n, const std::string& origin) {
@@ -73,6 +99,86 @@ void dequantize_ggml(uint32_t type, const uint8_t* src, float* y, uint64_t n, co
         for (int j = 0; j < 16; ++j) {
           y[j] = d * (qs[j] & 0xF) + m;
           y[j + 16] = d * (qs[j] >> 4) + m;
+        }
+      }
+      return;
+    case GgmlType::Q5_0:  // 32 x 5-bit, offset 16, one f16 scale; the 32 fifth bits packed in a little-endian u32
+    case GgmlType::Q5_1:  // 32 x 5-bit, f16 scale and f16 minimum
+      dequantize_q5(static_cast<GgmlType>(type) == GgmlType::Q5_1, src, y, n);
+      return;
+    case GgmlType::IQ4_NL:  // 32 x 4-bit indices into a fixed non-linear table, one f16 scale
+      for (uint64_t b = 0; b < n / 32; ++b, src += 18, y += 32) {
+        const float d = f16(src);
+        const uint8_t* qs = src + 2;
+        for (int j = 0; j < 16; ++j) {
+          y[j] = d * kIq4nlValues[qs[j] & 0xF];
+          y[j + 16] = d * kIq4nlValues[qs[j] >> 4];
+        }
+      }
+      return;
+    case GgmlType::Q2_K:  // 256 = 16 x 16, 2-bit values; per sub-block a 4-bit scale and a 4-bit min (f16 d, dmin)
+      for (uint64_t b = 0; b < n / 256; ++b, src += 84) {
+        const uint8_t* scales = src;
+        const uint8_t* q = src + 16;
+        const float d = f16(src + 80), dmin = f16(src + 82);
+        int is = 0;
+        for (int half = 0; half < 2; ++half, q += 32) {
+          for (int shift = 0; shift < 8; shift += 2) {
+            for (int part = 0; part < 2; ++part) {
+              const uint8_t sc = scales[is++];
+              const float dl = d * (sc & 0xF), ml = dmin * (sc >> 4);
+              for (int l = 0; l < 16; ++l) *y++ = dl * ((q[l + 16 * part] >> shift) & 3) - ml;
+            }
+          }
+        }
+      }
+      return;
+    case GgmlType::Q3_K:  // 256 = 16 x 16, 3-bit values (2 low bits in qs, the high bit in hmask), 6-bit scales
+      for (uint64_t b = 0; b < n / 256; ++b, src += 110) {
+        const uint8_t* hm = src;
+        const uint8_t* q = src + 32;
+        const float d = f16(src + 108);
+        // The 16 six-bit scales: low 4 bits in bytes 0-7 (two per byte), high 2 bits in bytes 8-11 (four per byte).
+        int8_t scales[16];
+        const uint8_t* packed = src + 96;
+        for (int k = 0; k < 16; ++k) {
+          const int low = k < 8 ? packed[k] & 0xF : packed[k - 8] >> 4;
+          const int high = (packed[8 + k % 4] >> (2 * (k / 4))) & 3;
+          scales[k] = static_cast<int8_t>((low | (high << 4)) - 32);
+        }
+        int is = 0;
+        uint8_t m = 1;
+        for (int half = 0; half < 2; ++half, q += 32) {
+          for (int shift = 0; shift < 8; shift += 2, m <<= 1) {
+            for (int part = 0; part < 2; ++part) {
+              const float dl = d * scales[is++];
+              for (int l = 16 * part; l < 16 * part + 16; ++l)
+                *y++ = dl * (((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+            }
+          }
+        }
+      }
+      return;
+    case GgmlType::Q5_K:  // as Q4_K, plus a fifth bit per value in qh
+      for (uint64_t b = 0; b < n / 256; ++b, src += 176) {
+        const float d = f16(src), dmin = f16(src + 2);
+        const uint8_t* scales = src + 4;
+        const uint8_t* qh = src + 16;
+        const uint8_t* ql = src + 48;
+        int is = 0;
+        uint8_t u1 = 1, u2 = 2;
+        for (int j = 0; j < 256; j += 64) {
+          uint8_t sc, m;
+          get_scale_min_k4(is, scales, sc, m);
+          const float d1 = d * sc, m1 = dmin * m;
+          get_scale_min_k4(is + 1, scales, sc, m);
+          const float d2 = d * sc, m2 = dmin * m;
+          for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+          for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+          ql += 32;
+          is += 2;
+          u1 <<= 2;
+          u2 <<= 2;
         }
       }
       return;
@@ -122,7 +228,8 @@ void dequantize_ggml(uint32_t type, const uint8_t* src, float* y, uint64_t n, co
       return;
     default:
       throw InputError(origin, "type", std::string("quantisation type ") + text::ggml_type_name(type) +
-                                           " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)");
+                                           " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, "
+                                           "Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
   }
 }
 

@@ -125,6 +125,7 @@ const char* ggml_type_name(uint32_t type) {
     case GgmlType::Q5_K: return "Q5_K";
     case GgmlType::Q6_K: return "Q6_K";
     case GgmlType::Q8_K: return "Q8_K";
+    case GgmlType::IQ4_NL: return "IQ4_NL";
     case GgmlType::I8: return "I8";
     case GgmlType::I16: return "I16";
     case GgmlType::I32: return "I32";
@@ -153,6 +154,7 @@ std::optional<std::pair<uint64_t, uint64_t>> ggml_block_layout(uint32_t type) {
     case GgmlType::Q5_K: return std::pair<uint64_t, uint64_t>{176, 256};
     case GgmlType::Q6_K: return std::pair<uint64_t, uint64_t>{210, 256};
     case GgmlType::Q8_K: return std::pair<uint64_t, uint64_t>{292, 256};
+    case GgmlType::IQ4_NL: return std::pair<uint64_t, uint64_t>{18, 32};
     case GgmlType::I8: return std::pair<uint64_t, uint64_t>{1, 1};
     case GgmlType::I16: return std::pair<uint64_t, uint64_t>{2, 1};
     case GgmlType::I32: return std::pair<uint64_t, uint64_t>{4, 1};

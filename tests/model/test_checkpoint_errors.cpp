@@ -118,8 +118,8 @@ TEST(CheckpointErrors, ConfigProblemsNameTheKey) {
 TEST(CheckpointErrors, UnknownGgmlTypeIsNamed) {
   std::vector<uint8_t> block(64, 0);
   std::vector<float> out(256);
-  expect_input_error([&] { dequantize_ggml(13 /* Q5_K */, block.data(), out.data(), 256, "m.gguf: tensor 'w'"); },
-                     "m.gguf: tensor 'w'", "Q5_K");
+  expect_input_error([&] { dequantize_ggml(15 /* Q8_K */, block.data(), out.data(), 256, "m.gguf: tensor 'w'"); },
+                     "m.gguf: tensor 'w'", "Q8_K");
 }
 
 TEST(CheckpointErrors, Llama2cTruncated) {

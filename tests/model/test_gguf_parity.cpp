@@ -39,8 +39,9 @@ TEST(GgmlDequant, MatchesGgufPy) {
   auto h = parse_safetensors_header(f.data(), f.size(), "blocks");
   std::map<std::string, const SafetensorsEntry*> by_name;
   for (const auto& e : h.entries) by_name[e.name] = &e;
-  const std::map<std::string, uint32_t> types = {{"F16", 1}, {"BF16", 30}, {"Q8_0", 8}, {"Q4_0", 2},
-                                                 {"Q4_1", 3}, {"Q4_K", 12}, {"Q6_K", 14}};
+  const std::map<std::string, uint32_t> types = {{"F16", 1},   {"BF16", 30}, {"Q8_0", 8},  {"Q4_0", 2},    {"Q4_1", 3},
+                                                 {"Q5_0", 6},  {"Q5_1", 7},  {"Q2_K", 10}, {"Q3_K", 11},   {"Q4_K", 12},
+                                                 {"Q5_K", 13}, {"Q6_K", 14}, {"IQ4_NL", 20}};
   for (const auto& [name, type] : types) {
     const auto* raw = by_name.at(name + ".raw");
     const auto* want = by_name.at(name + ".want");

@@ -1,7 +1,8 @@
 """gguf-py as the oracle for crucible's GGUF dequantisation (tests/model/test_gguf_parity.cpp).
 
   ggml_blocks.py OUT.safetensors
-For each of F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K: random blocks (scale fields set to modest finite halves so no
+For each of F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (what llama.cpp's Q2_K..Q8_0
+mixes use, IQ4_NL being its fallback for rows that are not a multiple of 256 in Q2_K/Q3_K mixes): random blocks (scale fields set to modest finite halves so no
 NaN/Inf arises) as raw bytes "<TYPE>.raw" (U8) and gguf-py's dequantisation "<TYPE>.want" (F32).
 """
 import sys
@@ -14,13 +15,15 @@ from gguf.quants import dequantize
 from safetensors.torch import save_file
 
 # Byte offsets of float16 scale fields inside one block, per type (ggml-common.h block layouts).
-HALF_FIELDS = {"Q8_0": [0], "Q4_0": [0], "Q4_1": [0, 2], "Q4_K": [0, 2], "Q6_K": [208]}
+HALF_FIELDS = {"Q8_0": [0], "Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "IQ4_NL": [0],
+               "Q2_K": [80, 82], "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
 
 def main(out):
     rng = np.random.default_rng(5)
     tensors = {}
-    for name in ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"]:
+    for name in TYPES:
         qtype = Q[name]
         block_elems, block_bytes = GGML_QUANT_SIZES[qtype]
         n_blocks = 64
