@@ -8,11 +8,13 @@
 
 #include "apps/cli.h"
 #include "apps/summary.h"
+#include "apps/torch_part.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "harness/graders.h"
 #include "harness/native_backend.h"
 #include "harness/openai_backend.h"
+#include "harness/rescore.h"
 
 namespace crucible::cli {
 namespace {
@@ -67,18 +69,46 @@ class ProgressPrinter {
   std::chrono::steady_clock::time_point last_print_{};
 };
 
-int run(const Globals& g, const EvalArgs& a) {
+// What an eval runs: the plan and the backend, from the flags or (`eval --resume RUN` alone) from the stored run.
+struct EvalSetup {
+  harness::EvalPlan plan;
+  std::optional<harness::NativeBackendOptions> native;
+  std::optional<harness::OpenAIBackendOptions> remote;
+};
+
+EvalSetup from_stored_run(Store& store, const EvalArgs& a) {
+  auto stored = harness::load_stored_eval(store, *a.resume, a.data_dir);
+  EvalSetup r;
+  r.plan = std::move(stored.plan);
+  r.plan.grading_workers = a.workers;
+  const nlohmann::json& b = r.plan.backend;
+  std::string where = fmt::format("{}: run {} config backend", store.path(), stored.run.id);
+  if (b.is_null())
+    throw InputError(store.path(), "run",
+                     fmt::format("run {} was stored before runs kept their backend settings: resume it with the whole "
+                                 "command it was started with (--model or --endpoint, --suite, …)", stored.run.id));
+  std::string kind = b.value("kind", "");
+  if (kind == "native") r.native = harness::native_backend_options_from_json(b, where);
+  else if (kind == "endpoint") r.remote = harness::openai_backend_options_from_json(b, where);
+  else throw InputError(where, "kind", "'" + kind + "' is neither native nor endpoint");
+  return r;
+}
+
+EvalSetup from_flags(const EvalArgs& a) {
   bool remote = !a.remote.endpoint.empty();
   if (remote == !a.model.empty())
-    throw InputError("--model", "", "give either --model PATH (the native engine) or --endpoint URL --api-model NAME");
+    throw InputError("--model", "", "give either --model PATH (the native engine) or --endpoint URL --api-model NAME, "
+                                    "or --resume RUN alone");
   if (remote && !a.tokenizer.empty())
     throw InputError("--tokenizer", "", "the server tokenizes its own prompts; --tokenizer goes with --model");
-  harness::EvalPlan plan;
+  EvalSetup r;
+  harness::EvalPlan& plan = r.plan;
   plan.preset = a.preset;
   plan.grading_workers = a.workers;
+  plan.code_limits = {a.code_time_limit, a.code_memory_mb};
   std::string data_dir = harness::resolve_data_dir(a.data_dir);
   auto suite_names = split_commas(a.suites);
-  if (suite_names.empty()) throw InputError("--suite", "", "name at least one suite");
+  if (suite_names.empty()) throw InputError("--suite", "", "name at least one suite (or give --resume RUN alone)");
   for (const auto& name : suite_names) {
     const auto& info = harness::find_suite(name);
     harness::SuitePlan sp;
@@ -86,19 +116,36 @@ int run(const Globals& g, const EvalArgs& a) {
     sp.data = harness::load_suite(info, data_dir);
     if (sp.config.limit > 0 && static_cast<int64_t>(sp.data.problems.size()) > sp.config.limit)
       sp.data.problems.resize(static_cast<size_t>(sp.config.limit));
-    sp.grader = harness::make_grader(info, sp.config, {a.code_time_limit, a.code_memory_mb});
+    sp.grader = harness::make_grader(info, sp.config, plan.code_limits);
     plan.suites.push_back(std::move(sp));
   }
   std::string shown = remote ? a.remote.model : a.model.substr(a.model.find_last_of('/') + 1);
   plan.name = a.name.empty() ? fmt::format("{}:{}", shown, a.suites) : a.name;
-  Store store = Store::open(g.db_path);
-  std::unique_ptr<harness::Backend> backend;
   if (remote) {
-    backend = std::make_unique<harness::OpenAIBackend>(a.remote);
-    log::info("evaluating {} at {} ({} API)", a.remote.model, a.remote.endpoint, a.remote.api);
+    r.remote = a.remote;
+    plan.backend = harness::to_json(a.remote);
   } else {
-    log::info("loading {}", a.model);
-    backend = harness::make_native_backend({a.model, a.tokenizer, a.device, a.dtype, a.max_batch});
+    r.native = harness::NativeBackendOptions{a.model, a.tokenizer, a.device, a.dtype, a.max_batch};
+    plan.backend = harness::to_json(*r.native);
+  }
+  return r;
+}
+
+int run(const Globals& g, const EvalArgs& a) {
+  bool alone = a.resume && a.suites.empty() && a.model.empty() && a.remote.endpoint.empty();
+  // The native engine is torch's: the torch-free front hands the command over before doing anything.
+  if (!a.model.empty() && !torch_part()) exec_torch_part();
+  Store store = alone ? Store::open(g.db_path, /*create=*/false) : Store::open(g.db_path);
+  EvalSetup r = alone ? from_stored_run(store, a) : from_flags(a);
+  const harness::EvalPlan& plan = r.plan;
+  std::unique_ptr<harness::Backend> backend;
+  if (r.remote) {
+    backend = std::make_unique<harness::OpenAIBackend>(*r.remote);
+    log::info("evaluating {} at {} ({} API)", r.remote->model, r.remote->endpoint, r.remote->api);
+  } else {
+    if (!torch_part()) exec_torch_part();
+    log::info("loading {}", r.native->model);
+    backend = torch_part()->make_native_backend(*r.native);
   }
   ProgressPrinter progress;
   auto summary = harness::run_eval(*backend, plan, store, a.resume, std::ref(progress));
@@ -131,6 +178,10 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   e->add_option("--api-model", a->remote.model, "the server's model name (with --endpoint)")->needs(endpoint);
   e->add_option("--api", a->remote.api, "chat (the server's chat template) or completions (no template)")
       ->capture_default_str();
+  e->add_option("--assistant-prefix-via", a->remote.assistant_prefix_via,
+                "chat API: how the assistant prefix is sent: continue (continue_final_message: vLLM, SGLang, crucible "
+                "serve), prefix (DeepSeek's prefix: true) or none")
+      ->capture_default_str();
   e->add_option("--api-key-env", a->remote.api_key_env, "environment variable holding the API key (unset: no key)")
       ->capture_default_str();
   e->add_option("--concurrency", a->remote.concurrency, "requests in flight (with --endpoint)")->capture_default_str();
@@ -140,8 +191,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
       ->capture_default_str();
   e->add_option("--tokenizer", a->tokenizer, "tokenizer override (tokenizer.json, .model, llama2.c tokenizer.bin)");
   e->add_option("--suite", a->suites, "comma-separated suites: aime24,aime25,math500,gpqa_diamond,livecodebench,"
-                                      "humaneval,mbpp,gsm8k,amc23,minerva_math,olympiadbench")
-      ->required();
+                                      "humaneval,mbpp,gsm8k,amc23,minerva_math,olympiadbench");
   e->add_option("--preset", a->preset, "r1 (T 0.6, top-p 0.95, 32768 tokens, suite k) or greedy")->capture_default_str();
   e->add_option("--samples", a->overrides.samples, "k samples per problem (default: the preset's, per suite)");
   e->add_option("--limit", a->overrides.limit, "first N problems of each suite");
@@ -156,7 +206,10 @@ void setup(CLI::App& app, Globals& g, Action& action) {
                 "text the assistant turn starts with (r1: \"<think>\\n\"; pass \"\" for models that do not think)");
   e->add_option("--data-dir", a->data_dir, "benchmark data (default: $CRUCIBLE_DATA or ~/.cache/crucible/data)");
   e->add_option("--name", a->name, "run name");
-  e->add_option("--resume", a->resume, "continue this run (id or name); the identical command resumes by itself");
+  e->add_option("--resume", a->resume,
+                "continue this run (id or name): alone, with the run's stored model, suites and settings (--data-dir "
+                "and --workers may be given); with the whole command, which must match the run. The identical "
+                "command resumes by itself");
   e->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   e->add_option("--dtype", a->dtype, "auto, float32, bfloat16, float16")->capture_default_str();
   e->add_option("--max-batch", a->max_batch, "sequences decoded together")->capture_default_str();

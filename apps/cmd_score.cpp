@@ -32,12 +32,14 @@ int run_regrade(const Globals& g, const std::string& run, const std::optional<st
   Store store = Store::open(g.db_path, false);
   auto r = harness::regrade_run(store, run, data_dir, workers);
   if (g.json) {
-    nlohmann::json j = {{"run_id", r.run_id}, {"regraded", r.regraded}, {"changed", r.changed},
+    nlohmann::json j = {{"run_id", r.run_id},       {"regraded", r.regraded},
+                        {"changed", r.changed},     {"code_limits", harness::to_json(r.code_limits)},
                         {"suites", nlohmann::json::array()}};
     for (const auto& x : r.suites) j["suites"].push_back(suite_scores_json(x));
     print_json(j.dump(2));
   } else {
-    fmt::print("run {}: {} samples regraded, {} changed verdict\n", r.run_id, r.regraded, r.changed);
+    fmt::print("run {}: {} samples regraded, {} changed verdict (code limits: the run's, {} CPU s, {} MiB)\n", r.run_id,
+               r.regraded, r.changed, r.code_limits.time_limit_s, r.code_limits.memory_mb);
     print_suite_table(r.suites);
   }
   return 0;
@@ -59,7 +61,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   auto run = std::make_shared<std::string>();
   auto data_dir = std::make_shared<std::optional<std::string>>();
   auto workers = std::make_shared<int>(2);
-  auto* regrade = app.add_subcommand("regrade", "Re-grade a stored run's generations with the current graders");
+  auto* regrade = app.add_subcommand("regrade", "Re-grade a stored run's generations with the current graders (code with the run's own limits)");
   regrade->add_option("run", *run, "run id or name")->required();
   regrade->add_option("--data-dir", *data_dir, "where the run's data files are, if they moved");
   regrade->add_option("--workers", *workers, "grading threads")->capture_default_str();

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/cli.h"
+#include "apps/torch_part.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -27,6 +28,10 @@ int main(int argc, char** argv) {
                "Exit codes: 0 ok, 1 run failed, 2 bad input or usage.",
                "crucible"};
   app.require_subcommand(1);
+  // Global options may come before or after the subcommand: a subcommand hands the options it does not know to its
+  // parent. Set before the subcommands are added, which inherit it.
+  app.fallthrough();
+  cli::remember_arguments(argc, argv);
   app.set_version_flag("--version", version_line());
   cli::Globals globals;
   const char* env_db = std::getenv("CRUCIBLE_DB");

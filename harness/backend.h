@@ -57,6 +57,9 @@ class Backend {
   // If `on_result` throws, generation stops and the exception propagates out of generate().
   virtual void generate(const std::vector<GenerationRequest>& requests,
                         const std::function<void(GenerationResult)>& on_result) = 0;
+  // What the backend had to do differently from what the run's config says (a server that refused the assistant
+  // prefix, say), one sentence each. The eval loop adds them to the run's stored config ("warnings").
+  virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 }  // namespace crucible::harness

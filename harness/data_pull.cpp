@@ -1,6 +1,5 @@
 #include "harness/data_pull.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -11,14 +10,14 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <random>
 
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/sha256.h"
 #include "core/version.h"
-#include "reports/store.h"  // utc_now_iso8601
+#include "core/time.h"
+#include "harness/http.h"
 
 namespace crucible::harness {
 
@@ -26,23 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// curl's setup calls fail only on a broken build or out of memory: say which option, and that it is not the user's.
-#define CURL_CHECK(call)                                                                                       \
-  do {                                                                                                         \
-    CURLcode curl_check_rc_ = (call);                                                                          \
-    if (curl_check_rc_ != CURLE_OK)                                                                            \
-      throw RunError(fmt::format("libcurl: {} failed: {} (is libcurl built with http and https?)", #call,      \
-                                 curl_easy_strerror(curl_check_rc_)));                                         \
-  } while (0)
-
 constexpr const char* kManifest = "crucible-manifest.json";
-
-void curl_global_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) throw RunError("libcurl: curl_global_init failed");
-  });
-}
 
 // Closes the fd and removes the temporary file unless it was renamed into place.
 struct TempFile {
@@ -112,76 +95,6 @@ std::string human_bytes(double b) {
   return fmt::format("{} B", static_cast<int64_t>(b));
 }
 
-// What one transfer attempt saw.
-struct Transfer {
-  int fd = -1;
-  std::string temp_path;
-  CURL* curl = nullptr;
-  Sha256 hash;
-  int64_t bytes = 0;
-  std::string error_body;  // the first bytes of a non-2xx response, for the message
-  std::string write_error;
-  // progress
-  std::string label;
-  std::chrono::steady_clock::time_point start, last_report;
-  const PullOptions* options = nullptr;
-};
-
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t len = size * n;
-  long status = 0;
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status >= 300) {  // an error page is never written into the data file
-    if (t->error_body.size() < 300) t->error_body.append(data, std::min<size_t>(len, 300 - t->error_body.size()));
-    return len;
-  }
-  try {
-    write_all(t->fd, data, len, t->temp_path);
-  } catch (const std::exception& e) {
-    t->write_error = e.what();
-    return 0;  // curl stops with CURLE_WRITE_ERROR
-  }
-  t->hash.update(data, len);
-  t->bytes += static_cast<int64_t>(len);
-  return len;
-}
-
-int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  if (!t->options->on_progress) return 0;
-  auto clock = std::chrono::steady_clock::now();
-  if (clock - t->last_report < std::chrono::milliseconds(500)) return 0;
-  t->last_report = clock;
-  double secs = std::chrono::duration<double>(clock - t->start).count();
-  std::string of = total > 0 ? fmt::format(" / {} ({:.0f}%)", human_bytes(static_cast<double>(total)),
-                                           100.0 * static_cast<double>(now) / static_cast<double>(total))
-                             : "";
-  t->options->on_progress(fmt::format("{}: {}{} {}/s", t->label, human_bytes(static_cast<double>(now)), of,
-                                      human_bytes(secs > 0 ? static_cast<double>(now) / secs : 0)),
-                          false);
-  return 0;
-}
-
-bool retryable(CURLcode c) {
-  switch (c) {
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string status_hint(long status) {
   switch (status) {
     case 401:
@@ -191,87 +104,71 @@ std::string status_hint(long status) {
   }
 }
 
-// Downloads `url` into `temp` (truncated first), retrying what may pass. Returns the content hash.
+// Downloads `url` into `temp` (truncated before each attempt), retrying what may pass (harness/http.h decides what
+// and how long to wait). Returns the content hash.
 std::string download(const std::string& url, const std::string& label, TempFile& temp, const PullOptions& o,
                      int& attempts, int64_t& bytes) {
-  curl_global_once();
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw RunError("libcurl: curl_easy_init failed");
-  struct curl_slist* headers = nullptr;
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_guard(nullptr, curl_slist_free_all);
-  if (o.token && !o.token->empty()) {
-    // The token lives only in this header list; no verbose mode, no message ever prints it.
-    headers = curl_slist_append(headers, ("Authorization: Bearer " + *o.token).c_str());
-    header_guard.reset(headers);
-  }
-  char error_buffer[CURL_ERROR_SIZE];
-  Transfer t;
-  t.fd = temp.fd;
-  t.temp_path = temp.path;
-  t.curl = curl.get();
-  t.label = label;
-  t.options = &o;
-  CURL* c = curl.get();
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_URL, url.c_str()));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https"));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_USERAGENT, ("crucible/" + version()).c_str()));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o.stall_timeout_s));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_WRITEDATA, &t));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L));
-  CURL_CHECK(curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer));
-
-  std::string last_error;
-  double wait_s = o.backoff_s;
+  http::ConnectionOptions co;
+  // The token lives only in this header list; no verbose mode, no message ever prints it.
+  if (o.token && !o.token->empty()) co.headers.push_back("Authorization: Bearer " + *o.token);
+  co.follow_redirects = true;
+  co.connect_timeout_s = static_cast<double>(o.connect_timeout_s);
+  co.low_speed_time_s = o.stall_timeout_s;
+  auto start = std::chrono::steady_clock::now();
+  if (o.on_progress)
+    co.on_progress = [&](int64_t now, int64_t total) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::string of = total > 0 ? fmt::format(" / {} ({:.0f}%)", human_bytes(static_cast<double>(total)),
+                                               100.0 * static_cast<double>(now) / static_cast<double>(total))
+                                 : "";
+      o.on_progress(fmt::format("{}: {}{} {}/s", label, human_bytes(static_cast<double>(now)), of,
+                                human_bytes(secs > 0 ? static_cast<double>(now) / secs : 0)),
+                    false);
+    };
+  http::Connection connection(url, co);
+  // Exactly 1, 2, 4… s (no jitter): one client, and the waits are documented.
+  http::RetryPolicy policy{std::max(o.max_attempts, 1) - 1, o.backoff_s, 60.0, 600.0, false};
+  std::mt19937_64 unused_rng(0);
+  Sha256 hash;
+  auto sink = [&](const char* data, size_t n) {
+    write_all(temp.fd, data, n, temp.path);
+    hash.update(data, n);
+  };
   for (attempts = 1;; ++attempts) {
     if (::ftruncate(temp.fd, 0) != 0 || ::lseek(temp.fd, 0, SEEK_SET) != 0)
       throw RunError(fmt::format("{}: cannot truncate: {}", temp.path, std::strerror(errno)));
-    t.hash = Sha256();
-    t.bytes = 0;
-    t.error_body.clear();
-    t.start = t.last_report = std::chrono::steady_clock::now();
-    error_buffer[0] = '\0';
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_off_t expected = -1;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
+    hash = Sha256();
+    start = std::chrono::steady_clock::now();
+    http::Response r = connection.get(sink);
+    std::string last_error;
     bool again = false;
-    if (rc == CURLE_OK && status >= 200 && status < 300) {
-      if (expected < 0 || expected == t.bytes) {
-        bytes = t.bytes;
-        return t.hash.hex_digest();
+    if (r.ok()) {
+      if (r.content_length < 0 || r.content_length == r.received) {
+        bytes = r.received;
+        return hash.hex_digest();
       }
-      last_error = fmt::format("short body: {} of {} bytes", t.bytes, static_cast<int64_t>(expected));
+      last_error = fmt::format("short body: {} of {} bytes", r.received, r.content_length);
       again = true;
-    } else if (rc == CURLE_OK) {
+    } else if (r.transfer == CURLE_OK) {
       std::string body;
-      for (char ch : t.error_body) body += (ch == '\n' || ch == '\r') ? ' ' : ch;
-      last_error = fmt::format("HTTP {}{}{}", status, status_hint(status), body.empty() ? "" : ": " + body);
-      again = status == 429 || status >= 500;
-    } else if (rc == CURLE_WRITE_ERROR && !t.write_error.empty()) {
-      throw RunError(t.write_error);
+      for (char ch : r.body.substr(0, 300)) body += (ch == '\n' || ch == '\r') ? ' ' : ch;
+      last_error = fmt::format("HTTP {}{}{}", r.status, status_hint(r.status), body.empty() ? "" : ": " + body);
+      again = http::retryable_status(r.status).has_value();
+    } else if (r.transfer == CURLE_WRITE_ERROR && !r.sink_error.empty()) {
+      throw RunError(r.sink_error);
     } else {
-      last_error = fmt::format("{}{}", curl_easy_strerror(rc), error_buffer[0] ? std::string(" (") + error_buffer + ")" : "");
-      again = retryable(rc);
+      last_error = fmt::format("{}{}", curl_easy_strerror(r.transfer), r.error.empty() ? "" : " (" + r.error + ")");
+      again = http::retryable_transfer(r.transfer).has_value();
     }
     if (!again) throw RunError(fmt::format("{}: {}", url, last_error));
     if (attempts >= std::max(o.max_attempts, 1))
       throw RunError(fmt::format("{}: failed after {} attempts; last: {}", url, attempts, last_error));
+    double wait_s = http::retry_delay(policy, attempts - 1, r.retry_after_s, unused_rng);
     if (o.on_progress)
-      o.on_progress(fmt::format("{}: {}; retrying in {:.1f} s (attempt {} of {})", label, last_error, wait_s,
-                                attempts + 1, o.max_attempts),
+      o.on_progress(fmt::format("{}: {}; retrying in {:.1f} s (attempt {} of {}{})", label, last_error, wait_s,
+                                attempts + 1, o.max_attempts, r.retry_after_s ? ", the server's Retry-After" : ""),
                     true);
-    std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
-    wait_s *= 2;
+    http::sleep_unless_stopped(wait_s, nullptr);
   }
 }
 

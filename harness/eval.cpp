@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -170,6 +171,8 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
                                       {"template_hash", model.template_hash}}},
                            {"suites", nlohmann::json::array()}};
   for (const auto& s : plan.suites) config["suites"].push_back(to_json(s.config));
+  config["code_limits"] = to_json(plan.code_limits);
+  if (!plan.backend.is_null()) config["backend"] = plan.backend;
   int64_t model_id = store.upsert_model({0, model.path, model.format, model.content_hash, model.config});
 
   // Register datasets and problems (idempotent), remembering their store ids.
@@ -261,6 +264,18 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
     }
   }
 
+  // What the backend could not do as configured goes into the run's config, where `runs show` and reports see it.
+  auto record_backend_warnings = [&] {
+    auto warnings = backend.warnings();
+    if (warnings.empty()) return;
+    nlohmann::json stored_config = store.get_run(summary.run_id)->config;
+    nlohmann::json& list = stored_config["warnings"];
+    if (!list.is_array()) list = nlohmann::json::array();
+    for (const auto& w : warnings)
+      if (std::find(list.begin(), list.end(), w) == list.end()) list.push_back(w);
+    store.update_run_config(summary.run_id, stored_config);
+  };
+
   Progress progress;
   progress.total = static_cast<int64_t>(pendings.size());
   std::mutex store_mutex, progress_mutex;
@@ -336,11 +351,14 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
       backend.generate(requests, on_result);
     } catch (...) {
       if (!grading_error) {
+        std::lock_guard lock(store_mutex);
+        record_backend_warnings();
         store.finish_run(summary.run_id, "interrupted");
         throw;
       }
     }
   }  // the pool drains here: every sample handed to it is graded and committed (or the first error kept)
+  record_backend_warnings();
   if (grading_error) {
     store.finish_run(summary.run_id, "failed");
     std::rethrow_exception(grading_error);

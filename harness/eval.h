@@ -18,6 +18,7 @@
 
 #include "harness/backend.h"
 #include "harness/grader.h"
+#include "harness/graders.h"
 #include "harness/metrics.h"
 #include "harness/protocol.h"
 #include "harness/suite.h"
@@ -36,6 +37,10 @@ struct EvalPlan {
   std::string preset;
   std::vector<SuitePlan> suites;
   int grading_workers = 2;
+  CodeLimits code_limits;               // what the code graders were made with; stored for regrade
+  // How to build the backend again (native_backend.h / openai_backend.h to_json): stored as config "backend" so
+  // that `crucible eval --resume RUN` alone continues the run. Not part of the identity. Null: not resumable alone.
+  nlohmann::json backend;
 };
 
 struct Progress {
@@ -71,7 +76,8 @@ struct EvalSummary {
 std::string run_identity(const ModelIdentity& model, const EvalPlan& plan);
 uint64_t sample_seed(uint64_t run_seed, const std::string& suite, const std::string& problem_key, int64_t sample_index);
 
-// Runs (or resumes) the plan. `resume_run`: continue that stored run, which must have the same identity.
+// Runs (or resumes) the plan. The run's stored config holds the preset, the model, every suite's resolved config, the
+// code limits and the backend settings; what a backend reports afterwards (Backend::warnings) is added to it. `resume_run`: continue that stored run, which must have the same identity.
 EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store,
                      const std::optional<std::string>& resume_run = std::nullopt,
                      const std::function<void(const Progress&)>& on_progress = {});

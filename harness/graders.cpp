@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "verifiers/choice/choice_verifier.h"
 #include "verifiers/code/code_grader.h"
 #include "verifiers/math/math_verifier.h"
@@ -151,6 +152,19 @@ std::string function_name_from_starter(const std::string& starter_code) {
   std::smatch m;
   if (std::regex_search(starter_code, m, def_re)) return m[1].str();
   return "";
+}
+
+nlohmann::json to_json(const CodeLimits& limits) {
+  return {{"time_limit_s", limits.time_limit_s}, {"memory_mb", limits.memory_mb}};
+}
+
+CodeLimits code_limits_from_json(const nlohmann::json& j, const std::string& where) {
+  CodeLimits limits;
+  limits.time_limit_s = require_number(j, "time_limit_s", where);
+  limits.memory_mb = require_int(j, "memory_mb", where);
+  if (!(limits.time_limit_s > 0) || limits.memory_mb < 1)
+    throw InputError(where, "code_limits", "time_limit_s and memory_mb must be positive");
+  return limits;
 }
 
 std::shared_ptr<Grader> make_grader(const SuiteInfo& suite, const EvalConfig& config, const CodeLimits& limits) {

@@ -13,6 +13,10 @@ struct CodeLimits {
   double time_limit_s = 6.0;  // CPU seconds per test
   int64_t memory_mb = 1024;
 };
+// Stored with every eval run (config "code_limits") so `crucible regrade` runs the code with the run's own limits.
+nlohmann::json to_json(const CodeLimits& limits);
+// InputError naming `where` and the field.
+CodeLimits code_limits_from_json(const nlohmann::json& j, const std::string& where);
 
 std::shared_ptr<Grader> make_grader(const SuiteInfo& suite, const EvalConfig& config, const CodeLimits& limits = {});
 

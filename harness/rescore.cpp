@@ -19,7 +19,7 @@ namespace crucible::harness {
 namespace {
 
 SuitePlan plan_for_dataset(const DatasetRecord& d, const nlohmann::json& config_json, const std::optional<std::string>& data_dir,
-                           const std::string& where) {
+                           const CodeLimits& limits, const std::string& where) {
   SuitePlan sp;
   const SuiteInfo& info = find_suite(d.suite);
   // The files the run read (several joined by kPathSeparator), else the data dir's copy, which must hash the same.
@@ -38,28 +38,55 @@ SuitePlan plan_for_dataset(const DatasetRecord& d, const nlohmann::json& config_
   sp.config = eval_config_from_json(config_json, where);
   if (sp.config.limit > 0 && static_cast<int64_t>(sp.data.problems.size()) > sp.config.limit)
     sp.data.problems.resize(static_cast<size_t>(sp.config.limit));
-  sp.grader = make_grader(info, sp.config);
+  sp.grader = make_grader(info, sp.config, limits);
   return sp;
 }
 
 }  // namespace
 
-RegradeSummary regrade_run(Store& store, const std::string& run_name, const std::optional<std::string>& data_dir,
-                           int workers) {
+StoredEval load_stored_eval(Store& store, const std::string& run_name, const std::optional<std::string>& data_dir) {
   auto run = store.find_run(run_name);
   if (!run) throw InputError(store.path(), "run", "no run '" + run_name + "'");
   if (run->kind != "eval") throw InputError(store.path(), "run", fmt::format("run {} is a {} run, not an eval", run->id, run->kind));
   std::string where = fmt::format("{}: run {} config", store.path(), run->id);
-  const auto& suite_configs = run->config.at("suites");
-  std::vector<SuitePlan> plans;
-  std::map<int64_t, std::pair<size_t, const Problem*>> problem_of;  // store problem id -> plan, problem
-  for (const auto& d : store.run_datasets(run->id)) {
-    const nlohmann::json* cfg = nullptr;
-    for (const auto& c : suite_configs)
-      if (c.value("suite", "") == d.suite) cfg = &c;
-    if (!cfg) throw InputError(where, "suites", "no config for dataset " + d.suite);
-    plans.push_back(plan_for_dataset(d, *cfg, data_dir, where));
+  StoredEval out;
+  EvalPlan& plan = out.plan;
+  plan.name = run->name;
+  plan.preset = run->config.value("preset", run->protocol);
+  if (auto it = run->config.find("code_limits"); it != run->config.end()) {
+    plan.code_limits = code_limits_from_json(*it, where + " code_limits");
+  } else {
+    log::warn("run {} was stored before runs kept their code limits: code runs with the defaults ({} CPU s, {} MiB)",
+              run->id, plan.code_limits.time_limit_s, plan.code_limits.memory_mb);
   }
+  if (auto it = run->config.find("backend"); it != run->config.end()) plan.backend = *it;
+  auto suites = run->config.find("suites");
+  if (suites == run->config.end() || !suites->is_array()) throw InputError(where, "suites", "missing");
+  auto datasets = store.run_datasets(run->id);
+  // In the order the run listed its suites: the order is part of the run's identity.
+  for (const auto& c : *suites) {
+    std::string suite = c.value("suite", "");
+    const DatasetRecord* dataset = nullptr;
+    for (const auto& d : datasets)
+      if (d.suite == suite) dataset = &d;
+    if (!dataset) throw InputError(where, "suites", "no dataset stored for suite '" + suite + "'");
+    plan.suites.push_back(plan_for_dataset(*dataset, c, data_dir, plan.code_limits, where));
+  }
+  for (const auto& d : datasets) {
+    bool listed = false;
+    for (const auto& sp : plan.suites) listed |= sp.data.info.name == d.suite;
+    if (!listed) throw InputError(where, "suites", "no config for dataset " + d.suite);
+  }
+  out.run = std::move(*run);
+  return out;
+}
+
+RegradeSummary regrade_run(Store& store, const std::string& run_name, const std::optional<std::string>& data_dir,
+                           int workers) {
+  StoredEval stored = load_stored_eval(store, run_name, data_dir);
+  const RunRecord* run = &stored.run;
+  std::vector<SuitePlan>& plans = stored.plan.suites;
+  std::map<int64_t, std::pair<size_t, const Problem*>> problem_of;  // store problem id -> plan, problem
   for (size_t s = 0; s < plans.size(); ++s) {
     std::map<std::string, const Problem*> by_key;
     for (const auto& p : plans[s].data.problems) by_key[p.key] = &p;
@@ -72,6 +99,7 @@ RegradeSummary regrade_run(Store& store, const std::string& run_name, const std:
   auto samples = store.run_samples(run->id);
   RegradeSummary out;
   out.run_id = run->id;
+  out.code_limits = stored.plan.code_limits;
   std::vector<SampleRecord> graded(samples.size());
   std::atomic<int64_t> changed{0};
   {

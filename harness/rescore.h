@@ -13,10 +13,22 @@ struct RegradeSummary {
   int64_t run_id = 0;
   int64_t regraded = 0;
   int64_t changed = 0;  // samples whose correctness flipped
+  CodeLimits code_limits;  // what code ran with: the run's own
   std::vector<SuiteScores> suites;
 };
 
-// Rebuilds the run's plan from its stored config and datasets. A dataset file that moved is looked up under
+// A stored eval run and its plan rebuilt from the stored config and datasets: the suites in the order the run listed
+// them, each file checked against the sha256 the run saw (a file that moved is looked up under `data_dir`), the
+// graders made with the run's code limits, and the backend settings (config "backend"; null for runs stored before
+// they were kept). `crucible regrade` and `crucible eval --resume RUN` both start here.
+struct StoredEval {
+  RunRecord run;
+  EvalPlan plan;
+};
+StoredEval load_stored_eval(Store& store, const std::string& run, const std::optional<std::string>& data_dir);
+
+// Re-grades with the run's own code limits (stored in its config; runs from before that use the defaults, with a
+// warning). Rebuilds the run's plan from its stored config and datasets. A dataset file that moved is looked up under
 // `data_dir` (by the suite's default file name); its sha256 must match what the run saw.
 RegradeSummary regrade_run(Store& store, const std::string& run, const std::optional<std::string>& data_dir,
                            int workers = 2);

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/json_io.h"
+#include "core/time.h"
 #include "core/version.h"
 #include "reports/sqlite.h"
 
@@ -219,17 +220,6 @@ constexpr const char* kInsertSample =
     "latency_ms, detail_json, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 }  // namespace
-
-std::string utc_now_iso8601() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms));
-}
 
 Store::Store(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
 Store::Store(Store&&) noexcept = default;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "core/time.h"  // utc_now_iso8601, for the store's timestamps
+
 namespace crucible::sql {
 class Connection;
 }
@@ -131,8 +133,6 @@ struct RunSummary {
   int64_t n_graded = 0;
   int64_t n_correct = 0;
 };
-
-std::string utc_now_iso8601();
 
 class Store {
  public:

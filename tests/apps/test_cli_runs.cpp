@@ -23,6 +23,43 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_NE(version.out.find("git "), std::string::npos) << version.out;
 }
 
+TEST(Cli, GlobalOptionsGoBeforeOrAfterTheSubcommand) {
+  TempDir dir;
+  std::string db = dir.file("none.db");
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {crucible_binary(), "--db", db, "--json", "runs", "list"},
+           {crucible_binary(), "runs", "list", "--db", db, "--json"},
+           {crucible_binary(), "runs", "--json", "list", "--log-level", "warn", "--db", db},
+           {crucible_binary(), "--json", "runs", "list", "--db", db}}) {
+    auto r = run_command(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::array()) << "--json and --db were taken: " << r.out;
+  }
+  auto text = run_command({crucible_binary(), "runs", "list", "--db", db});
+  EXPECT_NE(text.out.find("no runs in " + db), std::string::npos) << text.out;
+  EXPECT_EQ(run_command({crucible_binary(), "runs", "list", "--log-level", "loud"}).exit_code, 2);
+}
+
+// The torch-free front: commands that run no model never map LibTorch (the dynamic loader lists every library it
+// opens under LD_DEBUG=libs); the model commands are listed and handed over.
+TEST(Cli, CommandsThatRunNoModelNeverLoadTorch) {
+  TempDir dir;
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                 {"--db", dir.file("x.db"), "runs", "list"},
+                                                                 {"report", "--db", dir.file("x.db")},
+                                                                 {"sandbox", "--help"}}) {
+    std::vector<std::string> argv = {"/usr/bin/env", "LD_DEBUG=libs", crucible_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_command(argv);
+    EXPECT_NE(r.err.find("calling init"), std::string::npos) << "LD_DEBUG had no effect: " << r.err.substr(0, 300);
+    EXPECT_EQ(r.err.find("libtorch"), std::string::npos) << args[0] << " loaded LibTorch";
+    EXPECT_EQ(r.err.find("libc10"), std::string::npos) << args[0] << " loaded c10";
+  }
+  auto help = run_command({crucible_binary(), "--help"});
+  for (const char* cmd : {"generate", "serve", "eval", "tokenize", "grade", "regrade", "data"})
+    EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd << " missing from --help:\n" << help.out;
+}
+
 TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run_command({crucible_binary()}).exit_code, 2);
   EXPECT_EQ(run_command({crucible_binary(), "--no-such-flag"}).exit_code, 2);

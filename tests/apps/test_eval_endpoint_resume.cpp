@@ -1,5 +1,5 @@
 // `crucible eval --endpoint` SIGKILLed mid-run (three times) and resumed with `--resume RUN`, against the fake
-// OpenAI server (with a few seeded faults): a sample stored before a kill is never requested again (the server counts
+// OpenAI server (with a few seeded faults), the last time with `--resume RUN` alone: a sample stored before a kill is never requested again (the server counts
 // requests per sample), every sample is stored exactly once, and samples and scores equal an uninterrupted run.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -121,9 +121,9 @@ TEST(EvalEndpointResume, SigkillMidRunThenResumeNeverRequestsAStoredSampleAgain)
       if (!frozen.count(seed)) frozen[seed] = requests[seed];
   }
   EXPECT_GE(kills, 2) << "the test must actually interrupt the run";
-  auto args = eval_args(db, server.url());
-  args.insert(args.end(), {"--resume", "1"});
-  auto done = crucible::testing::run_command(args);
+  // `--resume RUN` alone: endpoint, model, suites, sampling, concurrency and retries come from the stored run.
+  auto done = crucible::testing::run_command(
+      {crucible::testing::crucible_binary(), "eval", "--resume", "1", "--db", db, "--log-level", "error", "--json"});
   ASSERT_EQ(done.exit_code, 0) << done.err;
   auto summary = nlohmann::json::parse(done.out);
   EXPECT_TRUE(summary["resumed"].get<bool>());

@@ -1,6 +1,7 @@
 // `crucible eval` killed with SIGKILL at random moments and resumed: every sample present exactly once, and the
 // samples and scores equal those of an uninterrupted run with the same seed. Uses the real stories260K checkpoint
-// (llama2.c) on gsm8k, so the whole path — engine, grading pool, per-sample commits — is exercised.
+// (llama2.c) on gsm8k, so the whole path — engine, grading pool, per-sample commits — is exercised, through the
+// torch-free front's hand-over to crucible-torch (exec keeps the pid, so the kills land on the running eval).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -92,7 +93,10 @@ TEST(EvalResume, SigkillAtRandomPointsThenResumeEqualsUninterrupted) {
     }
   }
   EXPECT_GE(kills, 2) << "the test must actually interrupt the run";
-  auto done = crucible::testing::run_command(eval_args(db));  // the identical command resumes
+  // The kills above re-ran the identical command, which resumes by itself; the last leg is `eval --resume 1` alone
+  // (the stored model, suites and settings; the global options after the subcommand), through the torch-free front.
+  auto done = crucible::testing::run_command({crucible::testing::crucible_binary(), "eval", "--resume", "1", "--db", db,
+                                              "--log-level", "warn", "--json"});
   ASSERT_EQ(done.exit_code, 0) << done.err;
   auto summary = nlohmann::json::parse(done.out);
   EXPECT_TRUE(summary["resumed"].get<bool>());

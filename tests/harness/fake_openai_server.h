@@ -4,7 +4,10 @@
 // advance), counts every request per sample, and — seeded, so reproducible — injects faults: 429 with and without
 // Retry-After (seconds and HTTP date), 500, 503, a response slower than the client's timeout, a connection closed
 // mid-body, a 200 that is not JSON, and a 200 whose JSON is cut short. A sample's first `max_faults_per_sample`
-// attempts may fail; later ones are answered, so a client that retries enough always completes.
+// attempts may fail; later ones are answered, so a client that retries enough always completes. It keeps every
+// request body, answers `logprobs` (chat: logprobs.content with bytes and top_logprobs; completions: tokens,
+// token_logprobs, top_logprobs) with pieces of the answer split at spaces, and can refuse, as OpenAI's own API does,
+// a final partial assistant message (`continue_final_message` or DeepSeek's `prefix`) with HTTP 400.
 #pragma once
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -33,6 +36,7 @@ class FakeOpenAIServer {
     int delay_ms = 0;               // every answer takes this long (so a test can kill a client mid-run)
     int retry_after_s = 1;
     std::string expect_auth;        // when set, requests without "Bearer <expect_auth>" get 401
+    bool refuse_assistant_prefix = false;  // 400 for a request that continues a partial assistant message
   };
   // `golds`: (question text, gold answer); a prompt is answered for the first question it contains.
   FakeOpenAIServer(Options options, std::vector<std::pair<std::string, std::string>> golds)
@@ -75,7 +79,24 @@ class FakeOpenAIServer {
     std::lock_guard lock(mutex_);
     return auth_headers_;
   }
+  std::vector<nlohmann::json> bodies() const {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
 
+  // The fake's logprob of piece i of the answer for `seed`, and its one alternative's (always less likely).
+  static double piece_logprob(int64_t seed, size_t i) { return -0.125 * static_cast<double>(i % 4 + 1) - (seed % 7) / 64.0; }
+  // The answer split at spaces (each piece but the first starts with its space), as the fake "tokenizes" it.
+  static std::vector<std::string> pieces(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t i = 1; i <= text.size(); ++i)
+      if (i == text.size() || text[i] == ' ') {
+        out.push_back(text.substr(start, i - start));
+        start = i;
+      }
+    return out;
+  }
   // Whether the server's answer for a sample is right.
   static bool is_correct(int64_t seed) { return seed % 3 != 0; }
 
@@ -103,6 +124,16 @@ class FakeOpenAIServer {
       std::lock_guard lock(mutex_);
       attempt = static_cast<int>(requests_[seed]++);
       auth_headers_.push_back(q.get_header_value("Authorization"));
+      bodies_.push_back(body);
+    }
+    if (chat && options_.refuse_assistant_prefix) {
+      const auto& last = body.at("messages").back();
+      if (body.value("continue_final_message", false) || last.value("prefix", false)) {
+        r.status = 400;
+        r.set_content(R"({"error":{"message":"Unrecognized request argument supplied: continue_final_message"}})",
+                      "application/json");
+        return;
+      }
     }
     if (!options_.expect_auth.empty() && q.get_header_value("Authorization") != "Bearer " + options_.expect_auth) {
       r.status = 401;
@@ -189,6 +220,36 @@ class FakeOpenAIServer {
     } else {
       choice["text"] = reasoning + "</think>" + content;
     }
+    bool chat_logprobs = chat && body.value("logprobs", false);
+    bool text_logprobs = !chat && body.contains("logprobs") && body["logprobs"].is_number_integer();
+    if (chat_logprobs || text_logprobs) {
+      // Chat logprobs cover content only here (a reasoning parser's split is the server's business).
+      auto ps = pieces(chat ? content : choice["text"].get<std::string>());
+      int64_t n_top = chat ? body.value("top_logprobs", int64_t(0)) : body["logprobs"].get<int64_t>();
+      auto bytes = [](const std::string& t) {
+        nlohmann::json b = nlohmann::json::array();
+        for (unsigned char c : t) b.push_back(static_cast<int>(c));
+        return b;
+      };
+      nlohmann::json content_lp = nlohmann::json::array(), tokens = nlohmann::json::array(),
+                     values = nlohmann::json::array(), tops = nlohmann::json::array();
+      for (size_t i = 0; i < ps.size(); ++i) {
+        double lp = piece_logprob(seed, i);
+        std::vector<std::pair<std::string, double>> alternatives = {{ps[i], lp}, {"<alt>", lp - 1.0}};
+        alternatives.resize(std::min<size_t>(alternatives.size(), static_cast<size_t>(n_top)));
+        nlohmann::json top_chat = nlohmann::json::array(), top_text = nlohmann::json::object();
+        for (const auto& [t, v] : alternatives) {
+          top_chat.push_back({{"token", t}, {"logprob", v}, {"bytes", bytes(t)}});
+          top_text[t] = v;
+        }
+        content_lp.push_back({{"token", ps[i]}, {"logprob", lp}, {"bytes", bytes(ps[i])}, {"top_logprobs", top_chat}});
+        tokens.push_back(ps[i]);
+        values.push_back(lp);
+        tops.push_back(top_text);
+      }
+      if (chat) choice["logprobs"] = {{"content", content_lp}};
+      else choice["logprobs"] = {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}};
+    }
     nlohmann::json j = {{"id", "cmpl-" + std::to_string(seed)},
                         {"object", chat ? "chat.completion" : "text_completion"},
                         {"model", body.value("model", "")},
@@ -206,6 +267,7 @@ class FakeOpenAIServer {
   std::map<std::string, int64_t> faults_;
   std::map<int64_t, int64_t> requests_, answered_;
   std::vector<std::string> auth_headers_;
+  std::vector<nlohmann::json> bodies_;
 };
 
 }  // namespace crucible::testing

@@ -3,7 +3,9 @@
 // are parsed (reasoning_content, usage, finish_reason); refused requests stop at once without leaking the key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 
 #include "core/error.h"
@@ -87,7 +89,16 @@ TEST(OpenAIBackend, IdentityIsEndpointAndModel) {
   auto id = a.identity();
   EXPECT_EQ(id.format, "endpoint");
   EXPECT_EQ(id.content_hash, sha256_hex("http://h:1/v1\nm"));
-  EXPECT_FALSE(id.config["assistant_prefix_sent"].get<bool>());
+  EXPECT_TRUE(id.config["assistant_prefix_sent"].get<bool>()) << "chat continues a partial assistant message";
+  EXPECT_EQ(id.config["assistant_prefix_via"], "continue_final_message");
+  o.assistant_prefix_via = "none";
+  EXPECT_FALSE(OpenAIBackend(o).identity().config["assistant_prefix_sent"].get<bool>());
+  EXPECT_NE(OpenAIBackend(o).identity().template_hash, id.template_hash) << "the prefix changes what the model sees";
+  o.assistant_prefix_via = "prefix";
+  EXPECT_NE(OpenAIBackend(o).identity().template_hash, id.template_hash);
+  o.assistant_prefix_via = "sideways";
+  EXPECT_THROW(OpenAIBackend{o}, InputError);
+  o.assistant_prefix_via = "continue";
   o.api = "completions";
   OpenAIBackend b(o);
   EXPECT_EQ(b.identity().content_hash, id.content_hash);
@@ -198,7 +209,8 @@ TEST(OpenAIBackend, KeepsReasoningUsageAndFinishReason) {
   EXPECT_NE(chat_store.get_run(rc.run_id)->identity, text_store.get_run(rt.run_id)->identity);
   auto cfg = chat_store.get_run(rc.run_id)->config;
   EXPECT_EQ(cfg["model"]["format"], "endpoint");
-  EXPECT_EQ(cfg["model"]["config"]["assistant_prefix_sent"], false);
+  EXPECT_EQ(cfg["model"]["config"]["assistant_prefix_sent"], true);
+  EXPECT_FALSE(cfg.contains("warnings")) << "the fake takes continue_final_message";
   EXPECT_EQ(cfg["model"]["config"]["chat_template"], "the server's (unknown to crucible)");
 }
 
@@ -262,4 +274,140 @@ TEST(OpenAIBackend, GivesUpAfterMaxRetriesAndTheRunResumes) {
   OpenAIBackend patient(o);
   auto r = run_eval(patient, gsm8k_plan(4, 2, 3), store, std::string("1"));
   EXPECT_EQ(store.count_samples(r.run_id), 8);
+}
+
+namespace {
+
+// One request with the R1 prefix, `samples` samples, straight through the backend (no store).
+std::vector<GenerationResult> generate_one(OpenAIBackend& backend, int samples, bool logprobs, int64_t top) {
+  GenerationRequest r;
+  r.suite = "gsm8k";
+  r.problem_key = "p0";
+  r.messages = {{"user", "What is 2+2?"}};
+  r.assistant_prefix = "<think>\n";
+  r.sampling.max_new_tokens = 64;
+  r.sampling.logprobs = logprobs;
+  r.sampling.top_logprobs = top;
+  for (int k = 0; k < samples; ++k) {
+    r.sample_indices.push_back(k);
+    r.seeds.push_back(static_cast<uint64_t>(100 + k));
+  }
+  std::mutex m;
+  std::vector<GenerationResult> out;
+  backend.generate({r}, [&](GenerationResult g) {
+    std::lock_guard lock(m);
+    out.push_back(std::move(g));
+  });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.sample_index < b.sample_index; });
+  return out;
+}
+
+}  // namespace
+
+TEST(OpenAIBackend, SendsTheAssistantPrefixAsAPartialAssistantMessage) {
+  FakeOpenAIServer server({}, {{"2+2", "4"}});
+  auto o = client_for(server);
+  OpenAIBackend continuing(o);
+  ASSERT_EQ(generate_one(continuing, 1, false, 0).size(), 1u);
+  auto body = server.bodies().back();
+  EXPECT_EQ(body["messages"].back(), (nlohmann::json{{"role", "assistant"}, {"content", "<think>\n"}}));
+  EXPECT_EQ(body["continue_final_message"], true);
+  EXPECT_EQ(body["add_generation_prompt"], false);
+
+  o.assistant_prefix_via = "prefix";
+  OpenAIBackend deepseek(o);
+  generate_one(deepseek, 1, false, 0);
+  body = server.bodies().back();
+  EXPECT_EQ(body["messages"].back()["prefix"], true) << "DeepSeek's partial assistant message";
+  EXPECT_FALSE(body.contains("continue_final_message"));
+
+  o.assistant_prefix_via = "none";
+  OpenAIBackend plain(o);
+  generate_one(plain, 1, false, 0);
+  body = server.bodies().back();
+  EXPECT_EQ(body["messages"].back()["role"], "user");
+  EXPECT_FALSE(body.contains("continue_final_message"));
+  EXPECT_TRUE(plain.warnings().empty());
+}
+
+TEST(OpenAIBackend, AServerThatRefusesThePrefixIsAskedWithoutItAndTheRunSaysSo) {
+  FakeOpenAIServer::Options so;
+  so.refuse_assistant_prefix = true;
+  FakeOpenAIServer server(so, {{"2+2", "4"}});
+  auto o = client_for(server);
+  o.concurrency = 1;  // in order: the first sample meets the refusal, the others are sent without the prefix
+  OpenAIBackend backend(o);
+  auto results = generate_one(backend, 3, false, 0);
+  ASSERT_EQ(results.size(), 3u);
+  auto bodies = server.bodies();
+  ASSERT_EQ(bodies.size(), 4u) << "one refused request, then three without the prefix";
+  EXPECT_EQ(bodies[0]["continue_final_message"], true);
+  for (size_t i = 1; i < bodies.size(); ++i) {
+    EXPECT_EQ(bodies[i]["messages"].back()["role"], "user");
+    EXPECT_FALSE(bodies[i].contains("continue_final_message"));
+  }
+  ASSERT_EQ(backend.warnings().size(), 1u);
+  EXPECT_NE(backend.warnings()[0].find("refused the assistant prefix sent as continue_final_message"),
+            std::string::npos) << backend.warnings()[0];
+  EXPECT_NE(backend.warnings()[0].find("HTTP 400"), std::string::npos);
+  EXPECT_NE(results[0].prompt_hash, std::string()) << "hashes what was actually sent";
+  EXPECT_EQ(results[0].prompt_hash, results[1].prompt_hash);
+}
+
+TEST(OpenAIBackend, ARefusedPrefixIsRecordedInTheStoredRun) {
+  if (!crucible::testing::has_shared_data()) GTEST_SKIP() << "../shared not present";
+  auto plan = gsm8k_plan(2, 2, 5);
+  FakeOpenAIServer::Options so;
+  so.refuse_assistant_prefix = true;
+  FakeOpenAIServer server(so, golds(plan));
+  TempDir dir;
+  Store store = Store::open(dir.file("r.db"));
+  OpenAIBackend backend(client_for(server));
+  auto r = run_eval(backend, plan, store);
+  EXPECT_EQ(store.count_samples(r.run_id), 4);
+  auto cfg = store.get_run(r.run_id)->config;
+  ASSERT_TRUE(cfg.contains("warnings")) << cfg.dump();
+  EXPECT_NE(cfg["warnings"][0].get<std::string>().find("refused the assistant prefix"), std::string::npos);
+}
+
+TEST(OpenAIBackend, ReadsLogprobsFromChatAndCompletionsAnswers) {
+  FakeOpenAIServer server({}, {{"2+2", "4"}});
+  for (const std::string api : {"chat", "completions"}) {
+    SCOPED_TRACE(api);
+    OpenAIBackend backend(client_for(server, api));
+    auto results = generate_one(backend, 2, true, 2);
+    ASSERT_EQ(results.size(), 2u);
+    auto body = server.bodies().back();
+    if (api == "chat") {
+      EXPECT_EQ(body["logprobs"], true);
+      EXPECT_EQ(body["top_logprobs"], 2);
+    } else {
+      EXPECT_EQ(body["logprobs"], 2);
+    }
+    for (const auto& g : results) {
+      // Chat logprobs cover the content (after the reasoning the server split off); completions the whole text.
+      std::string covered = api == "chat" ? g.text.substr(g.text.find("</think>") + 8) : g.text;
+      auto pieces = FakeOpenAIServer::pieces(covered);
+      ASSERT_EQ(g.logprobs.size(), pieces.size());
+      std::string joined;
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        const auto& t = g.logprobs[i];
+        joined += t.text;
+        EXPECT_EQ(t.token_id, -1);
+        EXPECT_DOUBLE_EQ(t.logprob, FakeOpenAIServer::piece_logprob(100 + g.sample_index, i));
+        EXPECT_FALSE(t.sampling_logprob.has_value()) << "a remote server does not say";
+        ASSERT_EQ(t.top.size(), 2u);
+        EXPECT_EQ(t.top[0].text, pieces[i]) << "most likely first";
+        EXPECT_DOUBLE_EQ(t.top[0].logprob, t.logprob);
+        EXPECT_EQ(t.top[1].text, "<alt>");
+        EXPECT_DOUBLE_EQ(t.top[1].logprob, t.logprob - 1.0);
+      }
+      EXPECT_EQ(joined, covered);
+    }
+  }
+  // Not asked: not sent, none read.
+  OpenAIBackend backend(client_for(server));
+  auto results = generate_one(backend, 1, false, 0);
+  EXPECT_TRUE(results[0].logprobs.empty());
+  EXPECT_FALSE(server.bodies().back().contains("logprobs"));
 }
