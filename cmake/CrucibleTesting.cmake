@@ -15,6 +15,7 @@ function(crucible_add_test name)
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
     DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 120  # torch binaries load ~1 GB of shared libraries; cold page cache takes seconds
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-               ENVIRONMENT "CRUCIBLE_SOURCE_DIR=${CMAKE_SOURCE_DIR};CRUCIBLE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+    # The source and build folders reach the tests as compile definitions of crucible_test_support
+    # (tests/CMakeLists.txt): an ENVIRONMENT list here is split at its ';' by gtest_discover_tests and set nothing.
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()

@@ -34,7 +34,7 @@ TempDir::~TempDir() {
 
 std::string source_dir() {
   const char* s = std::getenv("CRUCIBLE_SOURCE_DIR");
-  return s && *s ? s : std::filesystem::current_path().string();
+  return s && *s ? s : CRUCIBLE_TEST_SOURCE_DIR;
 }
 
 std::string shared_dir() { return source_dir() + "/../shared"; }
@@ -43,7 +43,7 @@ bool has_shared_data() { return std::filesystem::exists(shared_dir() + "/data/SO
 
 std::string crucible_binary() {
   const char* b = std::getenv("CRUCIBLE_BINARY_DIR");
-  std::string dir = b && *b ? b : source_dir() + "/build";
+  std::string dir = b && *b ? b : CRUCIBLE_TEST_BINARY_DIR;
   return dir + "/bin/crucible";
 }
 

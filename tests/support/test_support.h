@@ -20,7 +20,7 @@ class TempDir {
   std::string path_;
 };
 
-std::string source_dir();   // $CRUCIBLE_SOURCE_DIR (set by ctest), else the current directory
+std::string source_dir();   // $CRUCIBLE_SOURCE_DIR, else the source tree this test was built from
 std::string shared_dir();   // <source_dir>/../shared
 std::string crucible_binary();  // <build>/bin/crucible
 bool has_shared_data();
