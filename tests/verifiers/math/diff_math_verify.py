@@ -12,7 +12,8 @@ Pairs, in four groups:
 Prints every disagreement with the ruling (who matches the label), per-group accuracy and false positives of both
 graders against the labels, and a summary; exits 1 when crucible is on the wrong side of a labelled disagreement.
 
-usage: diff_math_verify.py CRUCIBLE_BINARY SOURCE_DIR [--markdown OUT.md] [--db STORE.db] [--json OUT.json]
+usage: diff_math_verify.py CRUCIBLE_BINARY SOURCE_DIR [--markdown OUT.md] [--db STORE.db]... [--json OUT.json]
+                          [--corpus-only]
 """
 import glob
 import json
@@ -186,9 +187,12 @@ def score(rows):
 def main():
     binary, source = sys.argv[1], sys.argv[2]
     opt = lambda flag: sys.argv[sys.argv.index(flag) + 1] if flag in sys.argv else None
-    md_out, db, json_out = opt("--markdown"), opt("--db"), opt("--json")
-    pairs = corpus_pairs(source) + suite_pairs(os.path.join(source, "..", "shared"))
-    if db:
+    md_out, json_out = opt("--markdown"), opt("--json")
+    dbs = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--db"]
+    pairs = corpus_pairs(source)
+    if "--corpus-only" not in sys.argv:
+        pairs += suite_pairs(os.path.join(source, "..", "shared"))
+    for db in dbs:
         pairs += stored_pairs(db)
     t0 = time.time()
     ours = crucible_equal(binary, pairs)
