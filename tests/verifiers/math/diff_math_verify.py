@@ -13,7 +13,7 @@ Prints every disagreement with the ruling (who matches the label), per-group acc
 graders against the labels, and a summary; exits 1 when crucible is on the wrong side of a labelled disagreement.
 
 usage: diff_math_verify.py CRUCIBLE_BINARY SOURCE_DIR [--markdown OUT.md] [--db STORE.db]... [--json OUT.json]
-                          [--corpus-only]
+                          [--corpus-only] [--mv-cache FILE]
 """
 import glob
 import json
@@ -197,14 +197,23 @@ def main():
     t0 = time.time()
     ours = crucible_equal(binary, pairs)
     t_ours = time.time() - t0
+    # math-verify's verdicts do not depend on crucible's build: --mv-cache keeps them between runs.
+    cache_path = opt("--mv-cache")
+    cache = json.load(open(cache_path)) if cache_path and os.path.exists(cache_path) else {}
     t0 = time.time()
     theirs = []
     for p in pairs:
-        try:
-            theirs.append(math_verify_equal(p))
-        except Exception:  # math-verify raising counts as "not equal" (what its callers see)
-            theirs.append(False)
+        key = json.dumps([p["mode"], p["gold"], p["response"]])
+        if key not in cache:
+            try:
+                cache[key] = math_verify_equal(p)
+            except Exception:  # math-verify raising counts as "not equal" (what its callers see)
+                cache[key] = False
+        theirs.append(cache[key])
     t_theirs = time.time() - t0
+    if cache_path:
+        with open(cache_path, "w", encoding="utf-8") as f:
+            json.dump(cache, f)
 
     rows, wrong = [], 0
     for p, o, t in zip(pairs, ours, theirs):
