@@ -30,8 +30,43 @@ struct Letters {
   bool valid(char c) const { return c >= 'A' && c < 'A' + n; }
 };
 
+// Returned by letter_at for a hedge ("A or B", "A, C", "(A) and (D)"): two choices offered as the answer are no
+// single choice, and grading the first would credit a response that names every option.
+constexpr char kHedge = '?';
+
+// True when another standalone choice letter is joined to the one that ended at `j` by "or", "and", ",", "/" or "&".
+// The second letter must be written as the first was (upper or lower case); "A" and "I" followed by a lower-case
+// word are English ("Answer: B, a classic result"; "D, I think").
+bool another_letter_follows(std::string_view s, size_t j, Letters L, bool lower_case) {
+  auto skip_any = [&](std::string_view chars) {
+    while (j < s.size() && chars.find(s[j]) != std::string_view::npos) ++j;
+  };
+  skip_any(")*$}] \t");
+  bool joined = false;
+  for (std::string_view sep : {"or ", "and ", "OR ", ",", "/", "&"}) {
+    if (s.compare(j, sep.size(), sep) == 0) {
+      j += sep.size();
+      joined = true;
+      break;
+    }
+  }
+  if (!joined) return false;
+  skip_any(" \t");
+  for (std::string_view deco : {"**", "$", "(", "\\text{", "\\textbf{", "option ", "Option "})
+    if (s.compare(j, deco.size(), deco) == 0) j += deco.size();
+  if (j >= s.size()) return false;
+  bool is_lower = std::islower(static_cast<unsigned char>(s[j])) != 0;
+  char c = static_cast<char>(std::toupper(static_cast<unsigned char>(s[j])));
+  if (!L.valid(c) || is_lower != lower_case) return false;
+  if (j + 1 < s.size() && (std::isalnum(static_cast<unsigned char>(s[j + 1])) || s[j + 1] == '\'')) return false;
+  if ((c == 'A' || c == 'I') && j + 2 < s.size() && s[j + 1] == ' ' &&
+      std::islower(static_cast<unsigned char>(s[j + 2])))
+    return false;
+  return true;
+}
+
 // A letter standing alone at `i` (after optional decoration), followed by no further letter: "C", "(C)", "**C**",
-// "$C$", "\text{C}". Returns the letter or 0.
+// "$C$", "\text{C}". Returns the letter, kHedge when a second choice letter is offered with it, or 0.
 char letter_at(std::string_view s, size_t i, Letters L) {
   auto skip = [&](std::string_view t) {
     if (s.compare(i, t.size(), t) == 0) {
@@ -52,6 +87,7 @@ char letter_at(std::string_view s, size_t i, Letters L) {
   if (!L.valid(c)) return 0;
   if (s[i] != c && !(i + 1 >= s.size() || s[i + 1] == ')' || s[i + 1] == '.' || s[i + 1] == '*')) return 0;
   if (i + 1 < s.size() && (std::isalnum(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '\'')) return 0;
+  if (another_letter_follows(s, i + 1, L, s[i] != c)) return kHedge;
   return c;
 }
 
@@ -113,10 +149,19 @@ char only_letter(std::string_view t, Letters L) {
   return L.valid(c) ? c : 0;
 }
 
+// The text with spacing, dollar signs, emphasis and sentence full stops removed, lower case. A decimal point between
+// two digits stays: "1.5 m" and "15 m" are different options.
 std::string squeeze(std::string_view s) {
+  auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   std::string out;
-  for (char c : s)
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '.' && i > 0 && i + 1 < s.size() && digit(s[i - 1]) && digit(s[i + 1])) {
+      out += c;
+      continue;
+    }
     if (!is_space(c) && c != '$' && c != '.' && c != '*') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return out;
 }
 
@@ -149,7 +194,10 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
                                                const std::vector<std::string>& options) {
   Letters L{std::clamp(n_options, 1, 26)};
   std::string low = lower(text);
-  if (char c = last_after(text, low, "answer", L, true)) return ChoiceExtraction{c, ChoiceRule::answer_colon};
+  if (char c = last_after(text, low, "answer", L, true)) {
+    if (c == kHedge) return std::nullopt;
+    return ChoiceExtraction{c, ChoiceRule::answer_colon};
+  }
   if (auto boxed = last_boxed(text)) {
     if (char c = only_letter(*boxed, L)) return ChoiceExtraction{c, ChoiceRule::boxed};
   }
@@ -169,6 +217,7 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
         ++pos;
       }
     }
+    if (best == kHedge) return std::nullopt;
     if (best) return ChoiceExtraction{best, ChoiceRule::answer_is};
   }
   {
@@ -198,18 +247,23 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
       candidate = std::string(trim(nl == std::string_view::npos ? t : t.substr(nl + 1)));
     }
     if (!candidate.empty() && candidate.size() <= 500) {
-      int match = -1, matches = 0;
+      // The option written out as shown wins first; the math-aware comparison only when no option's text matches,
+      // since it reads trailing words as units ("a nonsense mutation" and "a silent mutation" are both "a").
       MathGradeOptions mo;
       mo.budget = std::chrono::milliseconds(20);
-      for (size_t k = 0; k < options.size() && static_cast<int>(k) < L.n; ++k) {
-        bool same = squeeze(candidate) == squeeze(options[k]);
-        if (!same && options[k].size() <= 200) same = answers_equivalent(candidate, options[k], mo);
-        if (same) {
-          match = static_cast<int>(k);
-          ++matches;
+      for (int pass = 0; pass < 2; ++pass) {
+        int match = -1, matches = 0;
+        for (size_t k = 0; k < options.size() && static_cast<int>(k) < L.n; ++k) {
+          bool same = pass == 0 ? squeeze(candidate) == squeeze(options[k])
+                                : options[k].size() <= 200 && answers_equivalent(candidate, options[k], mo);
+          if (same) {
+            match = static_cast<int>(k);
+            ++matches;
+          }
         }
+        if (matches == 1) return ChoiceExtraction{static_cast<char>('A' + match), ChoiceRule::option_text};
+        if (matches > 1) break;  // the answer fits several options: no single choice
       }
-      if (matches == 1) return ChoiceExtraction{static_cast<char>('A' + match), ChoiceRule::option_text};
     }
   }
   return std::nullopt;

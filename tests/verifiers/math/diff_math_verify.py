@@ -12,7 +12,8 @@ Pairs, in four groups:
 Prints every disagreement with the ruling (who matches the label), per-group accuracy and false positives of both
 graders against the labels, and a summary; exits 1 when crucible is on the wrong side of a labelled disagreement.
 
-usage: diff_math_verify.py CRUCIBLE_BINARY SOURCE_DIR [--markdown OUT.md] [--db STORE.db] [--json OUT.json]
+usage: diff_math_verify.py CRUCIBLE_BINARY SOURCE_DIR [--markdown OUT.md] [--db STORE.db]... [--json OUT.json]
+                          [--corpus-only] [--mv-cache FILE]
 """
 import glob
 import json
@@ -186,21 +187,33 @@ def score(rows):
 def main():
     binary, source = sys.argv[1], sys.argv[2]
     opt = lambda flag: sys.argv[sys.argv.index(flag) + 1] if flag in sys.argv else None
-    md_out, db, json_out = opt("--markdown"), opt("--db"), opt("--json")
-    pairs = corpus_pairs(source) + suite_pairs(os.path.join(source, "..", "shared"))
-    if db:
+    md_out, json_out = opt("--markdown"), opt("--json")
+    dbs = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--db"]
+    pairs = corpus_pairs(source)
+    if "--corpus-only" not in sys.argv:
+        pairs += suite_pairs(os.path.join(source, "..", "shared"))
+    for db in dbs:
         pairs += stored_pairs(db)
     t0 = time.time()
     ours = crucible_equal(binary, pairs)
     t_ours = time.time() - t0
+    # math-verify's verdicts do not depend on crucible's build: --mv-cache keeps them between runs.
+    cache_path = opt("--mv-cache")
+    cache = json.load(open(cache_path)) if cache_path and os.path.exists(cache_path) else {}
     t0 = time.time()
     theirs = []
     for p in pairs:
-        try:
-            theirs.append(math_verify_equal(p))
-        except Exception:  # math-verify raising counts as "not equal" (what its callers see)
-            theirs.append(False)
+        key = json.dumps([p["mode"], p["gold"], p["response"]])
+        if key not in cache:
+            try:
+                cache[key] = math_verify_equal(p)
+            except Exception:  # math-verify raising counts as "not equal" (what its callers see)
+                cache[key] = False
+        theirs.append(cache[key])
     t_theirs = time.time() - t0
+    if cache_path:
+        with open(cache_path, "w", encoding="utf-8") as f:
+            json.dump(cache, f)
 
     rows, wrong = [], 0
     for p, o, t in zip(pairs, ours, theirs):
