@@ -1001,6 +1001,7 @@ class Parser {
       }
       prod = make(Kind::mul, {std::move(prod), std::move(s)});
     }
+    prod.text = "word";  // letters of one written word: maybe a product, maybe prose ("so" in "so 40 + 2 = 42")
     return prod;
   }
 
