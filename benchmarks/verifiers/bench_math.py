@@ -124,7 +124,7 @@ def main():
     print(f"verdicts: crucible right on {right_cr}/{n}, math-verify right on {right_mv}/{n}, they agree on {agree}/{n}")
     for (g, r, eq), a, b in zip(pairs, cr_ok, mv_ok):
         if a != b:
-            shown = r.split('boxed{', 1)[1][:-3] if 'boxed{' in r else r.rsplit('$$\n', 2)[-2]
+            shown = r.split('boxed{', 1)[1][:-3] if 'boxed{' in r else r.rsplit('$$', 2)[-2].strip()
             print(f"  differ: gold={g!r} answer={shown!r} expected={eq} crucible={a} math-verify={b}")
 
 

@@ -8,6 +8,7 @@
 #include "harness/suite.h"
 #include "tests/harness/lcb_fixture.h"
 #include "tests/support/test_support.h"
+#include "verifiers/math/math_verifier.h"
 
 using namespace crucible::harness;
 
@@ -24,7 +25,7 @@ TEST(Graders, MathUsesR1ThinkHandlingAndEquivalence) {
   BuiltPrompt bp;
   auto right = g->grade(p, bp, "so it is 0.5</think>\nThe answer is $\\boxed{\\dfrac12}$.");
   EXPECT_TRUE(right.correct) << right.verdict;
-  EXPECT_EQ(right.grader_version, "math-1");
+  EXPECT_EQ(right.grader_version, crucible::verifiers::kMathGraderVersion);
   auto unfinished = g->grade(p, bp, "I think \\boxed{\\frac{1}{2}} but wait");
   EXPECT_FALSE(unfinished.correct);
   EXPECT_EQ(unfinished.verdict, "unfinished");

@@ -7,6 +7,7 @@
 #include "harness/rescore.h"
 #include "reports/sqlite.h"
 #include "tests/support/test_support.h"
+#include "verifiers/math/math_verifier.h"
 
 using namespace crucible;
 using namespace crucible::harness;
@@ -45,7 +46,7 @@ TEST(Rescore, ScoreExternalGenerationsThenRegrade) {
   auto r = regrade_run(store, std::to_string(summary.run_id), data_dir(), 2);
   EXPECT_EQ(r.regraded, 6);
   EXPECT_EQ(r.changed, 3);
-  for (const auto& s : store.run_samples(summary.run_id)) EXPECT_EQ(s.grader_version.value_or(""), "math-1");
+  for (const auto& s : store.run_samples(summary.run_id)) EXPECT_EQ(s.grader_version.value_or(""), crucible::verifiers::kMathGraderVersion);
   EXPECT_NEAR(r.suites[0].pass1.value, 0.5, 1e-12);
 }
 

@@ -45,7 +45,7 @@ enum class Kind {
   imag,       // i
   infinity,   // +oo (negation gives -oo)
   add,        // kids summed
-  mul,        // kids multiplied
+  mul,        // kids multiplied; text = "word" when the factors are the letters of one written word ("xy")
   pow,        // kids[0] ^ kids[1]
   neg,        // -kids[0]
   func,       // text = function name (sin, cos, …, log with kids[1] = base), kids = args

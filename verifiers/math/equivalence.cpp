@@ -518,6 +518,12 @@ class Comparer {
     }
   }
 
+  // Letters of a written word read as a product ("so 40 + 2"): prose as likely as algebra.
+  static bool has_word(const Node& n) {
+    if (n.kind == Kind::mul && n.text == "word") return true;
+    return std::any_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return has_word(k); });
+  }
+
   static bool has_symbols(const Node& n) {
     if (n.kind == Kind::symbol) return true;
     return std::any_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return has_symbols(k); });
@@ -540,7 +546,7 @@ class Comparer {
       if (n.kids.size() == 2) {
         if (plain(n.kids[0]) && plain(n.kids[1])) return &n.kids[1];
         if (plain(n.kids[0]) && names_only(n.kids[1])) return &n.kids[0];
-        if (stated && plain(n.kids[1]) && has_symbols(n.kids[0])) return &n.kids[1];
+        if (stated && plain(n.kids[1]) && has_symbols(n.kids[0]) && !has_word(n.kids[0])) return &n.kids[1];
         return nullptr;
       }
       for (size_t k = n.kids.size(); k-- > 0;)

@@ -142,8 +142,26 @@ std::optional<Found> boxed_answer(std::string_view s) {
     if (gap.size() > 120 || gap.find("\n\n") != std::string_view::npos || !connector_only(gap)) break;
     --first;
   }
+  // "\boxed{\text{(B) } 12}": a choice label in front of the value.
+  auto drop_choice_label = [](std::string c) {
+    std::string_view v = c;
+    for (std::string_view cmd : {"\\text{", "\\textbf{", "\\mathrm{"})
+      if (v.substr(0, cmd.size()) == cmd && v.size() > cmd.size() + 3 && v[cmd.size()] == '(' &&
+          v[cmd.size() + 1] >= 'A' && v[cmd.size() + 1] <= 'E' && v[cmd.size() + 2] == ')') {
+        size_t close = match_brace(v, cmd.size());
+        if (close != std::string_view::npos && close + 1 < v.size()) {
+          std::string_view inner = trim(v.substr(cmd.size() + 3, close - cmd.size() - 3));
+          std::string rest(trim(v.substr(close + 1)));
+          if (!rest.empty()) return inner.empty() ? rest : std::string(inner) + " " + rest;
+        }
+      }
+    if (v.size() > 4 && v[0] == '(' && v[1] >= 'A' && v[1] <= 'E' && v[2] == ')' && v[3] == ' ')
+      return std::string(trim(v.substr(4)));
+    return c;
+  };
   std::vector<std::string> parts, seen;
   for (size_t k = first; k < boxes.size(); ++k) {
+    boxes[k].content = drop_choice_label(boxes[k].content);
     std::string squeezed;
     for (char c : boxes[k].content)
       if (!is_space(c)) squeezed += c;
@@ -337,6 +355,15 @@ std::string last_row(std::string_view inner) {
     s = std::string(trim(v));
   }
   if (!matrix) s.erase(std::remove(s.begin(), s.end(), '&'), s.end());
+  // "\sqrt{8} \approx 2.83": the exact value, not its approximation; but "24000 \cdot 1.01^{30} \approx 32348"
+  // is a computation with decimals, and what it comes to is the answer.
+  if (size_t ap = s.find("\\approx"); ap != std::string::npos && ap > 0 && !trim(std::string_view(s).substr(0, ap)).empty()) {
+    std::string_view before = std::string_view(s).substr(0, ap);
+    bool decimals = false;
+    for (size_t k = 1; k + 1 < before.size(); ++k)
+      decimals = decimals || (before[k] == '.' && is_digit(before[k - 1]) && is_digit(before[k + 1]));
+    if (!decimals) s = s.substr(0, ap);
+  }
   // "m = M + 25 \Rightarrow m = 10": what the row concludes.
   for (std::string_view arrow : {"\\Rightarrow", "\\implies", "\\therefore", "\\Longrightarrow", "\\to"}) {
     size_t p = s.rfind(arrow);
@@ -497,6 +524,15 @@ std::optional<Found> answer_at(std::string_view s, size_t i) {
     out = std::string(trim(std::string_view(out).substr(1, out.size() - 2)));
   else if (out.size() >= 4 && out.compare(0, 2, "\\\"") == 0 && out.compare(out.size() - 2, 2, "\\\"") == 0)
     out = std::string(trim(std::string_view(out).substr(2, out.size() - 4)));
+  // "3 (three)", "12 (in cm)": a parenthetical of words after the answer restates or qualifies it.
+  if (out.size() > 3 && out.back() == ')') {
+    size_t open = out.rfind(" (");
+    if (open != std::string::npos && open > 0) {
+      std::string_view inside = std::string_view(out).substr(open + 2, out.size() - open - 3);
+      if (!inside.empty() && std::all_of(inside.begin(), inside.end(), [](char c) { return is_alpha(c) || c == ' '; }))
+        out = std::string(trim(std::string_view(out).substr(0, open)));
+    }
+  }
   if (has_prose(out)) out = answer_in_sentence(out);
   if (out.empty()) return std::nullopt;
   return Found{out, i, end};
@@ -506,7 +542,7 @@ std::optional<Found> final_answer_phrase(std::string_view s) {
   std::string low = to_lower(s);
   static const std::string_view phrases[] = {"final answer is",  "the answer is",  "answer is",
                                              "final answer:",    "answer would be", "answer should be",
-                                             "final answer would be", "answer will be"};
+                                             "final answer would be", "answer will be", "answer:"};
   size_t best = std::string::npos, best_len = 0;
   for (auto p : phrases) {
     size_t pos = low.rfind(p);
@@ -658,7 +694,8 @@ std::optional<Found> hash_marks(std::string_view s) {
 // Words that may sit in a bare answer line without making it prose.
 bool answer_word(std::string_view w) {
   static const std::string_view ok[] = {"and", "or", "sqrt", "frac", "pi", "infty", "cm", "mm", "km", "kg", "mg",
-                                        "ft", "in", "m", "s", "units", "unit", "degrees", "percent", "pct"};
+                                        "ft", "in", "m", "s", "units", "unit", "degrees", "percent", "pct", "sin",
+                                        "cos", "tan", "log", "ln"};
   std::string low = to_lower(w);
   return std::find(std::begin(ok), std::end(ok), low) != std::end(ok);
 }
@@ -668,7 +705,12 @@ bool answer_word(std::string_view w) {
 bool bare_answer_line(std::string_view line) {
   line = trim(line);
   if (line.empty() || line.size() > 160) return false;
-  if (line.size() >= 2 && is_alpha(line[0]) && is_alpha(line[1])) return false;  // "And 240-235=5."
+  if (line.size() >= 2 && is_alpha(line[0]) && is_alpha(line[1])) {  // "And 240-235=5." is prose; "sin 45°" is not
+    size_t w = 0;
+    while (w < line.size() && is_alpha(line[w])) ++w;
+    std::string first = to_lower(line.substr(0, w));
+    if (first == "and" || first == "or" || !answer_word(first)) return false;
+  }
   bool substance = std::any_of(line.begin(), line.end(), [](char c) { return is_digit(c) || c == '\\'; });
   if (!substance) return false;
   for (size_t i = 0; i < line.size();) {
@@ -762,6 +804,33 @@ std::optional<Found> last_number(std::string_view s) {
       std::string out(trim(line));
       while (!out.empty() && (out.back() == '.' || out.back() == ',')) out.pop_back();
       if (!out.empty()) return Found{out, ls + lead, t.size()};
+    }
+  }
+  // The last sentence's conclusion when it is a bare answer: "Factoring gives …, so x = 2 or x = -3", "The angle
+  // is π/3", "So the range is [2, ∞)", "Hence x ∈ (−∞, 1]".
+  {
+    std::string_view t = s;
+    while (!t.empty() && (is_space(t.back()) || t.back() == '.')) t.remove_suffix(1);
+    size_t sentence = t.size();
+    while (sentence > 0 && !(t[sentence - 1] == '\n' || ((t[sentence - 1] == '.' || t[sentence - 1] == '!' ||
+                                                           t[sentence - 1] == '?') &&
+                                                          sentence < t.size() && is_space(t[sentence]))))
+      --sentence;
+    std::string low = " " + to_lower(t.substr(sentence));
+    size_t best = std::string::npos, len = 0;
+    for (std::string_view c : {" so ", " thus ", " hence ", " therefore ", " therefore, ", " so, ", " thus, ",
+                               " hence, ", " gives ", " get ", " is ", " are ", " equals "}) {
+      size_t p = low.rfind(c);
+      if (p != std::string::npos && (best == std::string::npos || p > best)) {
+        best = p;
+        len = c.size();
+      }
+    }
+    if (best != std::string::npos) {
+      size_t from = sentence + best + len - 1;  // the leading space added above
+      std::string_view rest = trim(t.substr(std::min(from, t.size())));
+      if (bare_answer_line(rest)) return Found{std::string(rest), static_cast<size_t>(rest.data() - s.data()),
+                                               static_cast<size_t>(rest.data() - s.data()) + rest.size()};
     }
   }
   // In the last sentence, the result of the last computation: "9 + 6 = 15 liters of water out of the 24 liters",

@@ -362,6 +362,7 @@ class Lexer {
         {"\xc3\xb7", T::punct, "/", Rel::eq},       {"\xcf\x80", T::cmd, "pi", Rel::eq},
         {"\xe2\x88\x9e", T::cmd, "infty", Rel::eq}, {"\xe2\x88\x9a", T::cmd, "sqrt", Rel::eq},
         {"\xc2\xb1", T::cmd, "pm", Rel::eq},        {"\xe2\x88\xaa", T::cmd, "cup", Rel::eq},
+        {"\xe2\x88\x88", T::cmd, "in", Rel::eq},
         {"\xe2\x80\x89", T::end, "", Rel::eq},      {"\xc2\xa0", T::end, "", Rel::eq},
         {"\xe2\x80\xaf", T::end, "", Rel::eq},      {"\xe2\x80\x8b", T::end, "", Rel::eq},
     };
@@ -625,6 +626,20 @@ class Parser {
       Node e = parse_exponent();
       // 3^{\text{rd}}, 21^{st}: an ordinal suffix, not a power.
       if (is_ordinal_suffix(e)) return parse_postfix_ops(std::move(base));
+      // (2, -1)^T, M^{\top}: a transpose (a row vector written for a column one).
+      if ((base.kind == Kind::tuple || base.kind == Kind::matrix) &&
+          ((e.kind == Kind::symbol && (e.text == "T" || e.text == "\\top" || e.text == "\\intercal")))) {
+        if (base.kind == Kind::matrix) {
+          Node t = base;
+          for (int r = 0; r < base.rows; ++r)
+            for (int c = 0; c < base.cols; ++c)
+              t.kids[static_cast<size_t>(c * base.rows + r)] = base.kids[static_cast<size_t>(r * base.cols + c)];
+          std::swap(t.rows, t.cols);
+          return parse_postfix_ops(std::move(t));
+        }
+        base.maybe_interval = false;
+        return parse_postfix_ops(std::move(base));
+      }
       base = make(Kind::pow, {std::move(base), std::move(e)});
       return parse_postfix_ops(std::move(base));
     }
@@ -1001,6 +1016,7 @@ class Parser {
       }
       prod = make(Kind::mul, {std::move(prod), std::move(s)});
     }
+    prod.text = "word";  // letters of one written word: maybe a product, maybe prose ("so" in "so 40 + 2 = 42")
     return prod;
   }
 

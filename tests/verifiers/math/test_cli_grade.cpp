@@ -61,8 +61,8 @@ TEST(CliGrade, MathFromFileWithPresetsAndNumericGold) {
   ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m[0]["correct"], true);
   EXPECT_EQ(m[0]["rule"], "last_number");
-  EXPECT_EQ(m[0]["extracted"], "42");
-  EXPECT_EQ(m[0]["span"], json::array({12, 14}));
+  EXPECT_EQ(m[0]["extracted"], "40 + 2 = 42");  // the sentence's conclusion after "so"; the chain ends on 42
+  EXPECT_EQ(m[0]["span"], json::array({3, 14}));
   EXPECT_EQ(m[1]["reason"], "unfinished");
   // Cut by the length limit with no marked answer: unfinished, not a guess.
   EXPECT_EQ(m[2]["reason"], "unfinished");
