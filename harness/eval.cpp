@@ -290,7 +290,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
         if (failed.load()) return;
         try {
           const auto& sp = plan.suites[s];
-          GradeOutcome g = sp.grader->grade(sp.data.problems[i], prompt, rec.completion);
+          GradeOutcome g = sp.grader->grade(sp.data.problems[i], prompt, rec.completion, rec.finish_reason);
           apply_grade(rec, g, prompt);
           {
             // One connection, many threads: a transaction must not interleave with another thread's statements.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness/protocol.h"
@@ -30,8 +31,13 @@ void apply_grade(SampleRecord& sample, const GradeOutcome& outcome, const BuiltP
 class Grader {
  public:
   virtual ~Grader() = default;
-  // Thread-safe: called concurrently from the grading pool.
-  virtual GradeOutcome grade(const Problem& problem, const BuiltPrompt& prompt, const std::string& completion) = 0;
+  // Thread-safe: called concurrently from the grading pool. `finish_reason` is the backend's ("stop", "length",
+  // "error"; empty when unknown): a math answer cut by the length limit counts only where the model marked it.
+  virtual GradeOutcome grade(const Problem& problem, const BuiltPrompt& prompt, const std::string& completion,
+                             std::string_view finish_reason) = 0;
+  GradeOutcome grade(const Problem& problem, const BuiltPrompt& prompt, const std::string& completion) {
+    return grade(problem, prompt, completion, {});
+  }
   virtual bool equivalent(const std::string& a, const std::string& b) = 0;
   virtual std::string version() const = 0;
   // Choice suites: the order in which this sample sees the stored options (a deterministic per-question, per-sample

@@ -30,8 +30,11 @@ class MathGrader : public Grader {
     }
     options_.assume_think_open = opens_think(config);
   }
-  GradeOutcome grade(const Problem& problem, const BuiltPrompt&, const std::string& completion) override {
-    auto v = verifiers::grade_math(completion, problem.gold.value_or(""), options_);
+  GradeOutcome grade(const Problem& problem, const BuiltPrompt&, const std::string& completion,
+                     std::string_view finish_reason) override {
+    verifiers::MathGradeOptions options = options_;
+    options.cut_by_length = finish_reason == "length";
+    auto v = verifiers::grade_math(completion, problem.gold.value_or(""), options);
     GradeOutcome g;
     g.correct = v.correct;
     g.extracted = v.extracted;
@@ -52,7 +55,8 @@ class MathGrader : public Grader {
 class ChoiceGrader : public Grader {
  public:
   explicit ChoiceGrader(const EvalConfig& config) { options_.assume_think_open = opens_think(config); }
-  GradeOutcome grade(const Problem& problem, const BuiltPrompt& prompt, const std::string& completion) override {
+  GradeOutcome grade(const Problem& problem, const BuiltPrompt& prompt, const std::string& completion,
+                     std::string_view /*finish_reason*/) override {
     if (!prompt.gold_letter) throw RunError("choice grading needs the prompt's gold letter");
     // The option texts in the order this sample saw them, for the option-text fallback.
     std::vector<std::string> shown;
@@ -87,7 +91,8 @@ class CodeGrader : public Grader {
     options_.memory_mb = limits.memory_mb;
     options_.assume_think_open = opens_think(config);
   }
-  GradeOutcome grade(const Problem& problem, const BuiltPrompt&, const std::string& completion) override {
+  GradeOutcome grade(const Problem& problem, const BuiltPrompt&, const std::string& completion,
+                     std::string_view /*finish_reason*/) override {
     verifiers::code::CodeTask task = make_task(problem);
     auto v = verifiers::code::grade_code(task, completion, options_);
     GradeOutcome g;

@@ -116,7 +116,7 @@ RegradeSummary regrade_run(Store& store, const std::string& run_name, const std:
         if (auto o = s.detail.find("option_order"); o != s.detail.end()) order = o->get<std::vector<int>>();
         else if (sp.data.info.grader == GraderKind::choice) order = sp.grader->option_order(p, s.sample_index);
         BuiltPrompt bp = build_prompt(p, sp.data.info, sp.config.prompt, order);
-        GradeOutcome g = sp.grader->grade(p, bp, s.completion);
+        GradeOutcome g = sp.grader->grade(p, bp, s.completion, s.finish_reason);
         if (s.correct.value_or(false) != g.correct) ++changed;
         apply_grade(s, g, bp);
         graded[i] = std::move(s);

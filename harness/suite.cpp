@@ -28,8 +28,10 @@ const char* grader_name(GraderKind g) {
 
 namespace {
 
-const std::vector<std::string> kBoxedFirst = {"boxed", "final_answer", "answer_line", "bold"};
-const std::vector<std::string> kWithLastNumber = {"boxed", "final_answer", "answer_line", "bold", "last_number"};
+// Every math suite grades with the verifier's default chain (markers first, then the last display math, inline
+// math and number: verifiers/math/README.md). An empty order means that chain, so suites follow the grader as it
+// improves instead of pinning an older, narrower one.
+const std::vector<std::string> kDefaultChain = {};
 
 // A JSON number as an answer string: 27.0 -> "27", 0.25 -> "0.25".
 std::string number_to_answer(const Json& v, const std::string& where, const std::string& field) {
@@ -271,30 +273,30 @@ const std::vector<Registered>& registry() {
                               "via --data-dir";
   static const std::vector<Registered> suites = {
       with_data({{"aime24", "AIME 2024 (I and II), 30 problems, integer answers", "aime24/test.jsonl", "1",
-                  GraderKind::math, 64, false, kBoxedFirst},
+                  GraderKind::math, 64, false, kDefaultChain},
                  load_aime24},
                 {}, std::nullopt, fmt::format(fmt::runtime(parquet), "math-ai/aime24, HuggingFaceH4/aime_2024")),
       with_data({{"aime25", "AIME 2025 (I and II), 30 problems; the clean QwQ copy when present",
-                  "aime25/qwq_aime25.jsonl", "1", GraderKind::math, 64, false, kBoxedFirst},
+                  "aime25/qwq_aime25.jsonl", "1", GraderKind::math, 64, false, kDefaultChain},
                  load_aime25},
                 {{"aime25/qwq_aime25.jsonl"}, local_files(aime25_hub())}, aime25_hub(), ""),
       with_data({{"math500", "MATH-500 (PRM800K test split)", "math500/test.jsonl", "1", GraderKind::math, 4, false,
-                  kBoxedFirst},
+                  kDefaultChain},
                  load_math500},
                 {}, math500_hub(), ""),
       with_data({{"gsm8k", "GSM8K test, 1,319 problems", "gsm8k/test.jsonl", "1", GraderKind::math, 4, false,
-                  kWithLastNumber},
+                  kDefaultChain},
                  load_gsm8k},
                 {}, std::nullopt, fmt::format(fmt::runtime(parquet), "openai/gsm8k")),
-      with_data({{"amc23", "AMC 2023, 40 problems", "amc23/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
+      with_data({{"amc23", "AMC 2023, 40 problems", "amc23/test.jsonl", "1", GraderKind::math, 4, false, kDefaultChain},
                  load_amc23},
                 {}, std::nullopt, fmt::format(fmt::runtime(parquet), "math-ai/amc23")),
       with_data({{"minerva_math", "Minerva math (MIT OCW), 272 problems; gold is the solution's boxed answer",
-                  "minerva_math/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
+                  "minerva_math/test.jsonl", "1", GraderKind::math, 4, false, kDefaultChain},
                  load_minerva},
                 {}, std::nullopt, "no hub copy with this file's bytes or fields is known; use --data-dir"),
       with_data({{"olympiadbench", "OlympiadBench OE text math EN competition, 675 problems",
-                  "olympiadbench/test.jsonl", "1", GraderKind::math, 4, false, kBoxedFirst},
+                  "olympiadbench/test.jsonl", "1", GraderKind::math, 4, false, kDefaultChain},
                  load_olympiadbench},
                 {}, std::nullopt, "no hub copy with this file's bytes or fields is known; use --data-dir"),
       with_data({{"gpqa_diamond", "GPQA Diamond, 198 questions, 4 options shuffled per question and sample",

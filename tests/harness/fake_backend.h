@@ -40,7 +40,9 @@ class FakeBackend : public harness::Backend {
 
 class BoxedExactGrader : public harness::Grader {
  public:
-  harness::GradeOutcome grade(const harness::Problem& p, const harness::BuiltPrompt&, const std::string& c) override {
+  using harness::Grader::grade;
+  harness::GradeOutcome grade(const harness::Problem& p, const harness::BuiltPrompt&, const std::string& c,
+                              std::string_view) override {
     harness::GradeOutcome g;
     g.extracted = harness::last_boxed(c);
     g.correct = g.extracted && p.gold && *g.extracted == *p.gold;

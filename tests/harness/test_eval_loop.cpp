@@ -155,7 +155,7 @@ namespace {
 // Grading that fails: the process "dies" after the generations were committed but before their grades were.
 class FailingGrader : public BoxedExactGrader {
  public:
-  GradeOutcome grade(const Problem&, const BuiltPrompt&, const std::string&) override {
+  GradeOutcome grade(const Problem&, const BuiltPrompt&, const std::string&, std::string_view) override {
     throw std::runtime_error("grader crashed");
   }
 };

@@ -42,6 +42,31 @@ TEST(Graders, Gsm8kFallsBackToTheLastNumber) {
   EXPECT_TRUE(o.correct) << o.verdict << " " << o.detail.dump();
 }
 
+TEST(Graders, EverySuiteGradesUnmarkedAnswersWithTheDefaultChain) {
+  // No box, no "answer is": the last inline math of the final sentence is the answer, on every math suite.
+  for (const char* name : {"aime24", "aime25", "math500", "amc23", "minerva_math", "olympiadbench", "gsm8k"}) {
+    const auto& suite = find_suite(name);
+    auto g = make_grader(suite, resolve_config("greedy", suite, {}));
+    Problem p;
+    p.gold = "\\frac{3}{4}";
+    auto o = g->grade(p, {}, "done</think>\nAdding the two parts gives $\\frac{1}{2} + \\frac{1}{4} = \\frac34$.");
+    EXPECT_TRUE(o.correct) << name << ": " << o.verdict << " " << o.detail.dump();
+  }
+}
+
+TEST(Graders, MathCutByTheLengthLimitCountsOnlyAMarkedAnswer) {
+  const auto& suite = find_suite("gsm8k");
+  auto g = make_grader(suite, resolve_config("greedy", suite, {}));
+  Problem p;
+  p.gold = "18";
+  const std::string cut = "done</think>\nFirst she sells 9 cups at 2 dollars, which is 18 dollars. Then";
+  auto stopped_by_length = g->grade(p, {}, cut, "length");
+  EXPECT_FALSE(stopped_by_length.correct);
+  EXPECT_EQ(stopped_by_length.verdict, "unfinished") << stopped_by_length.detail.dump();
+  auto marked = g->grade(p, {}, "done</think>\nSo the answer is \\boxed{18}. Let me also check", "length");
+  EXPECT_TRUE(marked.correct) << marked.verdict << " " << marked.detail.dump();
+}
+
 TEST(Graders, ChoiceShufflesPerQuestionAndSample) {
   const auto& suite = find_suite("gpqa_diamond");
   auto config = resolve_config("r1", suite, {});
