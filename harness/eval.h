@@ -36,6 +36,9 @@ struct EvalPlan {
   std::string preset;
   std::vector<SuitePlan> suites;
   int grading_workers = 2;
+  // Ask the backend for each generated token's logprob and keep them with the sample (table sample_logprobs,
+  // harness/logprob_pack.h). Not part of the run's identity: the samples are the same with or without.
+  bool store_logprobs = false;
 };
 
 struct Progress {
