@@ -26,6 +26,7 @@ struct EvalArgs {
   harness::OpenAIBackendOptions remote;  // --endpoint and its settings
   int64_t max_batch = 32;
   int workers = 2;
+  bool store_logprobs = false;
   double code_time_limit = 6.0;
   int64_t code_memory_mb = 1024;
 };
@@ -106,6 +107,7 @@ EvalSetup from_flags(const EvalArgs& a) {
   plan.preset = a.preset;
   plan.grading_workers = a.workers;
   plan.code_limits = {a.code_time_limit, a.code_memory_mb};
+  plan.store_logprobs = a.store_logprobs;
   std::string data_dir = harness::resolve_data_dir(a.data_dir);
   auto suite_names = split_commas(a.suites);
   if (suite_names.empty()) throw InputError("--suite", "", "name at least one suite (or give --resume RUN alone)");
@@ -213,6 +215,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   e->add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   e->add_option("--dtype", a->dtype, "auto, float32, bfloat16, float16")->capture_default_str();
   e->add_option("--max-batch", a->max_batch, "sequences decoded together")->capture_default_str();
+  e->add_flag("--store-logprobs", a->store_logprobs,
+              "keep each generated token's logprob with the sample (table sample_logprobs)");
   e->add_option("--workers", a->workers, "grading threads")->capture_default_str();
   e->add_option("--code-time-limit", a->code_time_limit, "CPU seconds per code test")->capture_default_str();
   e->add_option("--code-memory-mb", a->code_memory_mb, "address space per code test process")->capture_default_str();

@@ -1,4 +1,5 @@
 #include "harness/eval.h"
+#include "harness/logprob_pack.h"
 
 #include <fmt/format.h>
 
@@ -248,6 +249,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
         for (const auto& m : bp.messages) req.messages.push_back(m);
         req.assistant_prefix = bp.assistant_prefix;
         req.sampling = sp.config.sampling;
+        req.sampling.logprobs = req.sampling.logprobs || plan.store_logprobs;
         for (int64_t k : indices) {
           req.sample_indices.push_back(k);
           req.seeds.push_back(sample_seed(sp.config.sampling.seed, sp.data.info.name, p.key, k));
@@ -341,6 +343,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
       rec.reasoning_tokens = result.reasoning_tokens;
       rec.finish_reason = result.finish_reason;
       rec.latency_ms = result.latency_ms;
+      if (plan.store_logprobs && !result.logprobs.empty()) rec.logprobs = pack_logprobs(result.logprobs);
       {
         std::lock_guard lock(store_mutex);
         rec.id = store.insert_sample(rec);

@@ -41,6 +41,9 @@ struct EvalPlan {
   // How to build the backend again (native_backend.h / openai_backend.h to_json): stored as config "backend" so
   // that `crucible eval --resume RUN` alone continues the run. Not part of the identity. Null: not resumable alone.
   nlohmann::json backend;
+  // Ask the backend for each generated token's logprob and keep them with the sample (table sample_logprobs,
+  // harness/logprob_pack.h). Not part of the run's identity: the samples are the same with or without.
+  bool store_logprobs = false;
 };
 
 struct Progress {

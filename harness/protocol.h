@@ -16,20 +16,19 @@
 #include <vector>
 
 #include "harness/suite.h"
+#include "model/sampling.h"
 
 namespace crucible::harness {
 
-struct SamplingConfig {
-  double temperature = 0.6;
-  double top_p = 0.95;
-  int64_t top_k = 0;     // 0: off
-  double min_p = 0.0;    // 0: off
-  int64_t max_new_tokens = 32768;
+// The engine's sampling settings (model/sampling.h: temperature, top-p/k, min-p, max_new_tokens, stop, logprobs,
+// top_logprobs; `seed` here is the run's seed, from which each sample's own is derived) plus k, with r1's defaults.
+struct SamplingConfig : model::SamplingParams {
   int64_t samples = 4;   // k per problem
-  uint64_t seed = 0;
-  std::vector<std::string> stop;
-  bool logprobs = false;       // return each generated token's logprob (GenerationResult::logprobs)
-  int64_t top_logprobs = 0;    // and its top-N alternatives (0: none)
+  SamplingConfig() {
+    temperature = 0.6;
+    top_p = 0.95;
+    max_new_tokens = 32768;
+  }
 };
 
 struct PromptConfig {

@@ -209,7 +209,7 @@ Checkpoint load_checkpoint(const std::string& path) {
 }
 
 Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype) {
-  Transformer model(ck.config);
+  Transformer model(ck.config, /*initialise=*/false);
   torch::NoGradGuard no_grad;
   std::set<std::string> used;
   for (auto& item : model->named_parameters()) {
@@ -223,7 +223,17 @@ Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype) 
       os << "shape " << src.sizes() << " does not match the config's " << param.sizes();
       throw InputError(ck.origin_of(name), "tensor '" + name + "'", os.str());
     }
-    param.copy_(src);
+    // A tensor the checkpoint owns outright (dequantised GGUF, a converted dtype) becomes the parameter as it is;
+    // one that views a file mapping or a larger buffer is copied. Either way the weights exist once.
+    const bool owned = src.storage().allocator() != nullptr && src.storage().use_count() == 1 &&
+                       src.use_count() == 1 && src.storage().nbytes() == src.nbytes() &&
+                       src.is_contiguous() && src.scalar_type() == param.scalar_type() && src.device() == param.device();
+    if (owned) {
+      param.set_data(src);
+    } else {
+      param.copy_(src);
+    }
+    it->second = torch::Tensor();  // the checkpoint's reference: a copied source's memory goes now, not at the end
     used.insert(name);
   }
   for (const auto& [name, t] : ck.tensors)
@@ -238,6 +248,7 @@ Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype) 
 
 void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dtype,
                     const std::string& tokenizer_source) {
+  model->restore_dense_weights();  // an inference-only model freed them (transformer.h)
   fs::create_directories(dir);
   auto cfg = model->config();
   cfg.torch_dtype = dtype_name(dtype);

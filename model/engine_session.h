@@ -1,16 +1,16 @@
-// The engine as an open loop, for a server. Engine::generate() takes every request up front and returns when all are
-// done; `crucible serve` needs requests to join while others decode and to leave when their client goes away:
+// The engine's one loop. Engine::generate() adds every request and steps until idle; `crucible serve` keeps a session
+// open so requests join while others decode and leave when their client goes away:
 //
-//   add(request)   queues its samples (validated as Engine::generate validates)
-//   step()         fills free slots (a prompt is prefilled once; its samples fork the cache rows) and runs one
-//                  batched decode step over every busy slot; finished samples go to `on_done` and free their slots
+//   add(request)    queues its samples (InputError for a bad request, naming the field)
+//   step()          fills free slots (the prompts starting together are prefilled as one padded batch, each prompt
+//                   once; its samples fork the cache rows), keeps the busy slots at 0..B-1, and runs one batched
+//                   decode step over them; finished samples go to `on_done` and free their slots
 //   cancel(request) drops a request's queued and running samples at once (no on_done for them)
 //
-// Sampling, per-sample seeds, stop strings, EOS and length rules are Engine::generate's (same Sampler, same
-// sample_seed), so a sample's tokens do not depend on how many requests share the batch. The KV cache has
-// `max_batch` slots and grows its positions with the longest live sequence, up to `max_seq` (a request allowed the
-// whole context does not make every slot pay for it up front). Not thread-safe: one thread owns a session
-// (serve/'s scheduler thread).
+// Each sample draws from its own Sampler seeded by sample_seed(), so its tokens do not depend on how many requests
+// share the batch. The KV cache grows with what is live: slots up to `max_batch`, positions with the longest live
+// sequence up to `max_seq` (a request allowed the whole context does not make every slot pay for it up front).
+// Not thread-safe: one thread owns a session (serve/'s scheduler thread).
 #pragma once
 #include <functional>
 #include <memory>
@@ -27,8 +27,8 @@ class EngineSession {
   EngineSession(const EngineSession&) = delete;
   EngineSession& operator=(const EngineSession&) = delete;
 
-  // Returns the request's handle (SampleOutput::request and the callbacks' `request` carry it). InputError on a
-  // request Engine::generate would refuse, or one longer than the context.
+  // Returns the request's handle (SampleOutput::request and the callbacks' `request` carry it): 0, 1, 2, ... in the
+  // order of add(). InputError on a bad request, or one longer than the context.
   size_t add(GenerationRequest request);
   void cancel(size_t request);
   bool idle() const;              // nothing queued, nothing running

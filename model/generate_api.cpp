@@ -1,6 +1,7 @@
 // generate_text(): checkpoint -> tokenizer -> (chat template) -> engine, behind the torch-free facade.
 #include "model/generate_api.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/error.h"
@@ -11,14 +12,21 @@ namespace crucible::model {
 
 GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text) {
   if (a.samples < 1) throw InputError("--samples", "--samples", "must be at least 1");
-  if (a.max_tokens < 1) throw InputError("--max-tokens", "--max-tokens", "must be at least 1");
-  if (a.temperature < 0) throw InputError("--temperature", "--temperature", "must be >= 0");
-  if (!(a.top_p > 0 && a.top_p <= 1)) throw InputError("--top-p", "--top-p", "must be in (0, 1]");
-  if (a.top_k < 0) throw InputError("--top-k", "--top-k", "must be >= 0");
-  if (a.min_p < 0 || a.min_p >= 1) throw InputError("--min-p", "--min-p", "must be in [0, 1)");
+  if (a.sampling.max_new_tokens < 1) throw InputError("--max-tokens", "--max-tokens", "must be at least 1");
+  if (auto bad = check_sampling(a.sampling)) {
+    std::string flag = "--" + bad->field;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    throw InputError(flag, flag, bad->message);
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  GenerationModel gm = load_generation_model(a.model, a.tokenizer, a.device, a.dtype, /*want_template=*/a.chat,
-                                             /*require_template=*/a.chat, /*hash_content=*/false);
+  LoadOptions load;
+  load.path = a.model;
+  load.tokenizer = a.tokenizer;
+  load.device = a.device;
+  load.dtype = a.dtype;
+  load.chat_template = load.require_template = a.chat;
+  load.hash_content = false;
+  GenerationModel gm = load_generation_model(load);
   GenerateResult result;
   result.model_format = gm.format;
   result.device = gm.device.str();
@@ -43,14 +51,7 @@ GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text)
     if (r.prompt.empty())
       throw InputError(a.model, "--prompt", "the prompt encodes to no tokens (this tokenizer adds no BOS); give some text");
     r.n_samples = a.samples;
-    r.params.temperature = a.temperature;
-    r.params.top_p = a.top_p;
-    r.params.top_k = a.top_k;
-    r.params.min_p = a.min_p;
-    r.params.max_new_tokens = a.max_tokens;
-    r.params.seed = a.seed;
-    r.params.stop = a.stop;
-    r.params.ignore_eos = a.ignore_eos;
+    r.params = a.sampling;
     requests.push_back(std::move(r));
   }
   Engine engine(model, tokenizer.get(), EngineOptions{a.max_batch, 0});
@@ -66,6 +67,7 @@ GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text)
     g.finish_reason = finish_reason_name(o.finish);
     g.prompt_tokens = o.prompt_tokens;
     g.completion_tokens = o.completion_tokens;
+    g.logprobs = std::move(o.logprobs);
     result.samples.push_back(std::move(g));
   }
   const auto& st = engine.stats();

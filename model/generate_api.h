@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "model/logprobs.h"
+#include "model/sampling.h"
+
 namespace crucible::model {
 
 struct GenerateArgs {
@@ -17,16 +20,9 @@ struct GenerateArgs {
   std::string system;     // optional system message (with chat)
   std::string device = "auto";
   std::string dtype = "auto";  // "auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16"
-  int64_t max_tokens = 256;
-  double temperature = 0.0;
-  double top_p = 1.0;
-  int64_t top_k = 0;
-  double min_p = 0.0;
-  uint64_t seed = 0;
+  SamplingParams sampling;  // max_new_tokens is --max-tokens; logprobs / top_logprobs ask for TokenLogprobs
   int64_t samples = 1;
   int64_t max_batch = 32;
-  std::vector<std::string> stop;
-  bool ignore_eos = false;
 };
 
 struct GeneratedSample {
@@ -37,6 +33,7 @@ struct GeneratedSample {
   std::string finish_reason;  // "stop" | "length"
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  std::vector<TokenLogprob> logprobs;  // with sampling.logprobs: one per token (+ the EOS that ended it, if one did)
 };
 
 struct GenerateResult {

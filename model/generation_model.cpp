@@ -1,5 +1,7 @@
 #include "model/generation_model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -64,29 +66,31 @@ const char* dtype_name(torch::Dtype dtype) {
   return dtype == torch::kFloat32 ? "float32" : dtype == torch::kBFloat16 ? "bfloat16" : "float16";
 }
 
-GenerationModel load_generation_model(const std::string& path, const std::string& tokenizer, const std::string& device,
-                                      const std::string& dtype, bool want_template, bool require_template,
-                                      bool hash_content) {
+GenerationModel load_generation_model(const LoadOptions& o) {
   GenerationModel gm;
-  gm.device = parse_device(device);
-  gm.dtype = parse_dtype(dtype, gm.device);
-  Checkpoint ck = load_checkpoint(path);
-  gm.path = path;
+  gm.device = parse_device(o.device);
+  gm.dtype = parse_dtype(o.dtype, gm.device);
+  Checkpoint ck = load_checkpoint(o.path);
+  gm.path = o.path;
   gm.format = ck.format;
   gm.config = ck.config.to_hf_json();
-  gm.tokenizer = open_tokenizer(path, tokenizer, ck);
-  if (want_template) {
-    const bool own_tokenizer_file = !tokenizer.empty() && fs::path(tokenizer).extension() != ".bin";
+  gm.tokenizer = open_tokenizer(o.path, o.tokenizer, ck);
+  if (o.chat_template || o.require_template) {
+    const bool own_tokenizer_file = !o.tokenizer.empty() && fs::path(o.tokenizer).extension() != ".bin";
     try {
-      gm.chat_template.emplace(text::ChatTemplate::for_model(own_tokenizer_file ? tokenizer : path));
+      gm.chat_template.emplace(text::ChatTemplate::for_model(own_tokenizer_file ? o.tokenizer : o.path));
       gm.template_hash = sha256_hex(gm.chat_template->source());
     } catch (const InputError& e) {
-      if (require_template) throw;
-      log::warn("{}: no chat template ({}); prompts are plain text", path, e.what());
+      if (o.require_template) throw;
+      log::warn("{}: no chat template ({}); prompts are plain text", o.path, e.what());
     }
   }
-  if (hash_content) gm.content_hash = checkpoint_content_hash(path, tokenizer);
+  if (o.hash_content) gm.content_hash = checkpoint_content_hash(o.path, o.tokenizer);
   gm.model = load_model(std::move(ck), gm.device, gm.dtype);
+  if (!o.trainable) {
+    gm.model->release_dense_weights();
+    malloc_trim(0);  // the freed dense weights below glibc's mmap threshold sit in the heap: give their pages back
+  }
   return gm;
 }
 

@@ -26,12 +26,21 @@ struct GenerationModel {
   torch::Dtype dtype = torch::kFloat32;
 };
 
-// `tokenizer`: optional override path. `want_template`: load the chat template too (InputError if the checkpoint
-// has none and `require_template`).
-// `hash_content`: compute content_hash (reads every weight file once; eval needs it, one-off generation does not).
-GenerationModel load_generation_model(const std::string& path, const std::string& tokenizer, const std::string& device,
-                                      const std::string& dtype, bool want_template, bool require_template,
-                                      bool hash_content = true);
+struct LoadOptions {
+  std::string path;             // HF folder, .gguf, or llama2.c .bin (the format is decided once, from the path)
+  std::string tokenizer;        // optional override: tokenizer.json, SentencePiece .model, llama2.c tokenizer.bin
+  std::string device = "auto";  // auto, cpu, cuda, cuda:N
+  std::string dtype = "auto";   // auto (float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16
+  bool chat_template = true;    // load the chat template (a warning, not an error, when the checkpoint has none)
+  bool require_template = false;  // ... and make a missing one an InputError
+  bool hash_content = true;     // compute content_hash (reads every weight file once; eval needs it)
+  // false (eval, generate, serve): the dense copies of the packed weights are freed once packed, so the weights are
+  // held once (TransformerImpl::release_dense_weights). true: keep them for training.
+  bool trainable = false;
+};
+
+// InputError naming the file and the field on a bad checkpoint, tokenizer or template.
+GenerationModel load_generation_model(const LoadOptions& options);
 
 torch::Dtype parse_dtype(const std::string& s, torch::Device device);
 const char* dtype_name(torch::Dtype dtype);

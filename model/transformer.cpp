@@ -95,19 +95,35 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
   post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-BackboneImpl::BackboneImpl(const ModelConfig& c) {
+namespace {
+// Replaces a freshly built module's initialised parameters by unwritten ones of the same shape: a large allocation
+// is fresh pages that cost no memory until written, so a module about to receive a checkpoint's tensors costs one
+// layer's worth of initialisation at a time instead of a whole second copy.
+void leave_unwritten(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) p.set_data(torch::empty(p.sizes(), p.options()));
+}
+}  // namespace
+
+BackboneImpl::BackboneImpl(const ModelConfig& c, bool initialise) {
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  if (!initialise) leave_unwritten(*embed_tokens);
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers->push_back(DecoderLayer(c));
+    if (!initialise) leave_unwritten(*layers[i]);
+  }
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
+TransformerImpl::TransformerImpl(const ModelConfig& config, bool initialise) : config_(config) {
   config_.validate("model config");
-  model = register_module("model", Backbone(config_));
-  if (!config_.tie_word_embeddings)
+  model = register_module("model", Backbone(config_, initialise));
+  if (!config_.tie_word_embeddings) {
     lm_head = register_module(
         "lm_head", torch::nn::Linear(torch::nn::LinearOptions(config_.hidden_size, config_.vocab_size).bias(false)));
+    if (!initialise) leave_unwritten(*lm_head);
+  }
   inv_freq_ = inv_frequencies(config_);
 }
 
@@ -127,6 +143,7 @@ torch::Tensor TransformerImpl::logits(const torch::Tensor& h) {
 }
 
 torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens_BT) {
+  if (dense_released_) restore_dense_weights();
   const int64_t B = tokens_BT.size(0), T = tokens_BT.size(1);
   auto h_BTD = model->embed_tokens(tokens_BT);
   auto pos_BT = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(tokens_BT.device()))
@@ -198,6 +215,10 @@ struct TransformerImpl::InferenceWeights {
       if (t.data_ptr() != ptr || t._version() != version) return true;
     return false;
   }
+  void snapshot(const std::vector<torch::Tensor>& params) {
+    sources.clear();
+    for (const auto& p : params) sources.emplace_back(p, p.data_ptr(), p._version());
+  }
 };
 
 namespace {
@@ -224,13 +245,23 @@ PackedLinear pack_linear(const std::vector<torch::Tensor>& weights, const std::v
 
 }  // namespace
 
-const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights() {
+const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights(bool release_dense) {
   if (!device().is_cpu() || dtype() != torch::kFloat32 || !onednn_linear_available()) return nullptr;
-  if (packed_ && !packed_->stale()) return packed_.get();
+  if (packed_ && !packed_->stale()) {
+    if (release_dense && !dense_released_) packed_.reset();  // repack, freeing as it goes
+    else return packed_.get();
+  }
+  // Packed copies are the only copies of released weights: they are never stale (nothing can write the empty dense
+  // parameters), so reaching here with released weights means a parameter was replaced under us.
+  TORCH_CHECK(!dense_released_, "a released dense weight was replaced; call restore_dense_weights() before training");
+  torch::NoGradGuard no_grad;
   packed_.reset();  // free the stale copy before making the new one
   auto iw = std::make_shared<InferenceWeights>();
-  for (auto& p : parameters()) iw->sources.emplace_back(p, p.data_ptr(), p._version());
   auto bias = [](const torch::nn::Linear& l) { return l->options.bias() ? std::vector{l->bias} : std::vector<torch::Tensor>{}; };
+  auto release = [&](std::initializer_list<torch::nn::Linear*> ls) {
+    if (release_dense)
+      for (auto* l : ls) (*l)->weight.set_data(torch::empty({0}, (*l)->weight.options()));
+  };
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
     auto& a = *layer->self_attn;
@@ -242,11 +273,59 @@ const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights() {
     l.o = pack_linear({a.o_proj->weight}, bias(a.o_proj));
     l.gate_up = pack_linear({mlp.gate_proj->weight, mlp.up_proj->weight}, {});
     l.down = pack_linear({mlp.down_proj->weight}, {});
+    release({&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &mlp.gate_proj, &mlp.up_proj, &mlp.down_proj});
     iw->layers.push_back(std::move(l));
   }
   iw->lm_head = pack_linear({lm_head ? lm_head->weight : model->embed_tokens->weight}, {});
+  if (lm_head) release({&lm_head});
+  iw->snapshot(parameters());
   packed_ = std::move(iw);
+  dense_released_ = release_dense;
+  ++times_packed_;
   return packed_.get();
+}
+
+void TransformerImpl::refresh_inference_weights() {
+  TORCH_CHECK(!dense_released_, "refresh_inference_weights() on released weights: restore_dense_weights() first");
+  packed_.reset();
+  inference_weights();
+}
+
+void TransformerImpl::release_dense_weights() {
+  if (dense_released_) return;
+  inference_weights(/*release_dense=*/true);
+}
+
+void TransformerImpl::restore_dense_weights() {
+  if (!dense_released_) return;
+  torch::NoGradGuard no_grad;
+  // Unpacks a packed matrix (oneDNN's blocked layout back to plain rows) into the weights it fused, row blocks of
+  // the given sizes in order.
+  auto unpack = [](const PackedLinear& p, std::vector<std::pair<torch::nn::Linear*, int64_t>> parts) {
+    auto w = p.w.to_dense();
+    int64_t row = 0;
+    for (auto& [l, rows] : parts) {
+      (*l)->weight.set_data(w.narrow(0, row, rows).clone());
+      row += rows;
+    }
+  };
+  const int64_t H = config_.num_attention_heads, K = config_.num_key_value_heads, E = config_.head_dim;
+  const int64_t D = config_.hidden_size, I = config_.intermediate_size;
+  size_t li = 0;
+  for (const auto& m : *model->layers) {
+    auto* layer = m->as<DecoderLayerImpl>();
+    auto& a = *layer->self_attn;
+    auto& mlp = *layer->mlp;
+    const auto& pl = packed_->layers[li++];
+    unpack(pl.qkv, {{&a.q_proj, H * E}, {&a.k_proj, K * E}, {&a.v_proj, K * E}});
+    unpack(pl.o, {{&a.o_proj, D}});
+    unpack(pl.gate_up, {{&mlp.gate_proj, I}, {&mlp.up_proj, I}});
+    unpack(pl.down, {{&mlp.down_proj, D}});
+  }
+  if (lm_head) unpack(packed_->lm_head, {{&lm_head, config_.vocab_size}});
+  // The packed copies still match the restored weights: keep them (a training loop's first step makes them stale).
+  packed_->snapshot(parameters());
+  dense_released_ = false;
 }
 
 torch::Tensor TransformerImpl::forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,

@@ -75,7 +75,7 @@ TORCH_MODULE(DecoderLayer);
 
 class BackboneImpl : public torch::nn::Module {
  public:
-  explicit BackboneImpl(const ModelConfig& c);
+  BackboneImpl(const ModelConfig& c, bool initialise);
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
@@ -84,7 +84,10 @@ TORCH_MODULE(Backbone);
 
 class TransformerImpl : public torch::nn::Module {
  public:
-  explicit TransformerImpl(const ModelConfig& config);
+  // `initialise` false (loading a checkpoint): the parameters are allocated but not written, so their pages are not
+  // touched before the checkpoint's tensors replace them (a randomly initialised copy would cost a second full copy
+  // of the weights at the load's peak).
+  explicit TransformerImpl(const ModelConfig& config, bool initialise = true);
 
   // tokens_BT (int64) -> logits_BTV in the parameters' dtype. Differentiable.
   torch::Tensor forward(const torch::Tensor& tokens_BT);
@@ -92,13 +95,31 @@ class TransformerImpl : public torch::nn::Module {
   // tokens_BT -> logits of each sequence's last new token, logits_BV (or all positions, logits_BTV, when
   // `all_logits`). Writes the new K/V into `cache`. No autograd. Same parameters and arithmetic as forward(); on the
   // CPU in float32 its linear layers run on oneDNN-packed copies of the weights (see InferenceWeights in the .cpp),
-  // made on first use and remade whenever a parameter changes (tensor version counters), so they are never stale.
+  // made on first use and remade once after a parameter changes: each parameter's version counter and storage are
+  // compared on every call (an in-place add_/copy_, a set_data), and refresh_inference_weights() is the explicit
+  // refresh after an optimizer step; they are packed once per update, never per call.
   torch::Tensor forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
                                bool all_logits = false);
 
   KVCache make_cache(int64_t slots, int64_t capacity) const;
-  // Packs the inference weights now (else the first forward_cached does), so a request does not pay for it.
+  // Packs the inference weights now if they are missing or stale (else the next forward_cached does), so a request
+  // does not pay for it.
   void prepare_cached_forward() { inference_weights(); }
+  // Repacks from the current parameters now. A training loop calls it once after each optimizer step: libtorch's
+  // optimizers update parameters through .data(), which shares the storage but not the version counter, so such an
+  // update is invisible to the staleness check (an in-place update of the parameter itself — add_/copy_ under
+  // NoGradGuard, set_data — is seen without it).
+  void refresh_inference_weights();
+
+  // One copy of the weights when nothing trains: packs the inference weights and frees the dense copies of every
+  // linear weight that has a packed one (q/k/v/o, gate/up/down, an untied lm_head), so eval, generate and serve hold
+  // the weights once instead of twice. Those parameters are then empty ([0]) until restore_dense_weights() unpacks
+  // them; forward() and save_hf_folder() restore by themselves, a training loop must restore before it builds its
+  // optimizer. No-op where there is no packed path (CUDA, half precision).
+  void release_dense_weights();
+  void restore_dense_weights();
+  bool dense_released() const { return dense_released_; }
+  int64_t times_packed() const { return times_packed_; }  // how often the inference weights were (re)made
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const;
@@ -113,10 +134,14 @@ class TransformerImpl : public torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& pos_BT) const;
 
   struct InferenceWeights;
-  const InferenceWeights* inference_weights();
+  // `release_dense`: free each layer's dense weights as soon as that layer is packed, so the peak is one copy of
+  // the weights plus one layer, not two copies.
+  const InferenceWeights* inference_weights(bool release_dense = false);
 
   ModelConfig config_;
   std::shared_ptr<InferenceWeights> packed_;
+  bool dense_released_ = false;
+  int64_t times_packed_ = 0;
   torch::Tensor inv_freq_;  // [E/2] float32, not a parameter (HF keeps it as a non-persistent buffer)
 };
 TORCH_MODULE(Transformer);

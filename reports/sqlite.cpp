@@ -51,6 +51,11 @@ Statement& Statement::bind(int index, std::string_view value) {
                         "bind: " + sql_);
   return *this;
 }
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+  CRUCIBLE_SQLITE_CHECK(db_, sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT),
+                        "bind: " + sql_);
+  return *this;
+}
 Statement& Statement::bind_null(int index) {
   CRUCIBLE_SQLITE_CHECK(db_, sqlite3_bind_null(stmt_, index), "bind: " + sql_);
   return *this;
@@ -79,6 +84,10 @@ int64_t Statement::column_int(int col) const { return sqlite3_column_int64(stmt_
 double Statement::column_double(int col) const { return sqlite3_column_double(stmt_, col); }
 std::string Statement::column_text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+std::string Statement::column_blob(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
   return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 std::optional<std::string> Statement::column_optional_text(int col) const {

@@ -36,6 +36,7 @@ class Statement {
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
   Statement& bind_null(int index);
+  Statement& bind_blob(int index, std::string_view bytes);
   template <typename T>
   Statement& bind(int index, const std::optional<T>& value) {
     return value ? bind(index, *value) : bind_null(index);
@@ -49,6 +50,7 @@ class Statement {
   int64_t column_int(int col) const;
   double column_double(int col) const;
   std::string column_text(int col) const;
+  std::string column_blob(int col) const;
   std::optional<std::string> column_optional_text(int col) const;
   std::optional<int64_t> column_optional_int(int col) const;
   std::optional<double> column_optional_double(int col) const;

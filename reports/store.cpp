@@ -134,6 +134,14 @@ CREATE TABLE artifacts (
 ALTER TABLE samples ADD COLUMN answer_class INTEGER;
 CREATE INDEX samples_ungraded ON samples(run_id, problem_id, sample_index) WHERE verdict IS NULL;
 )SQL",
+    // 3: per-token logprobs of a sample (eval --store-logprobs), packed (harness/logprob_pack.h): a table of its own
+    //    so the sample queries never read them
+    R"SQL(
+CREATE TABLE sample_logprobs (
+  sample_id  INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+  data       BLOB NOT NULL
+);
+)SQL",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == Store::kSchemaVersion, "append a migration when bumping kSchemaVersion");
@@ -391,6 +399,7 @@ void Store::update_run_config(int64_t run_id, const nlohmann::json& config) {
 static void insert_samples_in_tx(Connection& conn, const std::vector<SampleRecord>& batch) {
   Statement st(conn.handle(), kInsertSample);
   std::string now = utc_now_iso8601();
+  std::optional<Statement> lp;
   for (const auto& s : batch) {
     bind_sample(st, s, now);
     try {
@@ -401,6 +410,9 @@ static void insert_samples_in_tx(Connection& conn, const std::vector<SampleRecor
                                    "run/problem: {}", s.run_id, s.problem_id, s.sample_index, e.what()));
       throw;
     }
+    if (s.logprobs.empty()) continue;
+    if (!lp) lp.emplace(conn.handle(), "INSERT INTO sample_logprobs (sample_id, data) VALUES (?, ?)");
+    lp->bind(1, conn.last_insert_rowid()).bind_blob(2, s.logprobs).run();
   }
 }
 
@@ -416,6 +428,13 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   Transaction tx(*conn_);
   insert_samples_in_tx(*conn_, batch);
   tx.commit();
+}
+
+std::optional<std::string> Store::sample_logprobs(int64_t sample_id) {
+  Statement st(conn_->handle(), "SELECT data FROM sample_logprobs WHERE sample_id = ?");
+  st.bind(1, sample_id);
+  if (!st.step()) return std::nullopt;
+  return st.column_blob(0);
 }
 
 void Store::update_grading(const std::vector<SampleRecord>& graded) {

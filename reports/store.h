@@ -90,6 +90,9 @@ struct SampleRecord {
   // verifier judged equivalent (cons@k votes by class). Set when the run is scored; nullopt: no answer, not scored
   // yet, or a code suite (no vote).
   std::optional<int64_t> answer_class;
+  // Per-token logprobs packed by harness/logprob_pack.h (eval --store-logprobs); empty: none. Written with the
+  // sample (table sample_logprobs), read back with Store::sample_logprobs, not by the sample queries.
+  std::string logprobs;
 };
 
 // What resuming needs to know of a stored sample: that it exists. No text, no grading detail.
@@ -136,7 +139,7 @@ struct RunSummary {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating if allowed) and migrates. A file that is not a SQLite database, or whose schema is newer than
   // this binary, raises InputError naming the file; nothing in it is touched.
@@ -164,6 +167,8 @@ class Store {
   // with RunError: a sample is generated once.
   int64_t insert_sample(const SampleRecord& s);
   void insert_samples(const std::vector<SampleRecord>& batch);
+  // The packed logprobs stored with a sample (SampleRecord::logprobs); nullopt when none were stored.
+  std::optional<std::string> sample_logprobs(int64_t sample_id);
   // Regrading: replaces the grading columns of stored samples, keeps the generation.
   void update_grading(const std::vector<SampleRecord>& graded);
   // Scoring: (sample id, answer class) for every sample of a run, in one transaction.

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/logprobs.h"
+#include "model/sampling.h"
 #include "model/text/chat_template.h"
 
 namespace crucible::serve {
@@ -20,20 +22,13 @@ struct ModelInfo {
   bool has_chat_template = false;
 };
 
-struct Sampling {
-  double temperature = 1.0;  // <= 0: greedy
-  double top_p = 1.0;
-  int64_t top_k = 0;
-  double min_p = 0.0;
-  int64_t max_tokens = 16;
-  std::vector<std::string> stop;
-  uint64_t seed = 0;  // sample i draws from a seed derived from (seed, i): reproducible whatever shares the batch
-};
-
 struct Job {
   std::vector<int32_t> prompt;  // token ids
   int64_t n = 1;                // samples; they share one prefill
-  Sampling sampling;
+  // max_new_tokens is the request's max_tokens; seed: sample i draws from a seed derived from (seed, i), so a
+  // request's samples are reproducible whatever shares the batch.
+  model::SamplingParams sampling;
+  bool score_prompt = false;    // echo + logprobs: each prompt token's logprob too (then max_new_tokens may be 0)
 };
 
 struct SampleResult {
@@ -41,6 +36,8 @@ struct SampleResult {
   std::string text;           // cut before a matched stop string
   std::string finish_reason;  // "stop" | "length"
   int64_t prompt_tokens = 0, completion_tokens = 0;
+  std::vector<TokenLogprob> logprobs;         // sampling.logprobs: one per completion token (the EOS left out)
+  std::vector<TokenLogprob> prompt_logprobs;  // score_prompt: prompt tokens 1..P-1
 };
 
 // Called on the scheduler thread: must be quick and must not throw.
@@ -56,8 +53,9 @@ class Generator {
   virtual ModelInfo info() const = 0;
   // Thread-safe. `add_special` as transformers' add_special_tokens (BOS for plain prompts).
   virtual std::vector<int32_t> encode(const std::string& text, bool add_special) const = 0;
-  // The model's own chat template with add_generation_prompt; InputError when it has none or the template refuses.
-  virtual std::string render_chat(const std::vector<text::ChatMessage>& messages) const = 0;
+  // The model's own chat template; InputError when it has none or the template refuses.
+  virtual std::string render_chat(const std::vector<text::ChatMessage>& messages, bool add_generation_prompt) const = 0;
+  virtual std::string token_bytes(int32_t id) const = 0;  // the bytes one token stands for
   // Queues a job (thread-safe); returns its id. Refusals (a too-long prompt) come through on_error.
   virtual uint64_t submit(Job job, JobEvents events) = 0;
   virtual void cancel(uint64_t job) = 0;  // drops its queued and running samples; no more events for it

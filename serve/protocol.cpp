@@ -175,6 +175,32 @@ std::optional<ApiError> parse_into(Endpoint endpoint, const Json& body, const Li
   if (auto e = read_number(body, "top_p", r.sampling.top_p)) return e;
   if (auto e = read_number(body, "min_p", r.sampling.min_p)) return e;
   if (auto e = read_bool(body, "stream", r.stream)) return e;
+  std::optional<int64_t> top_logprobs;
+  if (endpoint == Endpoint::chat) {
+    if (auto e = read_bool(body, "logprobs", r.sampling.logprobs)) return e;
+    if (auto e = read_int(body, "top_logprobs", top_logprobs)) return e;
+    if (auto e = read_bool(body, "add_generation_prompt", r.add_generation_prompt)) return e;
+    if (auto e = read_bool(body, "continue_final_message", r.continue_final_message)) return e;
+    if (top_logprobs && !r.sampling.logprobs)
+      return out_of_range("top_logprobs", "needs 'logprobs': true");
+    if (r.continue_final_message && r.add_generation_prompt && body.contains("add_generation_prompt") &&
+        !body["add_generation_prompt"].is_null())
+      return ApiError{400, "'continue_final_message' and 'add_generation_prompt' cannot both be true",
+                      "invalid_request_error", "continue_final_message", "invalid_value"};
+    // vLLM's rule: continuing the final message means no generation prompt, whether or not the client said so.
+    if (r.continue_final_message) r.add_generation_prompt = false;
+  } else {
+    if (auto e = read_int(body, "logprobs", top_logprobs)) return e;  // completions: the number of alternatives
+    if (auto e = read_bool(body, "echo", r.echo)) return e;
+    r.sampling.logprobs = top_logprobs.has_value();
+  }
+  if (top_logprobs) {
+    if (*top_logprobs < 0 || *top_logprobs > 20)
+      return out_of_range(endpoint == Endpoint::chat ? "top_logprobs" : "logprobs", "must be in 0..20");
+    r.sampling.top_logprobs = *top_logprobs;
+  }
+  if (r.stream && (r.sampling.logprobs || r.echo))
+    return out_of_range(r.echo ? "echo" : "logprobs", "is not supported with 'stream' by this server");
   if (auto e = field(body, "stream_options", [&](const Json& v) -> std::optional<ApiError> {
         if (!v.is_object()) return bad_type("stream_options", "an object", v);
         return read_bool(v, "include_usage", r.include_usage);
@@ -200,11 +226,14 @@ std::optional<ApiError> parse_into(Endpoint endpoint, const Json& body, const Li
     r.n = *n;
   }
   if (max_tokens) {
-    if (*max_tokens < 1) return out_of_range(endpoint == Endpoint::chat && body.contains("max_completion_tokens") &&
-                                                     !body["max_completion_tokens"].is_null()
-                                                 ? "max_completion_tokens"
-                                                 : "max_tokens",
-                                             "must be at least 1");
+    // max_tokens 0 scores a prompt without generating (echo + logprobs), as a distillation teacher is asked to.
+    const bool scoring_only = *max_tokens == 0 && r.echo && r.sampling.logprobs;
+    if (*max_tokens < 1 && !scoring_only) {
+      const bool newer = endpoint == Endpoint::chat && body.contains("max_completion_tokens") &&
+                         !body["max_completion_tokens"].is_null();
+      return out_of_range(newer ? "max_completion_tokens" : "max_tokens",
+                          "must be at least 1 (0 only with echo and logprobs: scoring the prompt)");
+    }
     r.max_tokens = max_tokens;
   }
   if (top_k) {
@@ -269,10 +298,10 @@ Json response_body(const ResponseMeta& m, const std::vector<Choice>& choices, co
     if (m.endpoint == Endpoint::chat)
       cs.push_back({{"index", c.index},
                     {"message", {{"role", "assistant"}, {"content", c.text}}},
-                    {"logprobs", nullptr},
+                    {"logprobs", c.logprobs},
                     {"finish_reason", c.finish_reason}});
     else
-      cs.push_back({{"index", c.index}, {"text", c.text}, {"logprobs", nullptr}, {"finish_reason", c.finish_reason}});
+      cs.push_back({{"index", c.index}, {"text", c.text}, {"logprobs", c.logprobs}, {"finish_reason", c.finish_reason}});
   }
   out["choices"] = std::move(cs);
   out["usage"] = usage_json(usage);
@@ -294,6 +323,57 @@ Json chunk_body(const ResponseMeta& m, int64_t index, std::string_view piece, bo
   c["finish_reason"] = finish_reason ? Json(*finish_reason) : Json();
   out["choices"] = Json::array({c});
   return out;
+}
+
+std::optional<std::string> continue_final_message(const std::string& rendered, const std::string& final_content) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  size_t b = 0, e = final_content.size();
+  while (b < e && is_space(final_content[b])) ++b;
+  while (e > b && is_space(final_content[e - 1])) --e;
+  const std::string stripped = final_content.substr(b, e - b);
+  const size_t at = rendered.rfind(stripped);
+  if (at == std::string::npos) return std::nullopt;
+  const std::string lstripped = final_content.substr(b);
+  // The template kept the message's trailing whitespace: keep it too; else cut after the stripped content.
+  if (rendered.compare(at, lstripped.size(), lstripped) == 0) return rendered.substr(0, at + lstripped.size());
+  return rendered.substr(0, at + stripped.size());
+}
+
+namespace {
+Json token_bytes_json(const std::string& text) { return std::vector<int>(text.begin(), text.end()); }
+}  // namespace
+
+Json chat_logprobs(const std::vector<TokenLogprob>& completion) {
+  Json content = Json::array();
+  for (const auto& lp : completion) {
+    Json top = Json::array();
+    for (const auto& t : lp.top)
+      top.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", token_bytes_json(t.text)}});
+    content.push_back(
+        {{"token", lp.text}, {"logprob", lp.logprob}, {"bytes", token_bytes_json(lp.text)}, {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
+Json completion_logprobs(const std::optional<std::string>& first_token, const std::vector<TokenLogprob>& prompt,
+                         const std::vector<TokenLogprob>& completion, bool with_top) {
+  Json tokens = Json::array(), values = Json::array(), tops = Json::array(), offsets = Json::array();
+  size_t offset = 0;
+  auto add = [&](const std::string& text, Json value, Json top) {
+    tokens.push_back(text);
+    values.push_back(std::move(value));
+    tops.push_back(std::move(top));
+    offsets.push_back(offset);
+    offset += text.size();
+  };
+  if (first_token) add(*first_token, nullptr, nullptr);
+  for (const auto* part : {&prompt, &completion})
+    for (const auto& lp : *part) {
+      Json top = Json::object();
+      for (const auto& t : lp.top) top[t.text] = t.logprob;
+      add(lp.text, lp.logprob, with_top ? top : Json());
+    }
+  return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}, {"text_offset", offsets}};
 }
 
 Json usage_chunk_body(const ResponseMeta& m, const Usage& usage) {

@@ -44,10 +44,17 @@ struct ApiRequest {
   std::vector<text::ChatMessage> messages;   // chat
   int64_t n = 1;
   std::optional<int64_t> max_tokens;  // absent: 16 for completions (OpenAI's default), the rest of the context for chat
-  Sampling sampling;                  // seed filled only when `seed` was given
+  // seed filled only when `seed` was given; logprobs/top_logprobs from chat's `logprobs: true` + `top_logprobs: N`
+  // or completions' `logprobs: N`
+  model::SamplingParams sampling;
   bool has_seed = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  bool echo = false;           // completions: the prompt is repeated before the completion (and scored, with logprobs)
+  // chat: render without the generation prompt and let the model continue the last message (a partial assistant
+  // turn such as R1's "<think>\n"), as transformers' and vLLM's continue_final_message
+  bool add_generation_prompt = true;
+  bool continue_final_message = false;
 };
 
 struct Limits {
@@ -58,11 +65,25 @@ struct Limits {
 
 std::variant<ApiRequest, ApiError> parse_request(Endpoint endpoint, std::string_view body, const Limits& limits);
 
+// The chat text rendered without a generation prompt, cut right after the final message's content so the model
+// continues it (transformers' apply_chat_template(continue_final_message=True) rule, whitespace handling included);
+// nullopt when the template does not write that content.
+std::optional<std::string> continue_final_message(const std::string& rendered, const std::string& final_content);
+
 struct Choice {
   int64_t index = 0;
   std::string text;
   std::string finish_reason;
+  nlohmann::json logprobs;  // null, or the endpoint's logprobs object (chat_logprobs / completion_logprobs)
 };
+
+// OpenAI's logprobs objects. Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}.
+// Completions: {"tokens", "token_logprobs", "top_logprobs" ({token: logprob} or null), "text_offset"}; with echo the
+// prompt's tokens come first, its first token with null logprobs (nothing precedes it), `first_token` its bytes.
+nlohmann::json chat_logprobs(const std::vector<TokenLogprob>& completion);
+nlohmann::json completion_logprobs(const std::optional<std::string>& first_token,
+                                   const std::vector<TokenLogprob>& prompt, const std::vector<TokenLogprob>& completion,
+                                   bool with_top);
 struct Usage {
   int64_t prompt_tokens = 0, completion_tokens = 0;
 };

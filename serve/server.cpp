@@ -58,6 +58,7 @@ struct Exchange {
   std::optional<std::string> error;
   std::vector<uint64_t> jobs;
   std::optional<Clock::time_point> first_token;
+  std::vector<int32_t> first_prompt_token;  // per prompt (echo's first token, which has no logprob)
 };
 
 // Streaming text is held back by (longest stop string - 1) bytes: a stop string split over two tokens must not have
@@ -165,11 +166,30 @@ struct Server::Impl {
                           "invalid_request_error", "messages", "no_chat_template"},
                          t0);
     std::vector<std::vector<int32_t>> prompts;
+    std::vector<std::string> echoed;  // echo: each prompt's text
     try {
       if (ep == Endpoint::chat) {
-        prompts.push_back(gen.encode(gen.render_chat(r.messages), /*add_special=*/false));
+        std::string text = gen.render_chat(r.messages, r.add_generation_prompt);
+        if (r.continue_final_message) {
+          auto cut = continue_final_message(text, r.messages.back().content);
+          if (!cut)
+            return reply_error(id, req, res,
+                               {400, "continue_final_message: the chat template does not write the final message's "
+                                     "content, so there is nothing to continue",
+                                "invalid_request_error", "messages", "invalid_prompt"},
+                               t0);
+          text = std::move(*cut);
+        }
+        prompts.push_back(gen.encode(text, /*add_special=*/false));
       } else {
-        for (const auto& p : r.prompts) prompts.push_back(p.ids ? *p.ids : gen.encode(p.text, /*add_special=*/true));
+        for (const auto& p : r.prompts) {
+          prompts.push_back(p.ids ? *p.ids : gen.encode(p.text, /*add_special=*/true));
+          if (!r.echo) continue;
+          std::string text = p.text;
+          if (p.ids)
+            for (int32_t t : *p.ids) text += t < info.vocab_size ? gen.token_bytes(t) : std::string();
+          echoed.push_back(std::move(text));
+        }
       }
     } catch (const InputError& e) {
       // A template's raise_exception ("roles must alternate user/assistant") lands here.
@@ -196,6 +216,11 @@ struct Server::Impl {
                               "invalid_request_error", "prompt", "invalid_token"},
                              t0);
       const int64_t want = r.max_tokens ? *r.max_tokens : ep == Endpoint::chat ? info.context - P : 16;
+      if (want == 0 && P < 2)
+        return reply_error(id, req, res,
+                           {422, "max_tokens 0 scores the prompt, which needs at least 2 tokens",
+                            "invalid_request_error", "max_tokens", "invalid_value"},
+                           t0);
       if (P >= info.context || want > info.context - P)  // not P + want: max_tokens may be near INT64_MAX
         return reply_error(id, req, res,
                            {413, "this model's context is " + std::to_string(info.context) + " tokens; the prompt has " +
@@ -212,6 +237,7 @@ struct Server::Impl {
     auto ex = std::make_shared<Exchange>();
     const int64_t n_choices = static_cast<int64_t>(prompts.size()) * r.n;
     ex->results.resize(static_cast<size_t>(n_choices));
+    for (const auto& p : prompts) ex->first_prompt_token.push_back(p.front());
     ex->remaining = n_choices;
     const bool stream = r.stream;
     for (size_t p = 0; p < prompts.size(); ++p) {
@@ -220,7 +246,8 @@ struct Server::Impl {
       job.prompt = std::move(prompts[p]);
       job.n = r.n;
       job.sampling = r.sampling;
-      job.sampling.max_tokens = r.max_tokens ? *r.max_tokens : ep == Endpoint::chat ? info.context - P : 16;
+      job.sampling.max_new_tokens = r.max_tokens ? *r.max_tokens : ep == Endpoint::chat ? info.context - P : 16;
+      job.score_prompt = r.echo && r.sampling.logprobs && P >= 2;
       const int64_t base = static_cast<int64_t>(p) * r.n;
       JobEvents events;
       std::weak_ptr<Exchange> weak = ex;
@@ -262,7 +289,7 @@ struct Server::Impl {
     if (stream)
       stream_response(ex, meta, r, prompt_tokens, res, t0);
     else
-      whole_response(ex, meta, prompt_tokens, res, t0);
+      whole_response(ex, meta, r, echoed, prompt_tokens, res, t0);
   }
 
   void cancel_all(Exchange& ex) {
@@ -288,8 +315,9 @@ struct Server::Impl {
               total > 0 ? u.completion_tokens / total : 0.0);
   }
 
-  void whole_response(const std::shared_ptr<Exchange>& ex, const ResponseMeta& meta, int64_t prompt_tokens,
-                      httplib::Response& res, Clock::time_point t0) {
+  void whole_response(const std::shared_ptr<Exchange>& ex, const ResponseMeta& meta, const ApiRequest& r,
+                      const std::vector<std::string>& echoed, int64_t prompt_tokens, httplib::Response& res,
+                      Clock::time_point t0) {
     std::unique_lock lock(ex->mu);
     ex->cv.wait(lock, [&] { return ex->remaining == 0 || ex->error; });
     Usage usage{prompt_tokens, 0};
@@ -305,8 +333,19 @@ struct Server::Impl {
     std::vector<Choice> choices;
     for (size_t i = 0; i < ex->results.size(); ++i) {
       const auto& s = *ex->results[i];
+      const size_t prompt = i / static_cast<size_t>(r.n);
       usage.completion_tokens += s.completion_tokens;
-      choices.push_back({static_cast<int64_t>(i), s.text, s.finish_reason});
+      Choice c{static_cast<int64_t>(i), r.echo ? echoed[prompt] + s.text : s.text, s.finish_reason, nullptr};
+      if (r.sampling.logprobs && meta.endpoint == Endpoint::chat) {
+        c.logprobs = chat_logprobs(s.logprobs);
+      } else if (r.sampling.logprobs) {
+        // echo: the prompt's tokens first; its first token has no logprob (nothing precedes it).
+        std::optional<std::string> first;
+        if (r.echo) first = gen.token_bytes(ex->first_prompt_token[prompt]);
+        c.logprobs = completion_logprobs(first, r.echo ? s.prompt_logprobs : std::vector<TokenLogprob>{}, s.logprobs,
+                                         r.sampling.top_logprobs > 0);
+      }
+      choices.push_back(std::move(c));
     }
     res.set_content(dump(response_body(meta, choices, usage)), "application/json");
     log_done(meta.id, 200, usage, ex->first_token, t0, "ok");

@@ -19,8 +19,8 @@ class NativeBackend : public Backend {
  public:
   explicit NativeBackend(const NativeBackendOptions& o)
       : options_(o),
-        gm_(model::load_generation_model(o.model, o.tokenizer, o.device, o.dtype, /*want_template=*/true,
-                                         /*require_template=*/false)) {}
+        gm_(model::load_generation_model({.path = o.model, .tokenizer = o.tokenizer, .device = o.device,
+                                        .dtype = o.dtype})) {}
 
   ModelIdentity identity() const override {
     return {gm_.path, gm_.format, gm_.content_hash, gm_.template_hash,
@@ -39,12 +39,7 @@ class NativeBackend : public Backend {
       er.prompt = gm_.tokenizer->encode(text, /*add_special=*/!gm_.chat_template);
       if (er.prompt.empty()) throw InputError(gm_.path, "prompt", "a prompt encodes to no tokens");
       er.n_samples = static_cast<int64_t>(r.sample_indices.size());
-      er.params.temperature = r.sampling.temperature;
-      er.params.top_p = r.sampling.top_p;
-      er.params.top_k = r.sampling.top_k;
-      er.params.min_p = r.sampling.min_p;
-      er.params.max_new_tokens = r.sampling.max_new_tokens;
-      er.params.stop = r.sampling.stop;
+      er.params = r.sampling;  // the seeds below override the run seed's
       er.sample_seeds = r.seeds;
       engine_requests.push_back(std::move(er));
       prompt_hashes.push_back(sha256_hex(text));
@@ -62,6 +57,7 @@ class NativeBackend : public Backend {
       res.completion_tokens = o.completion_tokens;
       res.finish_reason = model::finish_reason_name(o.finish);
       res.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      res.logprobs = o.logprobs;
       on_result(std::move(res));
     });
   }

@@ -25,8 +25,8 @@ namespace {
 class EngineGenerator final : public Generator {
  public:
   explicit EngineGenerator(const EngineGeneratorOptions& o)
-      : gm_(model::load_generation_model(o.model, o.tokenizer, o.device, o.dtype, /*want_template=*/true,
-                                         /*require_template=*/false, /*hash_content=*/false)) {
+      : gm_(model::load_generation_model({.path = o.model, .tokenizer = o.tokenizer, .device = o.device,
+                                        .dtype = o.dtype, .hash_content = false})) {
     if (o.max_batch < 1) throw InputError("--max-batch", "--max-batch", "must be at least 1");
     const int64_t model_context = gm_.model->config().max_position_embeddings;
     options_.max_batch = o.max_batch;
@@ -43,14 +43,16 @@ class EngineGenerator final : public Generator {
     return gm_.tokenizer->encode(text, add_special);
   }
 
-  std::string render_chat(const std::vector<text::ChatMessage>& messages) const override {
+  std::string token_bytes(int32_t id) const override { return gm_.tokenizer->token_bytes(id); }
+
+  std::string render_chat(const std::vector<text::ChatMessage>& messages, bool add_generation_prompt) const override {
     if (!gm_.chat_template)
       throw InputError(gm_.path, "chat_template",
                        "this model has no chat template; use /v1/completions with a plain prompt");
     // The Jinja interpreter keeps no state between renders, but it was never audited for concurrent ones; renders
     // take microseconds next to generation, so they are serialised.
     std::lock_guard lock(template_mu_);
-    return gm_.chat_template->apply(messages, /*add_generation_prompt=*/true);
+    return gm_.chat_template->apply(messages, add_generation_prompt);
   }
 
   uint64_t submit(Job job, JobEvents events) override {
@@ -95,17 +97,12 @@ class EngineGenerator final : public Generator {
     int64_t remaining;
   };
 
-  model::GenerationRequest to_request(const Job& j) const {
+  static model::GenerationRequest to_request(const Job& j) {
     model::GenerationRequest r;
     r.prompt.assign(j.prompt.begin(), j.prompt.end());
     r.n_samples = j.n;
-    r.params.temperature = j.sampling.temperature;
-    r.params.top_p = j.sampling.top_p;
-    r.params.top_k = j.sampling.top_k;
-    r.params.min_p = j.sampling.min_p;
-    r.params.max_new_tokens = j.sampling.max_tokens;
-    r.params.stop = j.sampling.stop;
-    r.params.seed = j.sampling.seed;
+    r.params = j.sampling;
+    r.score_prompt = j.score_prompt;
     return r;
   }
 
@@ -119,8 +116,10 @@ class EngineGenerator final : public Generator {
     };
     auto on_done = [&](const model::SampleOutput& o) {
       auto it = active.find(o.request);
-      it->second.events.on_sample({o.sample, o.text, model::finish_reason_name(o.finish), o.prompt_tokens,
-                                   o.completion_tokens});
+      SampleResult res{o.sample, o.text, model::finish_reason_name(o.finish), o.prompt_tokens, o.completion_tokens,
+                       o.logprobs, o.prompt_logprobs};
+      res.logprobs.resize(std::min(res.logprobs.size(), o.tokens.size()));  // OpenAI shows no EOS entry
+      it->second.events.on_sample(std::move(res));
       if (--it->second.remaining == 0) {
         handle_of.erase(it->second.id);
         active.erase(it);

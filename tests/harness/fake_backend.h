@@ -31,6 +31,15 @@ class FakeBackend : public harness::Backend {
         res.prompt_tokens = 10;
         res.completion_tokens = 5 + static_cast<int64_t>(r.seeds[i] % 7);
         res.finish_reason = "stop";
+        if (r.sampling.logprobs)  // one per completion token, a pure function of (seed, position)
+          for (int64_t t = 0; t < res.completion_tokens; ++t) {
+            TokenLogprob lp;
+            lp.token_id = static_cast<int32_t>((r.seeds[i] + t) % 1000);
+            lp.logprob = -0.125 * static_cast<double>(t + r.seeds[i] % 5);
+            lp.sampling_logprob = lp.logprob / 2;
+            lp.top = {{lp.token_id, "", lp.logprob}, {7, "", lp.logprob - 1.5}};
+            res.logprobs.push_back(lp);
+          }
         ++produced;
         on_result(res);
       }

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "harness/eval.h"
+#include "harness/logprob_pack.h"
 #include "tests/harness/fake_backend.h"
 #include "tests/support/test_support.h"
 
@@ -186,4 +187,59 @@ TEST(EvalLoop, GenerationsAreCommittedBeforeGradingAndGradedOnResume) {
   FakeBackend clean;
   auto ref = run_eval(clean, make_plan(4), reference);
   EXPECT_DOUBLE_EQ(resumed.suites[0].pass1.value, ref.suites[0].pass1.value);
+}
+
+TEST(EvalLoop, StoreLogprobsKeepsEachTokensLogprobsWithTheSample) {
+  TempDir dir;
+  Store store = Store::open(dir.file("c.db"));
+  FakeBackend plain;
+  auto without = run_eval(plain, make_plan(2), store);
+  for (const auto& smp : store.run_samples(without.run_id)) EXPECT_FALSE(store.sample_logprobs(smp.id).has_value());
+
+  // Asking for logprobs does not change the run's identity: a fresh store, the same plan + store_logprobs.
+  TempDir dir2;
+  Store store2 = Store::open(dir2.file("c.db"));
+  auto plan = make_plan(2);
+  plan.store_logprobs = true;
+  FakeBackend backend;
+  auto with = run_eval(backend, plan, store2);
+  EXPECT_EQ(store2.get_run(with.run_id)->identity, store.get_run(without.run_id)->identity);
+  const auto samples = store2.run_samples(with.run_id);
+  ASSERT_EQ(samples.size(), 12u);
+  for (const auto& smp : samples) {
+    auto packed = store2.sample_logprobs(smp.id);
+    ASSERT_TRUE(packed.has_value()) << smp.id;
+    auto lps = unpack_logprobs(*packed, "sample " + std::to_string(smp.id));
+    ASSERT_EQ(static_cast<int64_t>(lps.size()), smp.completion_tokens);
+    for (size_t t = 0; t < lps.size(); ++t) {
+      ASSERT_TRUE(lps[t].sampling_logprob.has_value());
+      EXPECT_NEAR(*lps[t].sampling_logprob, lps[t].logprob / 2, 1e-6);
+      ASSERT_EQ(lps[t].top.size(), 2u);
+      EXPECT_EQ(lps[t].top[0].token_id, lps[t].token_id);
+      EXPECT_EQ(lps[t].top[1].token_id, 7);
+      EXPECT_NEAR(lps[t].top[1].logprob, lps[t].logprob - 1.5, 1e-6);
+    }
+  }
+}
+
+TEST(LogprobPack, RoundTripsAndRefusesForeignBytes) {
+  std::vector<TokenLogprob> lps(3);
+  lps[0] = {12, "a", -0.25, -0.125, {{12, "a", -0.25}, {3, "b", -2.0}, {99, "c", -7.5}}};
+  lps[1] = {4, "b", -13.0625, std::nullopt, {{5, "d", -0.5}}};  // fewer alternatives, unknown sampling logprob
+  lps[2] = {-1, "remote", -1.5, 0.0, {}};
+  const std::string packed = pack_logprobs(lps);
+  EXPECT_EQ(packed.size(), 2 + 3 * (12 + 8 * 3));
+  auto back = unpack_logprobs(packed, "here");
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[0].token_id, 12);
+  EXPECT_DOUBLE_EQ(back[0].logprob, -0.25);
+  EXPECT_DOUBLE_EQ(*back[0].sampling_logprob, -0.125);
+  ASSERT_EQ(back[0].top.size(), 3u);
+  EXPECT_EQ(back[0].top[2].token_id, 99);
+  EXPECT_FALSE(back[1].sampling_logprob.has_value());
+  ASSERT_EQ(back[1].top.size(), 1u);
+  EXPECT_EQ(back[2].token_id, -1);
+  EXPECT_TRUE(back[2].top.empty());
+  EXPECT_THROW(unpack_logprobs("{\"json\": 1}", "sample 9"), InputError);
+  EXPECT_THROW(unpack_logprobs(packed.substr(0, packed.size() - 3), "sample 9"), InputError);
 }

@@ -83,8 +83,10 @@ TEST_F(Stories, BatchedRaggedDecodeEqualsSingle) {
   auto both = model->forward_cached(next, CacheStep{{3, 1}, {int64_t(a.size()), int64_t(b.size())}}, cache);
   auto fa = model->forward(torch::cat({as, torch::tensor({{int64_t{5}}})}, 1));
   auto fb = model->forward(torch::cat({bs, torch::tensor({{int64_t{7}}})}, 1));
-  EXPECT_LT((both[0] - fa[0][-1]).abs().max().item<float>(), 1e-5);
-  EXPECT_LT((both[1] - fb[0][-1]).abs().max().item<float>(), 1e-5);
+  // 5e-5 as in CachedForwardEqualsFullForward: oneDNN (packed, cached) and MKL (forward) round differently (seen:
+  // 1.05e-5 on main and on this branch alike); a wrong mask, position or cache row is off by far more.
+  EXPECT_LT((both[0] - fa[0][-1]).abs().max().item<float>(), 5e-5);
+  EXPECT_LT((both[1] - fb[0][-1]).abs().max().item<float>(), 5e-5);
 }
 
 TEST_F(Stories, PaddedBatchedPrefillEqualsSingle) {

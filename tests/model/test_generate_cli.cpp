@@ -51,6 +51,29 @@ TEST(GenerateCli, JsonSamplesAndCounts) {
   EXPECT_EQ(j["stats"]["prefill_tokens"], 5);  // one prefill shared by the three samples
 }
 
+TEST(GenerateCli, JsonLogprobsPerTokenWithTopN) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  auto r = run_command({crucible_binary(), "--json", "generate", "--model", stories("stories260K.bin"), "--tokenizer",
+                        stories("tok512.bin"), "--prompt", "Once upon a time", "--temperature", "1", "--top-k", "5",
+                        "--seed", "3", "--max-tokens", "20", "--top-logprobs", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const auto& s = j["samples"][0];
+  ASSERT_GE(s["logprobs"].size(), s["tokens"].size());
+  for (size_t t = 0; t < s["tokens"].size(); ++t) {
+    const auto& e = s["logprobs"][t];
+    EXPECT_EQ(e["id"], s["tokens"][t]);
+    ASSERT_EQ(e["top_logprobs"].size(), 4u);
+    // top-k 5 at temperature 1 renormalises over 5 tokens: the sampled token is at least as likely there.
+    EXPECT_GE(e["sampling_logprob"].get<double>(), e["logprob"].get<double>());
+    EXPECT_GE(e["top_logprobs"][0]["logprob"].get<double>(), e["logprob"].get<double>());
+  }
+  r = run_command({crucible_binary(), "generate", "--model", stories("stories260K.bin"), "--tokenizer",
+                   stories("tok512.bin"), "--logprobs"});
+  EXPECT_EQ(r.exit_code, 2) << "logprobs need --json";
+  EXPECT_NE(r.err.find("--json"), std::string::npos) << r.err;
+}
+
 TEST(GenerateCli, DemoGgufChat) {
   if (!std::filesystem::exists(demo_gguf())) GTEST_SKIP() << "demo model missing (scripts/setup)";
   auto r = run_command({crucible_binary(), "--json", "generate", "--model", demo_gguf(), "--chat",

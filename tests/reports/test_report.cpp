@@ -173,8 +173,10 @@ TEST(ReportStore, ReadOnlyOpenReadsAVersionOneFileWithoutMigratingIt) {
   {
     Store store = Store::open(db);
     crucible::testing::populate_report_store(store);
-    // Turn it back into a version-1 file: no answer_class column, no samples_ungraded index, no migration 2 recorded.
-    store.connection().exec("DROP INDEX samples_ungraded; ALTER TABLE samples DROP COLUMN answer_class; DELETE FROM schema_version WHERE version = 2");
+    // Turn it back into a version-1 file: no answer_class column, no samples_ungraded index, no sample_logprobs
+    // table, no migration 2 or 3 recorded.
+    store.connection().exec("DROP TABLE sample_logprobs; DROP INDEX samples_ungraded; ALTER TABLE samples DROP COLUMN "
+                            "answer_class; DELETE FROM schema_version WHERE version >= 2");
   }
   {
     Store ro = Store::open_read_only(db);

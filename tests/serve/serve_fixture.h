@@ -29,7 +29,10 @@ class CountingGenerator : public Generator {
   explicit CountingGenerator(std::unique_ptr<Generator> inner) : inner_(std::move(inner)) {}
   ModelInfo info() const override { return inner_->info(); }
   std::vector<int32_t> encode(const std::string& t, bool s) const override { return inner_->encode(t, s); }
-  std::string render_chat(const std::vector<text::ChatMessage>& m) const override { return inner_->render_chat(m); }
+  std::string render_chat(const std::vector<text::ChatMessage>& m, bool gen) const override {
+    return inner_->render_chat(m, gen);
+  }
+  std::string token_bytes(int32_t id) const override { return inner_->token_bytes(id); }
   uint64_t submit(Job job, JobEvents events) override { return inner_->submit(std::move(job), std::move(events)); }
   void cancel(uint64_t job) override {
     ++cancels;

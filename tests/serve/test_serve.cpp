@@ -93,7 +93,7 @@ TEST_F(StoriesServe, GreedyEqualsCrucibleGenerate) {
   a.model = stories("stories260K.bin");
   a.tokenizer = stories("tok512.bin");
   a.prompts = {"Lily and Tom went to", "The sun"};
-  a.max_tokens = 60;
+  a.sampling.max_new_tokens = 60;
   auto want = model::generate_text(a);
   auto r = server->post("/v1/completions", json{{"model", "default"}, {"prompt", a.prompts}, {"max_tokens", 60},
                                                  {"temperature", 0}});
@@ -249,7 +249,7 @@ TEST_F(SmolServe, ChatGreedyEqualsCrucibleGenerateChat) {
   a.model = demo_gguf();
   a.chat = true;
   a.prompts = {"What is the capital of France?"};
-  a.max_tokens = 24;
+  a.sampling.max_new_tokens = 24;
   auto want = model::generate_text(a);
   auto r = server->post("/v1/chat/completions",
                         json{{"model", "smol"},
@@ -291,6 +291,103 @@ TEST_F(SmolServe, ChatStreamHasRoleThenContentDeltas) {
     if (c["delta"].contains("content")) text[idx] += c["delta"]["content"].get<std::string>();
   }
   for (int i = 0; i < 2; ++i) EXPECT_EQ(text[i], whole.body["choices"][i]["message"]["content"]) << i;
+}
+
+TEST_F(SmolServe, ChatLogprobsMatchTheEngineAndTopListsAreSorted) {
+  model::GenerateArgs a;
+  a.model = demo_gguf();
+  a.chat = true;
+  a.prompts = {"What is 12 times 7?"};
+  a.sampling.max_new_tokens = 12;
+  a.sampling.logprobs = true;
+  a.sampling.top_logprobs = 3;
+  auto want = model::generate_text(a);
+  auto r = server->post("/v1/chat/completions",
+                        json{{"messages", {{{"role", "user"}, {"content", a.prompts[0]}}}}, {"max_tokens", 12},
+                             {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 3}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const auto& content = r.body["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), static_cast<size_t>(want.samples[0].completion_tokens));
+  for (size_t t = 0; t < content.size(); ++t) {
+    const auto& e = content[t];
+    const auto& w = want.samples[0].logprobs[t];
+    EXPECT_NEAR(e["logprob"].get<double>(), w.logprob, 1e-9);
+    EXPECT_EQ(e["bytes"].size(), w.text.size());
+    ASSERT_EQ(e["top_logprobs"].size(), 3u);
+    EXPECT_NEAR(e["top_logprobs"][0]["logprob"].get<double>(), e["logprob"].get<double>(), 1e-9) << "greedy: the top";
+    EXPECT_GE(e["top_logprobs"][1]["logprob"].get<double>(), e["top_logprobs"][2]["logprob"].get<double>());
+  }
+  // Without the fields: null, as OpenAI.
+  auto plain = server->post("/v1/chat/completions",
+                            json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 2}});
+  EXPECT_TRUE(plain.body["choices"][0]["logprobs"].is_null()) << plain.raw;
+  expect_error(server->post("/v1/chat/completions", json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+                                                         {"top_logprobs", 2}}),
+               422, "top_logprobs");
+  expect_error(server->post("/v1/chat/completions", json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+                                                         {"logprobs", true}, {"stream", true}}),
+               422, "logprobs");
+}
+
+TEST_F(SmolServe, CompletionEchoScoresThePromptTokens) {
+  // Teacher scoring: echo + logprobs + max_tokens 0 returns the prompt's tokens with their logprobs, the first null;
+  // the same prompt's logprobs when generating agree (one prefill either way).
+  const std::string prompt = "The capital of France is Paris. The capital of Italy is";
+  auto score = server->post("/v1/completions", json{{"prompt", prompt}, {"max_tokens", 0}, {"echo", true},
+                                                    {"logprobs", 2}});
+  ASSERT_EQ(score.status, 200) << score.raw;
+  const auto& c = score.body["choices"][0];
+  EXPECT_EQ(c["text"], prompt);
+  const auto& lp = c["logprobs"];
+  const size_t P = lp["tokens"].size();
+  ASSERT_GE(P, 10u);
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  for (size_t t = 1; t < P; ++t) {
+    EXPECT_LE(lp["token_logprobs"][t].get<double>(), 0.0);
+    EXPECT_EQ(lp["top_logprobs"][t].size(), 2u);
+    EXPECT_GT(lp["text_offset"][t].get<int64_t>(), lp["text_offset"][t - 1].get<int64_t>());
+  }
+  EXPECT_EQ(score.body["usage"]["completion_tokens"], 0);
+
+  auto gen = server->post("/v1/completions", json{{"prompt", prompt}, {"max_tokens", 3}, {"echo", true},
+                                                  {"logprobs", 0}, {"temperature", 0}});
+  ASSERT_EQ(gen.status, 200) << gen.raw;
+  const auto& g = gen.body["choices"][0]["logprobs"];
+  ASSERT_EQ(g["tokens"].size(), P + 3);
+  for (size_t t = 1; t < P; ++t)
+    EXPECT_NEAR(g["token_logprobs"][t].get<double>(), lp["token_logprobs"][t].get<double>(), 1e-4) << t;
+  EXPECT_TRUE(g["top_logprobs"][1].is_null()) << "logprobs 0: no alternatives";
+  EXPECT_EQ(gen.body["choices"][0]["text"].get<std::string>().rfind(prompt, 0), 0u);
+  // max_tokens 0 without echo + logprobs stays an error.
+  expect_error(server->post("/v1/completions", json{{"prompt", prompt}, {"max_tokens", 0}, {"echo", true}}), 422,
+               "max_tokens");
+}
+
+TEST_F(SmolServe, ContinueFinalMessageContinuesAPartialAssistantTurn) {
+  // The R1 prefix over the chat API: the final assistant message is continued, exactly as a completion of the
+  // rendered prefix would be.
+  const json messages = {{{"role", "user"}, {"content", "What is 2+2?"}},
+                         {{"role", "assistant"}, {"content", "<think>\nThe user asks"}}};
+  auto r = server->post("/v1/chat/completions", json{{"messages", messages}, {"max_tokens", 10}, {"temperature", 0},
+                                                     {"continue_final_message", true},
+                                                     {"add_generation_prompt", false}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  // What the native path sends: the generation prompt after the user turn, then the prefix.
+  const std::string prefix =
+      server->gen->render_chat({{"user", "What is 2+2?"}}, /*add_generation_prompt=*/true) + "<think>\nThe user asks";
+  auto c = server->post("/v1/completions", json{{"prompt", server->gen->encode(prefix, false)}, {"max_tokens", 10},
+                                                {"temperature", 0}});
+  ASSERT_EQ(c.status, 200) << c.raw;
+  EXPECT_EQ(r.body["choices"][0]["message"]["content"], c.body["choices"][0]["text"]);
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], c.body["usage"]["prompt_tokens"]);
+  // Continuing implies no generation prompt; asking for both is an error, as in vLLM.
+  auto implied = server->post("/v1/chat/completions", json{{"messages", messages}, {"max_tokens", 10},
+                                                           {"temperature", 0}, {"continue_final_message", true}});
+  EXPECT_EQ(implied.body["choices"][0]["message"]["content"], r.body["choices"][0]["message"]["content"]);
+  expect_error(server->post("/v1/chat/completions", json{{"messages", messages}, {"continue_final_message", true},
+                                                         {"add_generation_prompt", true}}),
+               400, "continue_final_message");
 }
 
 // ---- the official openai Python client as a peer ----------------------------------------------------------------
