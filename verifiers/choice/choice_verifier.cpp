@@ -235,23 +235,34 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
     if (char c = only_letter(last, L); c && last.size() <= 20) return ChoiceExtraction{c, ChoiceRule::bare_letter};
   }
   if (!options.empty()) {
-    // The final answer as the model wrote it: a box, an "answer" phrase, or the last line.
-    std::string candidate;
+    // The final answer as the model wrote it: a box, an "answer" phrase, or the last line. The math extractor may
+    // trim words off an "Answer:" line (it reads prose for a value), so the line's own text after the colon is a
+    // candidate too: an option written out in words must match as written.
+    std::vector<std::string> candidates;
     if (auto b = last_boxed(text)) {
-      candidate = *b;
-    } else if (auto e = extract_answer(text, {ExtractRule::answer_line, ExtractRule::final_answer})) {
-      candidate = e->text;
+      candidates.push_back(*b);
     } else {
+      if (auto e = extract_answer(text, {ExtractRule::answer_line, ExtractRule::final_answer}))
+        candidates.push_back(e->text);
       std::string_view t = trim(text);
       size_t nl = t.rfind('\n');
-      candidate = std::string(trim(nl == std::string_view::npos ? t : t.substr(nl + 1)));
+      std::string_view last = trim(nl == std::string_view::npos ? t : t.substr(nl + 1));
+      std::string low = lower(last);
+      for (std::string_view lead : {"final answer:", "answer:", "**answer:**", "**final answer:**"}) {
+        if (low.rfind(lead, 0) == 0) {
+          last = trim(last.substr(lead.size()));
+          break;
+        }
+      }
+      candidates.emplace_back(last);
     }
-    if (!candidate.empty() && candidate.size() <= 500) {
-      // The option written out as shown wins first; the math-aware comparison only when no option's text matches,
-      // since it reads trailing words as units ("a nonsense mutation" and "a silent mutation" are both "a").
-      MathGradeOptions mo;
-      mo.budget = std::chrono::milliseconds(20);
-      for (int pass = 0; pass < 2; ++pass) {
+    // The option written out as shown wins first; the math-aware comparison only when no option's text matches,
+    // since it reads trailing words as units ("a nonsense mutation" and "a silent mutation" are both "a").
+    MathGradeOptions mo;
+    mo.budget = std::chrono::milliseconds(20);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& candidate : candidates) {
+        if (candidate.empty() || candidate.size() > 500) continue;
         int match = -1, matches = 0;
         for (size_t k = 0; k < options.size() && static_cast<int>(k) < L.n; ++k) {
           bool same = pass == 0 ? squeeze(candidate) == squeeze(options[k])
@@ -262,7 +273,7 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
           }
         }
         if (matches == 1) return ChoiceExtraction{static_cast<char>('A' + match), ChoiceRule::option_text};
-        if (matches > 1) break;  // the answer fits several options: no single choice
+        if (matches > 1) return std::nullopt;  // the answer fits several options: no single choice
       }
     }
   }

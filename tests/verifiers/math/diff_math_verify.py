@@ -216,6 +216,7 @@ def main():
             json.dump(cache, f)
 
     rows, wrong = [], 0
+    known_lost = []
     for p, o, t in zip(pairs, ours, theirs):
         if o["correct"] == t:
             continue
@@ -224,7 +225,10 @@ def main():
         else:
             right = "crucible" if o["correct"] == p["equal"] else "math-verify"
         if right == "math-verify":
-            wrong += 1
+            if p["id"] in KNOWN_MISSES:
+                known_lost.append(p["id"])
+            else:
+                wrong += 1
         # Suite texts stay in ../shared: a row names the problem, not its solution text.
         shown = "(the suite's reference solution)" if p["group"] == "suite" and p["mode"] == "response" else p["response"]
         rows.append(dict(id=p["id"], kind=p.get("kind", 0), gold=p["gold"], response=shown,
@@ -262,6 +266,8 @@ def main():
     print()
     print("\n".join(lines))
     print(summary)
+    print(f"known crucible misses (ruled in math_verify_disagreements.md, not counted as failures): "
+          f"{len(known_lost)} {known_lost}; new losses: {wrong}")
     if md_out:
         with open(md_out, "w", encoding="utf-8") as f:
             f.write(summary + "\n\n" + "\n".join(acc_lines) + "\n\n" + "\n".join(lines) + "\n")
@@ -269,6 +275,15 @@ def main():
         with open(json_out, "w", encoding="utf-8") as f:
             json.dump(rows, f, ensure_ascii=False, indent=1)
     return 1 if wrong else 0
+
+
+# Disagreements math-verify wins that are ruled in math_verify_disagreements.md as known crucible misses. Any other
+# lost disagreement fails the ctest; when a listed miss is fixed, remove it here (the run prints which are lost).
+KNOWN_MISSES = {
+    "corpus/math_verify_tests.jsonl:16",  # malformed `Answer $ \frac{1}{2} \$ = \frac{10}{9} $`: stops at the \$
+    "corpus/peer_graders.jsonl:125",      # `(a)` for the choice letter A
+    "aime24/60/solution-text",            # the reference solution ends on the author's signature "-sepehr2010"
+}
 
 
 if __name__ == "__main__":
