@@ -8,6 +8,8 @@
 // One model is held at a time: the 1.5B alone is 6.2 GB of float32 weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -81,9 +83,25 @@ void expect_greedy_matches(const std::string& gguf, const std::string& recorded)
   Engine engine(load_model(gguf), tok.get());
   auto outs = engine.generate(reqs);
   ASSERT_EQ(outs.size(), 2u);
+  // Under min_new_tokens both sides mask their end tokens, but the sets differ: crucible stops on every id of the
+  // tokenizer's eos_ids() (Qwen's <|im_end|> and <|endoftext|>), transformers' GGUF loader on <|im_end|> alone. Up to
+  // the first token crucible counts as an end, the two greedy sequences must be identical; after it, each side
+  // continues past a different mask, and that text is no model output anyone grades.
+  const auto eos = tok->eos_ids();
   for (size_t i = 0; i < outs.size(); ++i) {
-    EXPECT_EQ(outs[i].tokens, oracle[i]["output_ids"].get<std::vector<TokenId>>()) << oracle[i]["prompt"];
-    EXPECT_EQ(outs[i].text, oracle[i]["text"].get<std::string>());
+    auto want = oracle[i]["output_ids"].get<std::vector<TokenId>>();
+    size_t n = want.size();
+    for (size_t j = 0; j < want.size(); ++j)
+      if (std::find(eos.begin(), eos.end(), want[j]) != eos.end()) {
+        n = j;
+        break;
+      }
+    ASSERT_GE(outs[i].tokens.size(), n);
+    std::vector<TokenId> got(outs[i].tokens.begin(), outs[i].tokens.begin() + static_cast<std::ptrdiff_t>(n));
+    want.resize(n);
+    EXPECT_EQ(got, want) << oracle[i]["prompt"];
+    EXPECT_GE(n, 16u) << "fewer than 16 tokens compared";
+    if (n == outs[i].tokens.size()) EXPECT_EQ(outs[i].text, oracle[i]["text"].get<std::string>());
   }
 }
 
