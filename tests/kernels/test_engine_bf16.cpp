@@ -44,7 +44,7 @@ TEST(EngineBf16Gpu, GreedyAgreesWithFloat32) {
   torch::NoGradGuard no_grad;
   auto logits32_TV = fp32->forward(tokens_1T)[0].to(torch::kFloat32);
   auto logits16_TV = bf16->forward(tokens_1T.to(torch::kCUDA))[0].to(torch::kFloat32).cpu();
-  auto top2 = logits32_TV.topk(2, -1).values;
+  auto top2 = std::get<0>(logits32_TV.topk(2, -1));
   auto decided = (top2.select(-1, 0) - top2.select(-1, 1)).gt(0.25);
   auto agree = logits16_TV.argmax(-1).eq(logits32_TV.argmax(-1));
   const int64_t n_decided = decided.sum().item<int64_t>();
