@@ -15,21 +15,33 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// One chunk's logits as float32 [C, V] (the kernels read float32; bf16 matmuls are widened once per chunk).
+// Autocast is switched off in forward and backward (a guard at the top of each): it would round forward's matmul to
+// bf16 but maybe not backward's recompute (autograd may run it without autocast), and gradients from logits that
+// disagree with the saved lse are biased. The caller picks the precision by hidden's dtype; the weight follows it.
+
+// One chunk's logits as float32 [C, V] (the kernels read float32; bf16 matmuls are widened once per chunk); weight_VD
+// is already in hidden's dtype (as_compute).
 torch::Tensor chunk_logits(const torch::Tensor& hidden_CD, const torch::Tensor& weight_VD) {
   auto logits_CV = torch::matmul(hidden_CD, weight_VD.t());
   return logits_CV.scalar_type() == torch::kFloat32 ? logits_CV : logits_CV.to(torch::kFloat32);
 }
 
+// The weight in hidden's dtype, converted once per forward / backward (fp32 master weights, bf16 hidden states).
+torch::Tensor as_compute(const torch::Tensor& weight_VD, const torch::Tensor& hidden_ND) {
+  return weight_VD.scalar_type() == hidden_ND.scalar_type() ? weight_VD : weight_VD.to(hidden_ND.scalar_type());
+}
+
 struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden_ND, const torch::Tensor& weight_VD,
                                const torch::Tensor& targets_N, double temperature, int64_t chunk_rows) {
+    const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     const int64_t N = hidden_ND.size(0);
     auto opts = hidden_ND.options().dtype(torch::kFloat32);
     auto logp_N = torch::empty({N}, opts), entropy_N = torch::empty({N}, opts), lse_N = torch::empty({N}, opts);
+    const auto weight_c = as_compute(weight_VD, hidden_ND);
     for (int64_t c0 = 0; c0 < N; c0 += chunk_rows) {
       const int64_t C = std::min(chunk_rows, N - c0);
-      auto out = logprob_rows_forward(chunk_logits(hidden_ND.narrow(0, c0, C), weight_VD),
+      auto out = logprob_rows_forward(chunk_logits(hidden_ND.narrow(0, c0, C), weight_c),
                                       targets_N.narrow(0, c0, C), temperature);
       logp_N.narrow(0, c0, C).copy_(out.logp_N);
       entropy_N.narrow(0, c0, C).copy_(out.entropy_N);
@@ -43,6 +55,7 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     const auto saved = ctx->get_saved_variables();
     const auto &hidden_ND = saved[0], &weight_VD = saved[1], &targets_N = saved[2], &lse_N = saved[3],
                &entropy_N = saved[4];
@@ -59,15 +72,16 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
       return g.defined() ? g.narrow(0, c0, C).to(torch::kFloat32).contiguous() : torch::Tensor();
     };
     const int64_t N = hidden_ND.size(0);
+    const auto weight_c = as_compute(weight_VD, hidden_ND);
     for (int64_t c0 = 0; c0 < N; c0 += chunk_rows) {
       const int64_t C = std::min(chunk_rows, N - c0);
       auto hidden_CD = hidden_ND.narrow(0, c0, C);
-      auto logits_CV = chunk_logits(hidden_CD, weight_VD);
+      auto logits_CV = chunk_logits(hidden_CD, weight_c);
       auto dlogits_CV = logprob_rows_backward(logits_CV, targets_N.narrow(0, c0, C), temperature,
                                               lse_N.narrow(0, c0, C), entropy_N.narrow(0, c0, C),
                                               as_float(dlogp_N, c0, C), as_float(dentropy_N, c0, C), logits_CV);
-      auto dlogits_as_weight = dlogits_CV.to(weight_VD.scalar_type());
-      if (need_hidden) grad_hidden_ND.narrow(0, c0, C).copy_(torch::matmul(dlogits_as_weight, weight_VD));
+      if (need_hidden)
+        grad_hidden_ND.narrow(0, c0, C).copy_(torch::matmul(dlogits_CV.to(hidden_ND.scalar_type()), weight_c));
       if (need_weight) grad_weight_VD.addmm_(dlogits_CV.t(), hidden_CD.to(torch::kFloat32));
     }
     if (need_weight && weight_VD.scalar_type() != torch::kFloat32) grad_weight_VD = grad_weight_VD.to(weight_VD.scalar_type());
@@ -87,8 +101,6 @@ LogprobOut token_logprobs(const torch::Tensor& hidden_ND, const torch::Tensor& w
               ", got ", targets_N.sizes());
   TORCH_CHECK(hidden_ND.device() == weight_VD.device() && hidden_ND.device() == targets_N.device(),
               "token_logprobs: hidden, weight and targets must share a device");
-  TORCH_CHECK(hidden_ND.scalar_type() == weight_VD.scalar_type(), "token_logprobs: hidden is ",
-              hidden_ND.scalar_type(), ", weight is ", weight_VD.scalar_type(), " (cast one)");
   TORCH_CHECK(chunk_rows > 0, "token_logprobs: chunk_rows must be > 0, got ", chunk_rows);
   TORCH_CHECK(temperature > 0, "token_logprobs: temperature must be > 0, got ", temperature);
   const auto lead = targets_N.sizes().vec();

@@ -19,6 +19,9 @@ struct LogprobOut {
 // Per-position logp of targets and entropy of softmax(hidden @ weightᵀ / T), differentiable wrt hidden and weight.
 // hidden [..., D] (float32, or bf16/fp16 on CUDA), weight [V, D] (the lm_head weight, tied or not) on the same
 // device, targets [...] int64 in [0, V) (anything else, e.g. -100, gives logp 0 and no logp gradient).
+// Precision: the matmuls run in hidden's dtype (a float32 weight is cast per call, its gradient returned in float32:
+// fp32 master weights under bf16 hidden states); autocast does not reach inside, so forward and backward's
+// recompute see the same logits.
 // Never holds the logits of more than chunk_rows positions: forward saves hidden, weight, targets and per-row lse and
 // entropy ([N] each), and backward recomputes each chunk's logits to form grad_hidden and grad_weight (accumulated in
 // float32). Memory beyond the inputs and their gradients: ~2 · chunk_rows · V · 4 bytes.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 #include "kernels/logprob.h"
@@ -129,6 +131,28 @@ TEST(TokenLogprobs, OnlyOneOutputUsedAndFrozenWeight) {
   naive(torch::matmul(h64, weight.to(torch::kFloat64).t()), targets, 0.9).entropy.sum().backward();
   EXPECT_LE(max_abs_diff(hidden.grad(), h64.grad()), kTol);
   EXPECT_FALSE(weight.grad().defined());
+}
+
+TEST(TokenLogprobs, AutocastDoesNotReachInsideAndMixedDtypes) {
+  // Under CPU autocast (bf16) the function computes what it computes without it: the matmuls follow hidden's dtype.
+  torch::manual_seed(5);
+  auto hidden = torch::randn({9, 16}), weight = torch::randn({70, 16}) * 0.3;
+  auto targets = torch::randint(0, 70, {9}, torch::kInt64);
+  auto plain = token_logprobs(hidden, weight, targets, 0.8, 4);
+  const bool was = at::autocast::is_autocast_enabled(at::kCPU);
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  auto under = token_logprobs(hidden, weight, targets, 0.8, 4);
+  at::autocast::set_autocast_enabled(at::kCPU, was);
+  EXPECT_EQ(max_abs_diff(under.logp_N, plain.logp_N), 0.0);
+  EXPECT_EQ(max_abs_diff(under.entropy_N, plain.entropy_N), 0.0);
+  // bf16 hidden with an fp32 (master) weight: runs, and grad_weight comes back fp32, grad_hidden bf16.
+  auto hb = hidden.to(torch::kBFloat16).requires_grad_(true);
+  auto w = weight.clone().requires_grad_(true);
+  auto out = token_logprobs(hb, w, targets, 0.8, 4);
+  (out.logp_N + out.entropy_N).sum().backward();
+  EXPECT_EQ(w.grad().scalar_type(), torch::kFloat32);
+  EXPECT_EQ(hb.grad().scalar_type(), torch::kBFloat16);
+  EXPECT_LE(max_abs_diff(out.logp_N, plain.logp_N), 0.1);
 }
 
 TEST(TokenLogprobs, RejectsMismatchedShapes) {
