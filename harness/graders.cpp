@@ -106,7 +106,8 @@ class CodeGrader : public Grader {
     return g;
   }
   bool equivalent(const std::string& a, const std::string& b) override { return a == b; }
-  std::string version() const override { return "code-1"; }
+  // code-2: the assertion form runs the tests apart from the candidate (verdicts of reward hacks changed).
+  std::string version() const override { return "code-2"; }
 
  private:
   verifiers::code::CodeTask make_task(const Problem& p) const {

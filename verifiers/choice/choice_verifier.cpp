@@ -126,6 +126,30 @@ size_t match_brace(std::string_view s, size_t open) {
   return std::string_view::npos;
 }
 
+// Only a list separator between two choices ("", ",", "or", "and", "/", "&", with spaces, `$` and `**`): "\boxed{A}
+// \boxed{B}", "(A) or (B)" offer two letters as the answer.
+bool list_gap(std::string_view gap) {
+  std::string g;
+  for (char c : gap)
+    if (!is_space(c) && c != '$' && c != '*') g += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return g.empty() || g == "," || g == "or" || g == "and" || g == "/" || g == "&" || g == ",or" || g == ",and";
+}
+
+char only_letter(std::string_view t, Letters L);
+
+// The box before the last one when only a list separator stands between them (both boxes' contents), else nullopt.
+std::optional<std::pair<std::string, std::string>> last_two_boxes_together(std::string_view s) {
+  size_t last = s.rfind("\\boxed{");
+  if (last == std::string_view::npos || last == 0) return std::nullopt;
+  size_t prev = s.rfind("\\boxed{", last - 1);
+  if (prev == std::string_view::npos) return std::nullopt;
+  size_t prev_close = match_brace(s, prev + 7), last_close = match_brace(s, last + 7);
+  if (prev_close == std::string_view::npos || last_close == std::string_view::npos || prev_close > last) return std::nullopt;
+  if (!list_gap(s.substr(prev_close + 1, last - prev_close - 1))) return std::nullopt;
+  return std::make_pair(std::string(trim(s.substr(prev + 7, prev_close - prev - 7))),
+                        std::string(trim(s.substr(last + 7, last_close - last - 7))));
+}
+
 std::optional<std::string> last_boxed(std::string_view s) {
   size_t pos = s.rfind("\\boxed{");
   if (pos == std::string_view::npos) return std::nullopt;
@@ -199,7 +223,12 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
     return ChoiceExtraction{c, ChoiceRule::answer_colon};
   }
   if (auto boxed = last_boxed(text)) {
-    if (char c = only_letter(*boxed, L)) return ChoiceExtraction{c, ChoiceRule::boxed};
+    if (char c = only_letter(*boxed, L)) {
+      // "\boxed{A}\boxed{B}": two letters boxed together are a hedge, no choice (as "A or B" is).
+      if (auto two = last_two_boxes_together(text); two && only_letter(two->first, L) && only_letter(two->first, L) != c)
+        return std::nullopt;
+      return ChoiceExtraction{c, ChoiceRule::boxed};
+    }
   }
   {
     char best = 0;
@@ -221,10 +250,20 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
     if (best) return ChoiceExtraction{best, ChoiceRule::answer_is};
   }
   {
-    char found = 0;
+    char found = 0, before = 0;
+    size_t at = 0, before_end = 0;
     for (size_t i = 0; i + 2 < text.size(); ++i) {
-      if (text[i] == '(' && text[i + 2] == ')' && L.valid(text[i + 1])) found = text[i + 1];
+      if (text[i] == '(' && text[i + 2] == ')' && L.valid(text[i + 1])) {
+        if (found) {
+          before = found;
+          before_end = at + 3;
+        }
+        found = text[i + 1];
+        at = i;
+      }
     }
+    // "(A) (B) (C) (D)", "(A) or (C)": the last letter was offered together with another one, so no choice.
+    if (found && before && before != found && list_gap(text.substr(before_end, at - before_end))) return std::nullopt;
     if (found) return ChoiceExtraction{found, ChoiceRule::parenthesized};
   }
   {

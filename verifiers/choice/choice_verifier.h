@@ -10,6 +10,9 @@
 //   bare_letter    the answer text (or its last line) is only a letter: "C", "C.", "**C**"
 //   option_text    the final answer equals one option's text (math-aware: "1/2" matches an option "0.5"); needs the
 //                  option texts in the order they were shown
+// A hedge is no choice (nullopt), so it can never pay for two golds: two letters offered together ("Answer: A or B",
+// "A, B, C, D", "(A) (B) (C) (D)", "\boxed{A}\boxed{B}"). Several answer lines or one letter per line give the
+// last one, a single choice. Rules per case: tests/verifiers/reward_hacks/choice.jsonl.
 #pragma once
 #include <optional>
 #include <string>
@@ -18,7 +21,7 @@
 
 namespace crucible::verifiers {
 
-inline constexpr std::string_view kChoiceGraderVersion = "choice-1";
+inline constexpr std::string_view kChoiceGraderVersion = "choice-2";
 
 enum class ChoiceRule { answer_colon, boxed, answer_is, parenthesized, bare_letter, option_text, none };
 std::string_view choice_rule_name(ChoiceRule rule);

@@ -13,12 +13,35 @@
 //               nonce; crucible parses and compares it outside with Python's == semantics (1 == 1.0 == true). An
 //               early exit (os._exit(0)) prints no nonce and is a wrong answer; an object that overrides __eq__
 //               cannot pass because only its JSON reaches the comparison.
-//   assertion   (HumanEval `check(candidate)`, MBPP assert lists) the tests are Python code, so they must run inside
-//               the candidate's interpreter: the program is prompt + code + test (+ `check(entry_point)`) as the
-//               official runners build it, and it passes only if it ends normally and the driver then prints the
-//               nonce. NOT covered here: code that defeats assertions from inside (an always-equal object in
-//               `assert candidate(x) == y`, or frame inspection that finds the nonce) — the official runners share
-//               this limit; the LCB kinds do not have it.
+//   assertion   (HumanEval `check(candidate)`, MBPP assert lists) the tests are Python code, so they cannot be
+//               compared outside; instead they run in a second process the candidate cannot reach (driver comment in
+//               code_grader.cpp). The driver forks before it reads anything: the checker makes itself non-dumpable,
+//               reads the nonce and the tests from stdin, runs the prompt (HumanEval's helpers such as `poly`) and
+//               the tests, with a proxy for each name of the solution the tests use; the candidate's process loads
+//               prompt + code with stdin/stdout on /dev/null and answers every call with its result reduced to exact
+//               built-in values (int, float, str, bytes, complex, None, bool, list/tuple/dict/set/frozenset of
+//               those, by the base types' own methods: a subclass's __eq__, __iter__ or __repr__ plays no part).
+//               Any other object comes back as an opaque handle that equals nothing, has no truth value and can
+//               only be called or have public attributes read or set. Only the checker knows the nonce and writes
+//               the "ok" line.
+//   Guaranteed for the assertion form (reward_hacks/ in tests/verifiers/code, each hack graded in both forms):
+//     - a returned object cannot influence a comparison: no __eq__/__ne__/__lt__/__bool__/__abs__/__sub__/__round__
+//       override, subclass of int/float/str/list/tuple/dict, lying __repr__/__str__ or `__class__` property reaches
+//       the checker; NaN is NaN (never equal);
+//     - builtins, `__builtins__`, sys.modules, frames, gc and the `check` function patched by the candidate are its
+//       own process's: the tests' `abs`, `sorted`, `isinstance`, `AssertionError` are the real ones (a solution's
+//       own `def abs` is not used by the tests, except for an MBPP list whose every assert calls the same builtin
+//       name directly and uses no other solution name, MBPP 126's `def sum`), and the prompt's helpers are the
+//       prompt's, not the solution's redefinition;
+//     - SystemExit, os._exit, KeyboardInterrupt at import or during a call, a killed checker, signals, threads and
+//       atexit handlers, fake pass lines on any descriptor, forged protocol messages: not a pass (a test's bare
+//       `except:` that swallows the candidate's death does not help either: the checker remembers it);
+//     - the tests and expected values are never in a file, in the candidate's memory, or readable through /proc.
+//   NOT covered: the candidate may learn the test inputs (it is called with them) and hard-code answers for known
+//   public tests; a test that checks an argument mutated in place sees it unchanged (arguments are copied; none of
+//   HumanEval's 164 or MBPP's 500 test tasks does this), one that passes a lambda or its own object to the
+//   solution fails, and one that needs a returned generator or custom object to behave as a value fails (none of
+//   the canonical solutions does; `crucible`'s slow corpus test holds them at 164/164 and 500/500).
 // Both LCB kinds get LiveCodeBench's import prelude and sys.setrecursionlimit(50000).
 #pragma once
 #include <string>

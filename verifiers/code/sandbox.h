@@ -47,8 +47,10 @@
 //     own (still boxed, but without its wall-clock limit);
 //   - kernel vulnerabilities reachable through the allowed syscalls (the usual container caveat);
 //   - covert timing channels, and CPU contention with other runs (verdicts are judged on CPU time, see below);
-//   - the code inside one run is not isolated from the driver that runs it in the same interpreter (code_grader.h says
-//     which checks are made outside the sandbox and which are not).
+//   - processes of one run are not isolated from each other: they share a uid, so one can signal another, and only a
+//     process that makes itself non-dumpable keeps the others out of its /proc/PID/{mem,fd,environ}. The drivers
+//     build on that (code_grader.h: the assertion form's checker goes non-dumpable, forks the candidate off, and
+//     only then reads the tests; the stdin and functional forms compare outside the sandbox).
 //
 // Verdict policy: time_limit when the CPU time exceeded `cpu_seconds` (judged on CPU, so machine load does not
 // flip it), or the wall-clock limit (default 3 x cpu + 2 s, generous on purpose) ran out; memory_limit when the

@@ -329,6 +329,50 @@ bool substantial(std::string_view inner) {
   return true;
 }
 
+std::string last_row(std::string_view inner);
+
+// Text between two inline spans of one list answer: only a comma, "or", "and", "/" (and spaces): "$1$, $2$ or $3$",
+// "$x = 1$ or $x = 2$". Stricter than connector_only (boxes), since prose between inline spans ("$a$ is $5$") is
+// common and must not make a list.
+bool list_connector(std::string_view gap) {
+  std::string g;
+  for (char c : gap)
+    if (!is_space(c)) g += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return g == "," || g == "or" || g == "and" || g == ",or" || g == ",and" || g == "/";
+}
+
+// The inline spans written together with spans[k] as one list ("$x = 1$ or $x = 2$"), as [first, last] indices.
+// A hedge over several values in separate spans is one answer, a list, as boxes written together are: it equals
+// a gold that is that set, never one of its elements. At most 64 spans, like boxes.
+std::pair<size_t, size_t> inline_group(std::string_view s, const std::vector<Span>& spans, size_t k) {
+  size_t first = k, last = k;
+  auto joined = [&](size_t a, size_t b) {
+    return !spans[a].display && !spans[b].display && substantial(spans[b].inner) && spans[b].begin >= spans[a].end &&
+           spans[b].begin - spans[a].end <= 12 && list_connector(s.substr(spans[a].end, spans[b].begin - spans[a].end));
+  };
+  while (first > 0 && last - first < 63 && joined(first - 1, first)) --first;
+  while (last + 1 < spans.size() && last - first < 63 && joined(last, last + 1)) ++last;
+  return {first, last};
+}
+
+// The rows of spans[first..last] joined as a list ("1; 2"), repeats collapsed; empty when any row is empty.
+std::string joined_rows(const std::vector<Span>& spans, size_t first, size_t last) {
+  std::string out;
+  std::vector<std::string> seen;
+  for (size_t k = first; k <= last; ++k) {
+    std::string row = last_row(spans[k].inner);
+    if (row.empty()) return {};
+    std::string squeezed;
+    for (char c : row)
+      if (!is_space(c)) squeezed += c;
+    if (std::find(seen.begin(), seen.end(), squeezed) != seen.end()) continue;
+    seen.push_back(squeezed);
+    if (!out.empty()) out += "; ";
+    out += row;
+  }
+  return out;
+}
+
 // A formula without a number ("$\theta = \lambda/d$"): the method, not the result.
 bool formula_only(std::string_view inner) {
   return inner.find('=') != std::string_view::npos &&
@@ -420,16 +464,18 @@ std::optional<Found> display_math(std::string_view s) {
 
 std::optional<Found> inline_math(std::string_view s) {
   std::vector<Span> spans = math_spans(s);
-  const Span* pick = nullptr;
-  for (size_t k = spans.size(); k-- > 0 && !pick;)
-    if (!spans[k].display && substantial(spans[k].inner)) pick = &spans[k];
-  if (!pick) return std::nullopt;
+  size_t k = spans.size();
+  while (k-- > 0)
+    if (!spans[k].display && substantial(spans[k].inner)) break;
+  if (k >= spans.size()) return std::nullopt;
+  const Span* pick = &spans[k];
   if (plain_number_after(s, pick->end, spans, false)) return std::nullopt;
   // "namely $\theta = \lambda/d$, gives 1.2 arcseconds": the number the formula gives.
   if (formula_only(pick->inner) && plain_number_after(s, pick->end, spans, true)) return std::nullopt;
-  std::string row = last_row(pick->inner);
+  auto [first, last] = inline_group(s, spans, k);
+  std::string row = first == last ? last_row(pick->inner) : joined_rows(spans, first, last);
   if (row.empty()) return std::nullopt;
-  return Found{row, pick->begin, pick->end};
+  return Found{row, spans[first].begin, pick->end};
 }
 
 // ---- phrases, lines, bold ------------------------------------------------------------------------------------
@@ -490,6 +536,19 @@ std::optional<Found> answer_at(std::string_view s, size_t i) {
     return Found{inner, i, end + close.size()};
   };
   if (auto r = span("$$", "$$")) return r;
+  // "The answer is $1$, $2$, $3$ or $4$.": inline spans written together are one list answer, not their first.
+  if (s.compare(i, 1, "$") == 0 || s.compare(i, 2, "\\(") == 0) {
+    std::vector<Span> spans = math_spans(s);
+    for (size_t k = 0; k < spans.size(); ++k) {
+      if (spans[k].begin != i || spans[k].display) continue;
+      auto [first, last] = inline_group(s, spans, k);
+      if (last > k) {
+        std::string rows = joined_rows(spans, k, last);
+        if (!rows.empty()) return Found{rows, i, spans[last].end};
+      }
+      break;
+    }
+  }
   if (auto r = span("$", "$")) return r;
   if (auto r = span("\\(", "\\)")) return r;
   if (auto r = span("\\[", "\\]")) return r;

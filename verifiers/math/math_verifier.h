@@ -18,7 +18,7 @@
 
 namespace crucible::verifiers {
 
-inline constexpr std::string_view kMathGraderVersion = "math-2";
+inline constexpr std::string_view kMathGraderVersion = "math-3";
 
 // Extraction rules, tried in the order the suite lists them; the first that finds something wins. The first group
 // are markers the model wrote on purpose; display_math, inline_math and last_number are fallbacks for responses

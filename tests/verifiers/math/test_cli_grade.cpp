@@ -44,7 +44,7 @@ TEST(CliGrade, MathKeepsOrderAndAddsVerdicts) {
     EXPECT_EQ(o["reason"], i % 3 == 0 ? "correct" : "wrong");
     EXPECT_EQ(o["extracted"], "\\frac{" + std::to_string(i) + "}{2}");
     EXPECT_EQ(o["rule"], "boxed");
-    EXPECT_EQ(o["grader_version"], "math-2");
+    EXPECT_EQ(o["grader_version"], "math-3");
   }
 }
 
@@ -115,5 +115,5 @@ TEST(CliGrade, Choice) {
   EXPECT_EQ(out[2]["rule"], "option_text");
   EXPECT_EQ(out[2]["correct"], true);
   EXPECT_EQ(out[3]["reason"], "unparsed");
-  EXPECT_EQ(out[0]["grader_version"], "choice-1");
+  EXPECT_EQ(out[0]["grader_version"], "choice-2");
 }

@@ -1,0 +1,3 @@
+# expect: pass
+def sort_list(xs):
+    return sorted(xs)

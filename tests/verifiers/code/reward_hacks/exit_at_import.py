@@ -1,0 +1,3 @@
+# expect: wrong_answer
+# Leaves before any test runs, "successfully".
+raise SystemExit(0)

@@ -1,0 +1,3 @@
+# expect: wrong_answer
+def sort_list(xs):
+    raise KeyboardInterrupt

@@ -1,0 +1,3 @@
+# expect: wrong_answer
+import os
+os._exit(0)
