@@ -1,0 +1,66 @@
+// crucible train sft — supervised fine-tuning (trainer/sft.h). Runs in crucible-torch; the front hands `train` over.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+#include "apps/cli.h"
+#include "apps/cmd_train.h"
+#include "trainer/sft.h"
+
+namespace crucible::cli {
+namespace {
+
+int run_sft_command(const Globals& g, const trainer::SftConfig& c) {
+  auto r = trainer::run_sft(c, g.db_path);
+  if (g.json) {
+    print_json(nlohmann::json{{"run_id", r.run_id},
+                              {"status", r.status},
+                              {"steps", r.steps},
+                              {"first_loss", r.first_loss},
+                              {"last_loss", r.last_loss},
+                              {"tokens", r.tokens},
+                              {"seconds", r.seconds},
+                              {"tokens_per_second", r.seconds > 0 ? r.tokens / r.seconds : 0.0},
+                              {"out", r.out_dir}}
+                   .dump(2));
+  } else {
+    fmt::print("run {} {}: {} steps, loss {:.4f} -> {:.4f}, {:.0f} tokens/s; model in {}\n", r.run_id, r.status,
+               r.steps, r.first_loss, r.last_loss, r.seconds > 0 ? r.tokens / r.seconds : 0.0, r.out_dir);
+  }
+  return r.status == "completed" ? 0 : 1;
+}
+
+void setup(CLI::App& app, Globals& g, Action& action) {
+  auto c = std::make_shared<trainer::SftConfig>();
+  auto* cmd = train_parent(app)->add_subcommand(
+      "sft", "Supervised fine-tuning on completion tokens ({messages} or {prompt, completion} JSONL)");
+  cmd->add_option("--model", c->model, "starting checkpoint: HF folder, .gguf or llama2.c .bin")->required();
+  cmd->add_option("--tokenizer", c->tokenizer, "tokenizer (default: the checkpoint's own)");
+  cmd->add_option("--data", c->data, "JSONL: {\"messages\": [...]} or {\"prompt\": ..., \"completion\": ...}")
+      ->required();
+  cmd->add_option("--out", c->out, "output folder (HF format; step-N/ folders with --save-every)")->required();
+  auto* steps = cmd->add_option("--steps", c->steps, "optimizer steps (default: --epochs passes over the data)");
+  cmd->add_option("--epochs", c->epochs, "passes over the data")->capture_default_str()->excludes(steps);
+  cmd->add_option("--seed", c->seed, "data order seed")->capture_default_str();
+  cmd->add_option("--batch-tokens", c->batch_tokens, "tokens per optimizer step (gradient accumulation)")
+      ->capture_default_str();
+  cmd->add_option("--max-seq-len", c->max_seq_len, "truncate longer examples; packed row length")->capture_default_str();
+  cmd->add_flag("--packing,!--no-packing", c->packing, "pack short examples into rows, each attending to itself only")
+      ->capture_default_str();
+  cmd->add_flag("--grad-checkpointing", c->grad_checkpointing, "recompute each layer in backward (less memory)");
+  cmd->add_option("--save-every", c->save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
+  cmd->add_option("--save-dtype", c->save_dtype, "float32 or bfloat16")->capture_default_str();
+  cmd->add_option("--device", c->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--bf16-autocast,!--no-bf16-autocast", c->bf16_autocast, "on CUDA: bf16 autocast, fp32 masters")
+      ->capture_default_str();
+  cmd->add_option("--threads", c->threads, "CPU threads (0: torch's default)")->capture_default_str();
+  cmd->add_option("--name", c->run_name, "run name (default: train-sft-<model>)");
+  add_optim_flags(cmd, c->optim);
+  cmd->callback([&g, &action, c] { action = [&g, c] { return run_sft_command(g, *c); }; });
+}
+
+CRUCIBLE_REGISTER_COMMAND(400, setup);
+
+}  // namespace
+}  // namespace crucible::cli

@@ -1,0 +1,31 @@
+// One SFT optimizer step's forward and backward (torch): the rows of a batch, gradients accumulated in .grad. Split
+// from the loop (sft.cpp) so the tests can hold it against TRL with any model dtype.
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "model/transformer.h"
+#include "trainer/sft_data.h"
+
+namespace crucible::trainer {
+
+struct SftRowOptions {
+  int64_t row_tokens = 1024;        // packed row capacity
+  bool packing = true;
+  bool grad_checkpointing = false;
+  bool bf16_autocast = false;       // CUDA only
+};
+
+struct StepOutcome {
+  double loss = 0;  // the batch's mean NLL over its completion tokens (the sum of the rows' losses)
+  int64_t tokens = 0, targets = 0, rows = 0;
+};
+
+// Each row holds whole examples; positions restart at every example and a segment id keeps attention inside it.
+// Each row's loss is its NLL sum divided by the whole batch's target count, so the rows' gradients add up to the
+// gradient of the batch mean, however the examples fall into rows.
+StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
+                             const std::vector<size_t>& batch, const SftRowOptions& options);
+
+}  // namespace crucible::trainer
