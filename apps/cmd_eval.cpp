@@ -82,6 +82,9 @@ EvalSetup from_stored_run(Store& store, const EvalArgs& a) {
   EvalSetup r;
   r.plan = std::move(stored.plan);
   r.plan.grading_workers = a.workers;
+  // A run started with --store-logprobs keeps storing them; the flag may also switch it on for the rest of a run.
+  const auto keep = stored.run.config.find("store_logprobs");
+  r.plan.store_logprobs = a.store_logprobs || (keep != stored.run.config.end() && keep->is_boolean() && keep->get<bool>());
   const nlohmann::json& b = r.plan.backend;
   std::string where = fmt::format("{}: run {} config backend", store.path(), stored.run.id);
   if (b.is_null())

@@ -174,6 +174,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
   for (const auto& s : plan.suites) config["suites"].push_back(to_json(s.config));
   config["code_limits"] = to_json(plan.code_limits);
   if (!plan.backend.is_null()) config["backend"] = plan.backend;
+  config["store_logprobs"] = plan.store_logprobs;  // so `eval --resume RUN` alone keeps storing them
   int64_t model_id = store.upsert_model({0, model.path, model.format, model.content_hash, model.config});
 
   // Register datasets and problems (idempotent), remembering their store ids.

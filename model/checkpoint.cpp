@@ -40,9 +40,13 @@ void add_safetensors_file(Checkpoint& ck, const std::string& file) {
   auto header = parse_safetensors_header(mapped->data(), mapped->size(), file);
   for (const auto& e : header.entries) {
     if (ck.tensors.count(e.name)) throw InputError(file, "tensor '" + e.name + "'", "appears in two shards");
-    auto dtype = torch_dtype_of(e.dtype, file, e.name);
-    void* ptr = const_cast<uint8_t*>(mapped->data() + header.data_offset + e.begin);
-    ck.tensors[e.name] = torch::from_blob(ptr, e.shape, torch::TensorOptions().dtype(dtype));
+    const auto dtype = torch_dtype_of(e.dtype, file, e.name);
+    const uint8_t* ptr = mapped->data() + header.data_offset + e.begin;
+    const uint64_t n_bytes = e.end - e.begin;
+    ck.tensors[e.name] = {e.shape, [mapped, ptr, n_bytes, shape = e.shape, dtype](torch::Tensor& dst) {
+                            dst.copy_(torch::from_blob(const_cast<uint8_t*>(ptr), shape, torch::TensorOptions().dtype(dtype)));
+                            MappedFile::release_pages(ptr, n_bytes);
+                          }};
     ck.tensor_file[e.name] = file;
   }
   ck.keep_alive.push_back(mapped);
@@ -56,6 +60,12 @@ std::string dtype_name(torch::Dtype d) {
 }
 
 }  // namespace
+
+torch::Tensor CheckpointTensor::read() const {
+  auto t = torch::empty(shape, torch::kFloat32);
+  read_into(t);
+  return t;
+}
 
 std::string Checkpoint::origin_of(const std::string& name) const {
   auto it = tensor_file.find(name);
@@ -169,18 +179,22 @@ Checkpoint load_llama2c(const std::string& path) {
     pos += bytes;
     return t;
   };
+  // A view of the mapping, read (and its rotary rows reordered) when the model takes it.
+  auto lazy = [&](const torch::Tensor& view, int64_t rotary_heads = 0) -> CheckpointTensor {
+    return {view.sizes().vec(), [mapped, view, rotary_heads](torch::Tensor& dst) {
+              dst.copy_(rotary_heads ? unpermute_rotary_rows(view, rotary_heads) : view);
+              MappedFile::release_pages(view.data_ptr(), view.nbytes());
+            }};
+  };
   auto per_layer = [&](const std::string& hf_suffix, const std::string& field, std::vector<int64_t> shape,
                        int64_t rotary_heads = 0) {
     std::vector<int64_t> full = {n_layers};
     full.insert(full.end(), shape.begin(), shape.end());
     auto all = take(field, full);
-    for (int64_t l = 0; l < n_layers; ++l) {
-      auto t = all[l];
-      if (rotary_heads) t = unpermute_rotary_rows(t, rotary_heads);
-      ck.tensors["model.layers." + std::to_string(l) + "." + hf_suffix] = t;
-    }
+    for (int64_t l = 0; l < n_layers; ++l)
+      ck.tensors["model.layers." + std::to_string(l) + "." + hf_suffix] = lazy(all[l], rotary_heads);
   };
-  ck.tensors["model.embed_tokens.weight"] = take("token_embedding_table", {vocab, dim});
+  ck.tensors["model.embed_tokens.weight"] = lazy(take("token_embedding_table", {vocab, dim}));
   per_layer("input_layernorm.weight", "rms_att_weight", {dim});
   // run.c rotates interleaved pairs; our module (like HF) rotates half-split pairs, so q/k rows are reordered.
   per_layer("self_attn.q_proj.weight", "wq", {n_heads * head, dim}, n_heads);
@@ -191,9 +205,9 @@ Checkpoint load_llama2c(const std::string& path) {
   per_layer("mlp.gate_proj.weight", "w1", {hidden, dim});
   per_layer("mlp.down_proj.weight", "w2", {dim, hidden});
   per_layer("mlp.up_proj.weight", "w3", {hidden, dim});
-  ck.tensors["model.norm.weight"] = take("rms_final_weight", {dim});
+  ck.tensors["model.norm.weight"] = lazy(take("rms_final_weight", {dim}));
   if (off != 8) take("freq_cis", {seq_len, head});  // legacy files carry precomputed rope tables; we recompute
-  if (!shared_classifier) ck.tensors["lm_head.weight"] = take("wcls", {vocab, dim});
+  if (!shared_classifier) ck.tensors["lm_head.weight"] = lazy(take("wcls", {vocab, dim}));
   ck.keep_alive.push_back(mapped);
   return ck;
 }
@@ -208,34 +222,31 @@ Checkpoint load_checkpoint(const std::string& path) {
   return load_llama2c(path);
 }
 
-Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype) {
+Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype, bool inference_only) {
   Transformer model(ck.config, /*initialise=*/false);
   torch::NoGradGuard no_grad;
+  std::map<const c10::TensorImpl*, std::string> name_of;
+  for (const auto& item : model->named_parameters()) name_of[item.value().unsafeGetTensorImpl()] = item.key();
   std::set<std::string> used;
-  for (auto& item : model->named_parameters()) {
-    const std::string& name = item.key();
-    auto& param = item.value();
-    auto it = ck.tensors.find(name);
-    if (it == ck.tensors.end()) throw InputError(ck.path, "tensor '" + name + "'", "missing from the checkpoint");
-    const auto& src = it->second;
-    if (src.sizes() != param.sizes()) {
-      std::ostringstream os;
-      os << "shape " << src.sizes() << " does not match the config's " << param.sizes();
-      throw InputError(ck.origin_of(name), "tensor '" + name + "'", os.str());
+  // Reads every parameter of `part` not read yet, straight into the parameter's own (unwritten) memory.
+  auto fill = [&](torch::nn::Module& part) {
+    for (auto& param : part.parameters()) {
+      const std::string& name = name_of.at(param.unsafeGetTensorImpl());
+      if (used.count(name)) continue;
+      auto it = ck.tensors.find(name);
+      if (it == ck.tensors.end()) throw InputError(ck.path, "tensor '" + name + "'", "missing from the checkpoint");
+      if (c10::IntArrayRef(it->second.shape) != param.sizes()) {
+        std::ostringstream os;
+        os << "shape " << c10::IntArrayRef(it->second.shape) << " does not match the config's " << param.sizes();
+        throw InputError(ck.origin_of(name), "tensor '" + name + "'", os.str());
+      }
+      it->second.read_into(param);
+      used.insert(name);
     }
-    // A tensor the checkpoint owns outright (dequantised GGUF, a converted dtype) becomes the parameter as it is;
-    // one that views a file mapping or a larger buffer is copied. Either way the weights exist once.
-    const bool owned = src.storage().allocator() != nullptr && src.storage().use_count() == 1 &&
-                       src.use_count() == 1 && src.storage().nbytes() == src.nbytes() &&
-                       src.is_contiguous() && src.scalar_type() == param.scalar_type() && src.device() == param.device();
-    if (owned) {
-      param.set_data(src);
-    } else {
-      param.copy_(src);
-    }
-    it->second = torch::Tensor();  // the checkpoint's reference: a copied source's memory goes now, not at the end
-    used.insert(name);
-  }
+  };
+  // Inference on the CPU in float32: each part is packed (and its dense weights freed) right after it is read.
+  if (inference_only && device.is_cpu() && dtype == torch::kFloat32) model->release_dense_weights(fill);
+  fill(*model);  // everything (no packed path) or what packing left: norms, embeddings
   for (const auto& [name, t] : ck.tensors)
     if (!used.count(name) && name != "lm_head.weight" && name.find("rotary_emb") == std::string::npos)
       log::warn("{}: tensor '{}' is not used by the model", ck.origin_of(name), name);

@@ -1,14 +1,18 @@
 // Checkpoints in, checkpoints out. Every format is turned into the same thing: a ModelConfig plus tensors under
-// Hugging Face names (rotary q/k rows in HF's half-split order), which load_model() copies into a Transformer.
+// Hugging Face names (rotary q/k rows in HF's half-split order), which load_model() writes into a Transformer. A
+// checkpoint's tensors are read only when the model takes them, one at a time, straight into the parameter (a GGUF
+// tensor is dequantised then), and the file's pages are let go once read: a load never holds a second full copy.
 //   HF folder     config.json + model.safetensors or model-0000N-of-0000M.safetensors with
 //                 model.safetensors.index.json; F32/F16/BF16; memory-mapped.
-//   GGUF v2/v3    metadata -> config; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K dequantised to float32 on load.
+//   GGUF v2/v3    metadata -> config; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q2_K..Q6_K dequantised to float32
+//                 as each tensor is read.
 //   llama2.c .bin legacy (v0) header of 7 int32 or the v1 "ak42" header; float32 weights.
 // save_hf_folder() writes config.json + model.safetensors (+ the tokenizer: files copied from an HF folder, or written
 // from a GGUF's vocabulary) that transformers' from_pretrained loads unchanged.
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,11 +23,20 @@
 
 namespace crucible::model {
 
+// One tensor of a checkpoint, not yet read: its shape and how to write it into a destination.
+struct CheckpointTensor {
+  std::vector<int64_t> shape;
+  // Writes the tensor into `dst` (CPU, `shape`, any floating dtype; converted as needed), then drops the file pages
+  // it read from this process's memory (they stay in the page cache).
+  std::function<void(torch::Tensor& dst)> read_into;
+  torch::Tensor read() const;  // into a fresh float32 tensor
+};
+
 struct Checkpoint {
   std::string path;
   std::string format;  // "hf" | "gguf" | "llama2c"
   ModelConfig config;
-  std::map<std::string, torch::Tensor> tensors;  // HF names; may view into `keep_alive` mappings
+  std::map<std::string, CheckpointTensor> tensors;  // HF names; read from the `keep_alive` mappings
   std::string origin_of(const std::string& name) const;  // the file a tensor came from, for errors
   std::map<std::string, std::string> tensor_file;
   std::vector<std::shared_ptr<void>> keep_alive;
@@ -35,9 +48,12 @@ Checkpoint load_llama2c(const std::string& path);
 // Picks the format: a directory is an HF folder, *.gguf is GGUF, anything else is tried as llama2.c.
 Checkpoint load_checkpoint(const std::string& path);
 
-// Builds the module and copies the checkpoint's tensors into it (converted to `dtype`, moved to `device`).
-// InputError naming the file and tensor for a missing tensor or a shape that does not match the config.
-Transformer load_model(Checkpoint ckpt, torch::Device device, torch::Dtype dtype);
+// Builds the module (its parameters allocated, not written) and reads the checkpoint's tensors into it, converted to
+// `dtype`, moved to `device`. `inference_only` (eval, generate, serve): on the CPU in float32 the weights are packed
+// for the cached forward as they are read and their dense copies freed (TransformerImpl::release_dense_weights), the
+// largest matrix first, so the load's peak is the weights once plus one layer. InputError naming the file and tensor
+// for a missing tensor or a shape that does not match the config.
+Transformer load_model(Checkpoint ckpt, torch::Device device, torch::Dtype dtype, bool inference_only = false);
 inline Transformer load_model(const std::string& path, torch::Device device = torch::kCPU,
                               torch::Dtype dtype = torch::kFloat32) {
   return load_model(load_checkpoint(path), device, dtype);

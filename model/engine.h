@@ -71,6 +71,10 @@ using TokenCallback =
 struct EngineOptions {
   int64_t max_batch = 32;  // KV cache slots decoded together
   int64_t max_seq = 0;     // cache positions per slot; 0: longest prompt + max_new_tokens over the requests
+  // Scoring a prompt (score_prompt) turns its positions into logits this many floats at a time (256 MiB): a long
+  // prompt never holds P x V of them. A block of rows, not one row at a time, because each block reads the whole
+  // lm_head.
+  int64_t score_chunk_logits = int64_t{1} << 26;
 };
 
 // The engine runs on the module's own parameters: a training loop that updates them in place (an optimizer step)

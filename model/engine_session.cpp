@@ -148,15 +148,23 @@ struct EngineSession::Impl {
     else s.next_input = tok;
   }
 
-  // Each prompt token's logprob given the ones before it, from the prefill's logits of every position (logits_PV).
-  std::vector<TokenLogprob> score(const float* logits_PV, const std::vector<TokenId>& prompt, int64_t n_top) const {
-    std::vector<TokenLogprob> out(prompt.size() - 1);
-    at::parallel_for(0, static_cast<int64_t>(out.size()), 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t t = lo; t < hi; ++t) {
-        const float* row = logits_PV + t * V;
-        out[t] = token_logprob(row, row_logprobs(row, V, n_top), prompt[t + 1]);
-      }
-    });
+  // Each prompt token's logprob given the ones before it, from the prefill's final hidden states of every position
+  // (h_PD), turned into logits a block of positions at a time (options.score_chunk_logits).
+  std::vector<TokenLogprob> score(const torch::Tensor& h_PD, const std::vector<TokenId>& prompt, int64_t n_top) {
+    const int64_t n = static_cast<int64_t>(prompt.size()) - 1;  // position t predicts token t + 1
+    std::vector<TokenLogprob> out(static_cast<size_t>(n));
+    const int64_t chunk = std::max<int64_t>(1, options.score_chunk_logits / V);
+    for (int64_t first = 0; first < n; first += chunk) {
+      const int64_t c = std::min(chunk, n - first);
+      auto logits_CV = model->lm_logits(h_PD.narrow(0, first, c)).to(torch::kCPU, torch::kFloat32).contiguous();
+      const float* rows = logits_CV.data_ptr<float>();
+      at::parallel_for(0, c, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t t = lo; t < hi; ++t) {
+          const float* row = rows + t * V;
+          out[first + t] = token_logprob(row, row_logprobs(row, V, n_top), prompt[first + t + 1]);
+        }
+      });
+    }
     for (auto& lp : out) name_tokens(lp);
     return out;
   }
@@ -189,15 +197,17 @@ struct EngineSession::Impl {
         stats.prefill_tokens += static_cast<int64_t>(prompt.size());
       }
       auto tokens_BT = torch::tensor(ids, torch::kInt64).view({B, T}).to(dev);
-      auto logits = model->forward_cached(tokens_BT, step, cache, /*all_logits=*/scoring)
-                        .to(torch::kCPU, torch::kFloat32)
-                        .contiguous();
-      const float* rows = logits.data_ptr<float>();
-      if (scoring) {
+      torch::Tensor logits;
+      if (scoring) {  // one row (B = 1): every position's hidden state, scored in blocks
         auto& pending = request_of(leaders[i]);
-        pending.prompt_logprobs = score(rows, pending.req.prompt, pending.req.params.top_logprobs);
-        rows += (T - 1) * V;  // the last position predicts the first new token
+        auto h_PD = model->forward_cached_hidden(tokens_BT, step, cache)[0];
+        pending.prompt_logprobs = score(h_PD, pending.req.prompt, pending.req.params.top_logprobs);
+        logits = model->lm_logits(h_PD.narrow(0, T - 1, 1));  // the last position predicts the first new token
+      } else {
+        logits = model->forward_cached(tokens_BT, step, cache);
       }
+      logits = logits.to(torch::kCPU, torch::kFloat32).contiguous();
+      const float* rows = logits.data_ptr<float>();
       for (int64_t b = 0; b < B; ++b)
         logits_of[slots[leaders[i + b]]->request].assign(rows + b * V, rows + (b + 1) * V);
       stats.prefill_seconds += seconds_since(t0);

@@ -1,4 +1,5 @@
-// GGUF -> Checkpoint: config from the `<arch>.*` metadata, tensors renamed to HF names and dequantised to float32.
+// GGUF -> Checkpoint: config from the `<arch>.*` metadata, tensors renamed to HF names and dequantised to float32
+// one at a time as the model reads them (the file stays mapped until then; each tensor's pages are dropped once read).
 // The block layouts follow ggml-quants.c (dequantize_row_*); tests compare each against gguf-py's quants.py.
 // llama.cpp's converter permutes q/k rows of "llama" models into the interleaved rotary order; we undo it so the
 // module sees HF's half-split order. qwen2/qwen3 are stored unpermuted (NEOX rope).
@@ -10,6 +11,7 @@
 
 #include "core/error.h"
 #include "model/checkpoint.h"
+#include "model/safetensors.h"
 #include "model/text/gguf.h"
 
 namespace crucible::model {
@@ -30,6 +32,23 @@ void get_scale_min_k4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
   } else {
     d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
     m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// Q4_K and Q5_K share their block head (f16 d, f16 dmin, 12 bytes of 6-bit scales and mins) and their order: four
+// pairs of 32-value sub-blocks, the pair's low nibbles first, then its high nibbles. `value(pair, l, high)` is the
+// l-th quantised value of that half of the pair; writes 256 floats at y and advances it.
+template <typename Value>
+void dequantize_k4_block(const uint8_t* block, float*& y, Value&& value) {
+  const float d = f16(block), dmin = f16(block + 2);
+  const uint8_t* scales = block + 4;
+  for (int pair = 0; pair < 4; ++pair) {
+    for (int half = 0; half < 2; ++half) {
+      uint8_t sc, m;
+      get_scale_min_k4(2 * pair + half, scales, sc, m);
+      const float dl = d * sc, ml = dmin * m;
+      for (int l = 0; l < 32; ++l) *y++ = dl * value(pair, l, half == 1) - ml;
+    }
   }
 }
 
@@ -159,46 +178,23 @@ void dequantize_ggml(uint32_t type, const uint8_t* src, float* y, uint64_t n, co
         }
       }
       return;
-    case GgmlType::Q5_K:  // as Q4_K, plus a fifth bit per value in qh
+    case GgmlType::Q5_K:  // as Q4_K, plus a fifth bit per value in qh (bit 2 x pair + high of byte l)
       for (uint64_t b = 0; b < n / 256; ++b, src += 176) {
-        const float d = f16(src), dmin = f16(src + 2);
-        const uint8_t* scales = src + 4;
         const uint8_t* qh = src + 16;
         const uint8_t* ql = src + 48;
-        int is = 0;
-        uint8_t u1 = 1, u2 = 2;
-        for (int j = 0; j < 256; j += 64) {
-          uint8_t sc, m;
-          get_scale_min_k4(is, scales, sc, m);
-          const float d1 = d * sc, m1 = dmin * m;
-          get_scale_min_k4(is + 1, scales, sc, m);
-          const float d2 = d * sc, m2 = dmin * m;
-          for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-          for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
-          ql += 32;
-          is += 2;
-          u1 <<= 2;
-          u2 <<= 2;
-        }
+        dequantize_k4_block(src, y, [&](int pair, int l, bool high) {
+          const uint8_t byte = ql[32 * pair + l];
+          return (high ? byte >> 4 : byte & 0xF) + ((qh[l] >> (2 * pair + (high ? 1 : 0))) & 1 ? 16 : 0);
+        });
       }
       return;
     case GgmlType::Q4_K:  // 256 = 8 sub-blocks of 32, 6-bit scales and mins packed in 12 bytes
       for (uint64_t b = 0; b < n / 256; ++b, src += 144) {
-        const float d = f16(src), dmin = f16(src + 2);
-        const uint8_t* scales = src + 4;
         const uint8_t* q = src + 16;
-        int is = 0;
-        for (int j = 0; j < 256; j += 64) {
-          uint8_t sc, m;
-          get_scale_min_k4(is, scales, sc, m);
-          const float d1 = d * sc, m1 = dmin * m;
-          get_scale_min_k4(is + 1, scales, sc, m);
-          const float d2 = d * sc, m2 = dmin * m;
-          for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
-          for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
-          q += 32;
-          is += 2;
-        }
+        dequantize_k4_block(src, y, [&](int pair, int l, bool high) {
+          const uint8_t byte = q[32 * pair + l];
+          return high ? byte >> 4 : byte & 0xF;
+        });
       }
       return;
     case GgmlType::Q6_K:  // 256 = 16 x 16, 6-bit values (4 low bits in ql, 2 high in qh), int8 scales, f16 d
@@ -305,13 +301,21 @@ Checkpoint load_gguf(const std::string& path) {
     if (t.n_elements() % layout->second != 0)
       throw InputError(path, "tensor '" + t.name + "'.dims", "element count is not a whole number of blocks");
     std::vector<int64_t> shape(t.dims.rbegin(), t.dims.rend());  // ggml lists the fastest dimension first
-    auto out = torch::empty(shape, torch::kFloat32);
-    dequantize_ggml(t.type, file->tensor_data(t), out.data_ptr<float>(), t.n_elements(),
-                    path + ": tensor '" + t.name + "'");
-    if (rotary_heads) out = unpermute_rotary_rows(out, rotary_heads);
-    ck.tensors[hf] = out;
+    // Dequantised when the model takes it: straight into the parameter when it is float32 and needs no reordering.
+    ck.tensors[hf] = {shape, [file, info = &t, shape, rotary_heads, origin = path + ": tensor '" + t.name + "'"](
+                                 torch::Tensor& dst) {
+                        const bool direct = !rotary_heads && dst.scalar_type() == torch::kFloat32 &&
+                                            dst.is_contiguous() && dst.device().is_cpu();
+                        auto out = direct ? dst : torch::empty(shape, torch::kFloat32);
+                        const uint8_t* data = file->tensor_data(*info);
+                        dequantize_ggml(info->type, data, out.data_ptr<float>(), info->n_elements(), origin);
+                        if (rotary_heads) out = unpermute_rotary_rows(out, rotary_heads);
+                        if (!direct) dst.copy_(out);
+                        MappedFile::release_pages(data, info->n_bytes);
+                      }};
     ck.tensor_file[hf] = path;
   }
+  ck.keep_alive.push_back(file);
   return ck;
 }
 

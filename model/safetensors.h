@@ -41,6 +41,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops the whole pages inside [p, p + n) of a read-only mapping from this process's resident memory (they stay
+  // in the page cache, and a later read faults them back in): a loader calls it once it has copied a tensor out, so
+  // the file does not count a second time in the load's peak.
+  static void release_pages(const void* p, uint64_t n);
 
  private:
   std::string path_;

@@ -312,7 +312,8 @@ PackedLinear pack_linear(const std::vector<torch::Tensor>& weights, const std::v
 
 }  // namespace
 
-const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights(bool release_dense) {
+const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights(
+    bool release_dense, const std::function<void(torch::nn::Module&)>& fill) {
   if (!device().is_cpu() || dtype() != torch::kFloat32 || !onednn_linear_available()) return nullptr;
   if (packed_ && !packed_->stale()) {
     if (release_dense && !dense_released_) packed_.reset();  // repack, freeing as it goes
@@ -329,7 +330,12 @@ const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights(bool
     if (release_dense)
       for (auto* l : ls) (*l)->weight.set_data(torch::empty({0}, (*l)->weight.options()));
   };
+  // The lm_head first: the largest matrix is packed while little else is resident (a loader reads it now).
+  if (fill) fill(lm_head ? static_cast<torch::nn::Module&>(*lm_head) : *model->embed_tokens);
+  iw->lm_head = pack_linear({lm_head ? lm_head->weight : model->embed_tokens->weight}, {});
+  if (lm_head) release({&lm_head});
   for (const auto& m : *model->layers) {
+    if (fill) fill(*m);
     auto* layer = m->as<DecoderLayerImpl>();
     auto& a = *layer->self_attn;
     auto& mlp = *layer->mlp;
@@ -343,8 +349,7 @@ const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights(bool
     release({&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &mlp.gate_proj, &mlp.up_proj, &mlp.down_proj});
     iw->layers.push_back(std::move(l));
   }
-  iw->lm_head = pack_linear({lm_head ? lm_head->weight : model->embed_tokens->weight}, {});
-  if (lm_head) release({&lm_head});
+  if (fill) fill(*this);  // the rest (norms, embeddings) before the snapshot, so it sees their final storage
   iw->snapshot(parameters());
   packed_ = std::move(iw);
   dense_released_ = release_dense;
@@ -358,9 +363,9 @@ void TransformerImpl::refresh_inference_weights() {
   inference_weights();
 }
 
-void TransformerImpl::release_dense_weights() {
+void TransformerImpl::release_dense_weights(const std::function<void(torch::nn::Module&)>& fill) {
   if (dense_released_) return;
-  inference_weights(/*release_dense=*/true);
+  inference_weights(/*release_dense=*/true, fill);
 }
 
 void TransformerImpl::restore_dense_weights() {
@@ -398,6 +403,23 @@ void TransformerImpl::restore_dense_weights() {
 torch::Tensor TransformerImpl::forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
                                               bool all_logits) {
   torch::NoGradGuard no_grad;
+  return lm_logits(hidden_cached(tokens_BT, step, cache, all_logits));
+}
+
+torch::Tensor TransformerImpl::forward_cached_hidden(const torch::Tensor& tokens_BT, const CacheStep& step,
+                                                     KVCache& cache) {
+  torch::NoGradGuard no_grad;
+  return hidden_cached(tokens_BT, step, cache, /*all_positions=*/true);
+}
+
+torch::Tensor TransformerImpl::lm_logits(const torch::Tensor& h) {
+  torch::NoGradGuard no_grad;
+  const auto* packed = inference_weights();
+  return packed ? packed->lm_head(h) : logits(h);
+}
+
+torch::Tensor TransformerImpl::hidden_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
+                                             bool all_positions) {
   const int64_t B = tokens_BT.size(0), T = tokens_BT.size(1);
   const auto dev = tokens_BT.device();
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
@@ -475,7 +497,7 @@ torch::Tensor TransformerImpl::forward_cached(const torch::Tensor& tokens_BT, co
     }
     ++li;
   }
-  if (!all_logits) {
+  if (!all_positions) {
     if (step.len_B.empty()) {
       h_BTD = h_BTD.select(1, T - 1);
     } else {
@@ -483,8 +505,7 @@ torch::Tensor TransformerImpl::forward_cached(const torch::Tensor& tokens_BT, co
       h_BTD = h_BTD.index({torch::arange(B, i64.device(dev)), last_B});
     }
   }
-  auto hn = model->norm(h_BTD);
-  return packed ? packed->lm_head(hn) : logits(hn);
+  return model->norm(h_BTD);
 }
 
 KVCache TransformerImpl::make_cache(int64_t slots, int64_t capacity) const {

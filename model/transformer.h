@@ -10,6 +10,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -115,6 +116,11 @@ class TransformerImpl : public torch::nn::Module {
   // refresh after an optimizer step; they are packed once per update, never per call.
   torch::Tensor forward_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache,
                                bool all_logits = false);
+  // forward_cached for every position, stopping before the vocabulary: the final-norm hidden states h_BTD, which
+  // lm_logits() turns into logits a block of rows at a time (scoring a P-token prompt at once holds P x V floats).
+  torch::Tensor forward_cached_hidden(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache);
+  // Final-norm hidden states [..., D] -> logits [..., V], through the packed lm_head when there is one.
+  torch::Tensor lm_logits(const torch::Tensor& h);
 
   KVCache make_cache(int64_t slots, int64_t capacity) const;
   // Packs the inference weights now if they are missing or stale (else the next forward_cached does), so a request
@@ -131,7 +137,10 @@ class TransformerImpl : public torch::nn::Module {
   // the weights once instead of twice. Those parameters are then empty ([0]) until restore_dense_weights() unpacks
   // them; forward() and save_hf_folder() restore by themselves, a training loop must restore before it builds its
   // optimizer. No-op where there is no packed path (CUDA, half precision).
-  void release_dense_weights();
+  // `fill` (a loader's hook, load_model): called with each part right before it is packed — the lm_head (or the
+  // tied embedding) first, then each decoder layer, then the whole module for what is left — to write that part's
+  // parameters, so a load holds the packed weights plus one part's dense ones, never all the dense weights besides.
+  void release_dense_weights(const std::function<void(torch::nn::Module&)>& fill = {});
   void restore_dense_weights();
   bool dense_released() const { return dense_released_; }
   int64_t times_packed() const { return times_packed_; }  // how often the inference weights were (re)made
@@ -145,13 +154,16 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   torch::Tensor logits(const torch::Tensor& h);
+  // The cached forward up to the final norm: h of each row's last real token ([B, D]) or of every position.
+  torch::Tensor hidden_cached(const torch::Tensor& tokens_BT, const CacheStep& step, KVCache& cache, bool all_positions);
   // cos/sin of shape [B, T, 1, E] (float32) for integer positions pos_BT.
   std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& pos_BT) const;
 
   struct InferenceWeights;
   // `release_dense`: free each layer's dense weights as soon as that layer is packed, so the peak is one copy of
-  // the weights plus one layer, not two copies.
-  const InferenceWeights* inference_weights(bool release_dense = false);
+  // the weights plus one layer, not two copies. `fill`: see release_dense_weights.
+  const InferenceWeights* inference_weights(bool release_dense = false,
+                                            const std::function<void(torch::nn::Module&)>& fill = {});
 
   ModelConfig config_;
   std::shared_ptr<InferenceWeights> packed_;

@@ -9,6 +9,8 @@ counting a tied embedding once.
 
   python benchmarks/model/bench_eval_rss.py [--crucible build/bin/crucible] [--baseline OTHER/bin/crucible]
          [--gguf PATH] [--limit 5] [--max-tokens 64] [--threads 1] [--data-dir ../shared/data]
+         [--skip-transformers] [--show-stages]
+--show-stages prints crucible's own memory log at each stage of the load (VmHWM/VmRSS/RssAnon/RssFile, debug level).
 """
 import argparse
 import json
@@ -41,13 +43,21 @@ def fp32_weight_bytes(gguf_path):
 
 def run_crucible(binary, args):
     with tempfile.TemporaryDirectory() as d:
-        cmd = [binary, "--db", os.path.join(d, "rss.db"), "--log-level", "warn", "eval", "--model", args.gguf,
+        level = "debug" if args.show_stages else "warn"
+        cmd = [binary, "--db", os.path.join(d, "rss.db"), "--log-level", level, "--json", "eval", "--model", args.gguf,
                "--suite", "gsm8k", "--limit", str(args.limit), "--preset", "greedy", "--max-tokens",
                str(args.max_tokens), "--data-dir", args.data_dir]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         out, err, code, peak, wall = run_measured(cmd, env)
         if code != 0:
             sys.exit(f"{binary} eval failed ({code}): {err[-2000:]}")
+        if args.show_stages:
+            for line in err.splitlines():
+                if "memory," in line:
+                    print(f"  [{os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(binary))))}] {line}")
+        summary = json.loads(out)
+        print(f"  [{binary}] eval: {summary['samples_generated']} samples, {summary['tokens_per_s']:.2f} tok/s "
+              f"(completion tokens / eval wall {summary['wall_s']:.1f} s, model load excluded)")
         return peak, wall
 
 
@@ -78,6 +88,8 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/data")
+    ap.add_argument("--skip-transformers", action="store_true", help="measure crucible (and --baseline) only")
+    ap.add_argument("--show-stages", action="store_true", help="print crucible's memory at each load stage")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -89,12 +101,13 @@ def main():
     rows = [("crucible", *run_crucible(args.crucible, args))]
     if args.baseline:
         rows.append(("baseline", *run_crucible(args.baseline, args)))
-    _, err, code, peak, wall = run_measured([sys.executable, __file__, "--child", "--gguf", args.gguf, "--limit",
-                                             str(args.limit), "--max-tokens", str(args.max_tokens), "--threads",
-                                             str(args.threads), "--data-dir", args.data_dir])
-    if code != 0:
-        sys.exit(f"transformers failed: {err[-2000:]}")
-    rows.append(("transformers", peak, wall))
+    if not args.skip_transformers:
+        _, err, code, peak, wall = run_measured([sys.executable, __file__, "--child", "--gguf", args.gguf, "--limit",
+                                                 str(args.limit), "--max-tokens", str(args.max_tokens), "--threads",
+                                                 str(args.threads), "--data-dir", args.data_dir])
+        if code != 0:
+            sys.exit(f"transformers failed: {err[-2000:]}")
+        rows.append(("transformers", peak, wall))
     for name, peak, wall in rows:
         print(f"  {name:13s} peak RSS {peak / 2**20:7.0f} MiB = {peak / weights:5.2f}x the fp32 weights   "
               f"(wall {wall:6.1f} s)")

@@ -146,6 +146,33 @@ TEST_F(Stories, SampleDoesNotDependOnBatchCompanions) {
   EXPECT_EQ(crowded.stats().prefill_tokens, int64_t(p2.size() * 2 + p1.size()));
 }
 
+// A prompt is scored a block of positions at a time (EngineOptions::score_chunk_logits), never P x V logits at
+// once: blocks of 3 positions give each token the logprob and top set of one block over the whole prompt.
+TEST_F(Stories, PromptScoredInBlocksEqualsOneBlock) {
+  GenerationRequest r;
+  r.prompt = tok->encode("Once upon a time there was a little cat who liked to play in the sun with her friend", true);
+  ASSERT_GT(r.prompt.size(), 12u);
+  r.score_prompt = true;
+  r.params.max_new_tokens = 4;
+  r.params.logprobs = true;
+  r.params.top_logprobs = 3;
+  EngineOptions blocks;
+  blocks.score_chunk_logits = 3 * model->config().vocab_size;
+  Engine whole_engine(model, tok.get()), block_engine(model, tok.get(), blocks);
+  const auto whole = whole_engine.generate({r})[0], in_blocks = block_engine.generate({r})[0];
+  ASSERT_EQ(whole.prompt_logprobs.size(), r.prompt.size() - 1);
+  ASSERT_EQ(in_blocks.prompt_logprobs.size(), r.prompt.size() - 1);
+  for (size_t t = 0; t < whole.prompt_logprobs.size(); ++t) {
+    const auto &a = whole.prompt_logprobs[t], &b = in_blocks.prompt_logprobs[t];
+    EXPECT_EQ(b.token_id, r.prompt[t + 1]);
+    EXPECT_NEAR(a.logprob, b.logprob, 1e-5) << "position " << t;
+    ASSERT_EQ(a.top.size(), 3u);
+    ASSERT_EQ(b.top.size(), 3u);
+    for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(a.top[k].logprob, b.top[k].logprob, 1e-5) << "position " << t;
+  }
+  EXPECT_EQ(whole.tokens, in_blocks.tokens);
+}
+
 TEST_F(Stories, StopStringCutsTextAndReportsStop) {
   Engine engine(model, tok.get());
   GenerationRequest r;
