@@ -5,53 +5,11 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-
 namespace crucible::trainer {
 
 namespace {
-
-template <typename E, size_t N>
-E parse_enum(const std::string& s, const char* field, const std::pair<const char*, E> (&table)[N]) {
-  std::string known;
-  for (const auto& [name, value] : table) {
-    if (s == name) return value;
-    known += (known.empty() ? "" : ", ") + std::string(name);
-  }
-  throw InputError("command line", field, "unknown value '" + s + "' (expected one of: " + known + ")");
-}
-
-const std::pair<const char*, LossType> kLossTypes[] = {{"grpo", LossType::grpo},       {"bnpo", LossType::bnpo},
-                                                       {"dr_grpo", LossType::dr_grpo}, {"dapo", LossType::dapo},
-                                                       {"cispo", LossType::cispo},     {"sapo", LossType::sapo}};
-const std::pair<const char*, ImportanceLevel> kLevels[] = {{"token", ImportanceLevel::token},
-                                                           {"sequence", ImportanceLevel::sequence}};
-const std::pair<const char*, ScaleRewards> kScales[] = {
-    {"group", ScaleRewards::group}, {"batch", ScaleRewards::batch}, {"none", ScaleRewards::none}};
-const std::pair<const char*, IsMode> kIsModes[] = {{"token_truncate", IsMode::token_truncate},
-                                                   {"token_mask", IsMode::token_mask},
-                                                   {"sequence_truncate", IsMode::sequence_truncate},
-                                                   {"sequence_mask", IsMode::sequence_mask}};
-
-template <typename E, size_t N>
-const char* enum_name(E v, const std::pair<const char*, E> (&table)[N]) {
-  for (const auto& [name, value] : table)
-    if (value == v) return name;
-  return "?";
-}
-
 double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
-
 }  // namespace
-
-LossType parse_loss_type(const std::string& s) { return parse_enum(s, "--loss-type", kLossTypes); }
-ImportanceLevel parse_importance_level(const std::string& s) { return parse_enum(s, "--importance-level", kLevels); }
-ScaleRewards parse_scale_rewards(const std::string& s) { return parse_enum(s, "--scale-rewards", kScales); }
-IsMode parse_is_mode(const std::string& s) { return parse_enum(s, "--is-mode", kIsModes); }
-const char* loss_type_name(LossType t) { return enum_name(t, kLossTypes); }
-const char* importance_level_name(ImportanceLevel l) { return enum_name(l, kLevels); }
-const char* scale_rewards_name(ScaleRewards s) { return enum_name(s, kScales); }
-const char* is_mode_name(IsMode m) { return enum_name(m, kIsModes); }
 
 LossOutput grpo_loss(const GrpoLossConfig& c, const MicroBatch& b, const StepCounts& step) {
   using torch::Tensor;
