@@ -1,0 +1,56 @@
+// R1's format reward: is a completion shaped `<think>reasoning</think>answer`?
+//
+// DeepSeek-R1 (§2.2.2) pairs its accuracy reward with a format reward that pays a completion for putting its
+// reasoning between think tags and its answer after them. A policy optimised against that reward learns whatever the
+// check lets through, so the rule here is strict and whole-text, not a regex that matches a prefix:
+//
+//   well-formed  ⇔  [ws] <think> R </think> A     with exactly one <think> and one </think> in the whole completion,
+//                   R and A each containing a non-whitespace character, and nothing but whitespace before <think>.
+//
+// - `think_opened_by_prompt`: R1's chat template ends the prompt with "<assistant><think>\n", so the completion starts
+//   inside the reasoning: it must then contain no `<think>` at all (a second opening tag is a duplicate) and exactly
+//   one `</think>`.
+// - Any tag-like variant counts as a tag: `<Think>`, `</ THINK >`, `<think >`, case-insensitive with inner spaces.
+//   Otherwise a policy could open a second "think" block after its answer in a spelling the split ignores.
+// - Tags inside code fences or quotes still count. The format has no escaping, and the grader's own split
+//   (`split_response`) does not look at fences either; a completion that needs to talk about the tags in its answer
+//   loses the format reward, which is the price of a check that cannot be fooled by a fence.
+// - The completion is the decoded text without the end-of-sequence token; a completion cut by the length limit is
+//   for the caller to score (R1's format reward does not see finish_reason; GRPO masks or zeroes truncated ones).
+//
+// Not checked: whether the answer is right (the accuracy reward does that), or whether the reasoning is reasoning.
+#pragma once
+#include <string_view>
+
+namespace crucible::verifiers {
+
+enum class FormatIssue {
+  ok,
+  no_close_tag,          // no </think>: the reasoning never ended, so there is no answer
+  no_open_tag,           // </think> without a preceding <think> (and the prompt did not open it)
+  text_before_open,      // something other than whitespace precedes <think>
+  duplicate_open,        // more than one <think> (or one when the prompt already opened it)
+  duplicate_close,       // more than one </think>
+  close_before_open,     // </think> comes before <think>
+  empty_reasoning,       // nothing but whitespace between the tags
+  empty_answer,          // nothing but whitespace after </think>
+};
+
+struct FormatOptions {
+  bool think_opened_by_prompt = false;  // the prompt ended with "<think>\n" (R1 chat template)
+};
+
+struct FormatVerdict {
+  FormatIssue issue = FormatIssue::ok;
+  bool well_formed() const { return issue == FormatIssue::ok; }
+};
+
+FormatVerdict check_format(std::string_view completion, const FormatOptions& options = {});
+
+// 1.0 for a well-formed completion, 0.0 otherwise (R1 uses a binary format reward).
+double format_reward(std::string_view completion, const FormatOptions& options = {});
+
+// Stable snake_case name of an issue, for logs and metrics ("ok", "empty_answer", ...).
+std::string_view format_issue_name(FormatIssue issue);
+
+}  // namespace crucible::verifiers
