@@ -1,0 +1,48 @@
+// Sampling one token per row of logits with temperature, top-k, top-p (nucleus) and min-p, given one uniform draw
+// per row: the same rules as the engine's sampler (model/engine.cpp Sampler::sample), made a pure function of
+// (logits, settings, u) so a GPU can run it and a test can pin it. Torch-free: raw pointers, sizes, a stream.
+//
+// The rules, in order (each as the engine applies them):
+//   temperature <= 0      greedy: the first index of the largest logit; sampling logprob 0.
+//   z = logits / T        (float division, as the engine)
+//   top_k > 0 (and < V)   keep the k largest z, ties to the lower id;
+//   top_p < 1             keep the smallest prefix of the kept tokens, most likely first (ties: lower id first),
+//                         whose probability mass (renormalised over the kept tokens) reaches top_p;
+//   min_p > 0             keep z >= max z + log(min_p);
+//   draw                  target = u · Σ_kept exp(z - max z); walk the kept tokens and pick the first whose running
+//                         mass exceeds target (the last kept token if rounding leaves none).
+// The walk order decides which token a given u picks (never the distribution): most likely first when top_p < 1,
+// increasing token id otherwise. The engine walks in the same order whenever top_p < 1 and for plain temperature
+// sampling, so for those the token is the engine's for the same u; with top_k or min_p but no top_p the engine walks
+// in whatever order std::nth_element / std::partition left (the same distribution, another token for a given u).
+#pragma once
+#include <cstdint>
+
+namespace crucible::kernels {
+
+struct SampleParams {
+  double temperature = 0.0;  // <= 0: greedy
+  int64_t top_k = 0;         // 0: off
+  double top_p = 1.0;        // (0, 1]; 1: off
+  double min_p = 0.0;        // [0, 1); 0: off
+};
+
+struct SampleRows {
+  const float* logits = nullptr;  // [N, V], row_stride >= V
+  int64_t n_rows = 0;
+  int64_t vocab = 0;
+  int64_t row_stride = 0;
+  const SampleParams* params = nullptr;  // [N]: one per row (rows of a batch come from different requests)
+  const double* uniforms = nullptr;      // [N] in [0, 1)
+};
+
+// CPU reference. tokens [N]; sampling_logprob [N] (may be null): log of the chosen token's probability under the
+// distribution actually sampled from (after temperature and the filters), 0 for greedy.
+void sample_rows_cpu(const SampleRows& rows, int64_t* tokens, double* sampling_logprob);
+
+// CUDA (kernels/cuda/sampling.cu): one block per row; every pointer (params and uniforms included) on the device.
+// The kept set and the walk are found by bisection on the order-preserving bits of z and on token ids (each step
+// one block-wide count/mass pass over the row), so nothing is sorted and no scratch memory is needed.
+void sample_rows_cuda(const SampleRows& rows, int64_t* tokens, double* sampling_logprob, void* stream);
+
+}  // namespace crucible::kernels
