@@ -1,7 +1,7 @@
-// Linked into the torch-free `crucible` only. `generate` and `serve` always run a model: the front registers them as
-// hand-overs that parse nothing (their flags, --help included, are crucible-torch's, defined once in cmd_generate.cpp
-// and cmd_serve.cpp) and exec crucible-torch with the command line as it was typed. Their one-line descriptions are
-// repeated here so that `crucible --help` lists them without loading torch.
+// Linked into the torch-free `crucible` only. `generate`, `serve` and `train` always run a model: the front registers
+// them as hand-overs that parse nothing (their flags, --help included, are crucible-torch's, defined once in
+// cmd_generate.cpp, cmd_serve.cpp and cmd_train*.cpp) and exec crucible-torch with the command line as it was typed.
+// Their one-line descriptions are repeated here so that `crucible --help` lists them without loading torch.
 #include "apps/cli.h"
 #include "apps/torch_part.h"
 
@@ -22,6 +22,9 @@ void add_hand_over(CLI::App& app, Action& action, const char* name, const char* 
 
 CRUCIBLE_REGISTER_COMMAND(300, [](CLI::App& app, Globals&, Action& action) {
   add_hand_over(app, action, "generate", "Generate text from a model (HF folder, GGUF or llama2.c .bin)");
+});
+CRUCIBLE_REGISTER_COMMAND(400, [](CLI::App& app, Globals&, Action& action) {
+  add_hand_over(app, action, "train", "Train a model: sft (supervised fine-tuning), grpo (reinforcement learning)");
 });
 CRUCIBLE_REGISTER_COMMAND(350, [](CLI::App& app, Globals&, Action& action) {
   add_hand_over(app, action, "serve",

@@ -6,6 +6,7 @@
 #include "model/transformer.h"
 
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <cmath>
@@ -142,41 +143,107 @@ torch::Tensor TransformerImpl::logits(const torch::Tensor& h) {
   return torch::nn::functional::linear(h, model->embed_tokens->weight);
 }
 
+torch::Tensor TransformerImpl::lm_head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
 torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens_BT) {
+  return logits(forward_hidden(tokens_BT, {}));
+}
+
+namespace {
+
+// One decoder layer of the training forward. `mask` (bool, true = may attend) undefined: plain causal attention.
+torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& mask) {
+  const int64_t B = h_BTD.size(0), T = h_BTD.size(1);
+  auto& a = *layer.self_attn;
+  auto x = layer.input_layernorm(h_BTD);
+  auto q = a.q_proj(x).view({B, T, a.n_heads, a.head_dim});
+  auto k = a.k_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
+  auto v = a.v_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
+  if (a.q_norm) {
+    q = a.q_norm(q);
+    k = a.k_norm(k);
+  }
+  q = apply_rope(q, cos, sin);
+  k = apply_rope(k, cos, sin);
+  std::optional<torch::Tensor> m;
+  if (mask.defined()) m = mask;
+  auto o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), m, 0.0,
+                                                 /*is_causal=*/!mask.defined(), std::nullopt,
+                                                 /*enable_gqa=*/a.n_heads != a.n_kv_heads);
+  auto h = h_BTD + a.o_proj(o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
+  return h + layer.mlp(layer.post_attention_layernorm(h));
+}
+
+// Activation checkpointing for one layer (libtorch has no torch.utils.checkpoint): forward runs the layer with
+// autograd off (custom Functions run their forward so) and saves only the layer's input; backward runs it again with
+// autograd on and back-propagates through that fresh graph: the parameters' .grad accumulate there (they are
+// leaves), the input's gradient is returned. The autocast state of the forward is restored for the recomputation,
+// since backward may run on another thread (CUDA) where it is off.
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor h_BTD, torch::Tensor cos,
+                               torch::Tensor sin, torch::Tensor mask, int64_t layer_address) {
+    ctx->saved_data["layer"] = layer_address;
+    ctx->saved_data["autocast_cuda"] = at::autocast::is_autocast_enabled(at::kCUDA);
+    ctx->saved_data["autocast_cpu"] = at::autocast::is_autocast_enabled(at::kCPU);
+    ctx->save_for_backward({h_BTD, cos, sin, mask});
+    return train_layer(*reinterpret_cast<DecoderLayerImpl*>(layer_address), h_BTD, cos, sin, mask);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    auto* layer = reinterpret_cast<DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
+    auto h = saved[0].detach().requires_grad_(true);
+    torch::Tensor out;
+    {
+      torch::AutoGradMode grad_on(true);
+      const bool ac_cuda = ctx->saved_data["autocast_cuda"].toBool(), ac_cpu = ctx->saved_data["autocast_cpu"].toBool();
+      const bool was_cuda = at::autocast::is_autocast_enabled(at::kCUDA), was_cpu = at::autocast::is_autocast_enabled(at::kCPU);
+      at::autocast::set_autocast_enabled(at::kCUDA, ac_cuda);
+      at::autocast::set_autocast_enabled(at::kCPU, ac_cpu);
+      out = train_layer(*layer, h, saved[1], saved[2], saved[3]);
+      at::autocast::set_autocast_enabled(at::kCUDA, was_cuda);
+      at::autocast::set_autocast_enabled(at::kCPU, was_cpu);
+      torch::autograd::backward({out}, {grad_out[0]});
+    }
+    return {h.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor TransformerImpl::forward_hidden(const torch::Tensor& tokens_BT, const TrainInputs& in) {
   if (dense_released_) restore_dense_weights();
   const int64_t B = tokens_BT.size(0), T = tokens_BT.size(1);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(tokens_BT.device());
   auto h_BTD = model->embed_tokens(tokens_BT);
-  auto pos_BT = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(tokens_BT.device()))
-                    .unsqueeze(0)
-                    .expand({B, T});
+  auto pos_BT = in.pos_BT.defined() ? in.pos_BT.to(i64) : torch::arange(T, i64).unsqueeze(0).expand({B, T});
   auto [cos32, sin32] = rope(pos_BT);
   auto cos = cos32.to(h_BTD.scalar_type()), sin = sin32.to(h_BTD.scalar_type());
-  std::optional<torch::Tensor> mask;
-  if (config_.sliding_window && *config_.sliding_window < T) {
-    auto i = torch::arange(T, pos_BT.options());
-    auto rel = i.unsqueeze(1) - i.unsqueeze(0);  // query - key
-    mask = (rel >= 0).logical_and(rel < *config_.sliding_window);
+  // mask_B1TT (bool, true = may attend), or undefined for plain causal attention (SDPA's is_causal, cheapest).
+  torch::Tensor mask;
+  const bool window = config_.sliding_window && *config_.sliding_window < T;
+  if (in.seg_BT.defined() || window) {
+    auto i = torch::arange(T, i64);
+    auto rel_TT = i.unsqueeze(1) - i.unsqueeze(0);  // query index - key index
+    auto allowed = (rel_TT >= 0).unsqueeze(0);      // [1, T, T]
+    if (window) allowed = allowed.logical_and(rel_TT < *config_.sliding_window);
+    if (in.seg_BT.defined()) {
+      auto seg = in.seg_BT.to(i64);
+      allowed = allowed.logical_and(seg.unsqueeze(2) == seg.unsqueeze(1));  // [B, T, T]
+    }
+    mask = allowed.expand({B, T, T}).unsqueeze(1);
   }
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
-    auto& a = *layer->self_attn;
-    auto x = layer->input_layernorm(h_BTD);
-    auto q = a.q_proj(x).view({B, T, a.n_heads, a.head_dim});
-    auto k = a.k_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
-    auto v = a.v_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
-    if (a.q_norm) {
-      q = a.q_norm(q);
-      k = a.k_norm(k);
-    }
-    q = apply_rope(q, cos, sin);
-    k = apply_rope(k, cos, sin);
-    auto o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask,
-                                                   0.0, /*is_causal=*/!mask.has_value(), std::nullopt,
-                                                   /*enable_gqa=*/a.n_heads != a.n_kv_heads);
-    h_BTD = h_BTD + a.o_proj(o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
-    h_BTD = h_BTD + layer->mlp(layer->post_attention_layernorm(h_BTD));
+    if (in.checkpoint_layers && torch::GradMode::is_enabled())
+      h_BTD = CheckpointedLayer::apply(h_BTD, cos, sin, mask, reinterpret_cast<int64_t>(layer));
+    else
+      h_BTD = train_layer(*layer, h_BTD, cos, sin, mask);
   }
-  return logits(model->norm(h_BTD));
+  return model->norm(h_BTD);
 }
 
 // The cached forward's linear layers on the CPU. MKL's sgemm (behind at::linear) re-packs the whole weight matrix on

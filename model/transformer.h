@@ -92,6 +92,21 @@ class TransformerImpl : public torch::nn::Module {
   // tokens_BT (int64) -> logits_BTV in the parameters' dtype. Differentiable.
   torch::Tensor forward(const torch::Tensor& tokens_BT);
 
+  // The training forward: tokens_BT -> the final-norm hidden states h_BTD (the lm_head is left to the loss, which
+  // needs logits only at the positions it scores; see lm_head_weight()). Differentiable.
+  //   pos_BT (optional, int64): each token's rotary position; packed rows restart it at 0 for every example.
+  //   seg_BT (optional, int64): each token's example within its row; a query attends only to keys of its own
+  //          example (block-diagonal causal mask), so packing several examples in a row changes nothing for each.
+  //   checkpoint_layers: activation checkpointing per decoder layer: a layer keeps only its input for backward and
+  //          runs its forward again, with grad, when backward reaches it (memory ~ one layer's activations).
+  struct TrainInputs {
+    torch::Tensor pos_BT, seg_BT;
+    bool checkpoint_layers = false;
+  };
+  torch::Tensor forward_hidden(const torch::Tensor& tokens_BT, const TrainInputs& in);
+  // The [V, D] matrix the logits are h @ W^T with: lm_head's weight, or the tied embeddings.
+  torch::Tensor lm_head_weight() const;
+
   // tokens_BT -> logits of each sequence's last new token, logits_BV (or all positions, logits_BTV, when
   // `all_logits`). Writes the new K/V into `cache`. No autograd. Same parameters and arithmetic as forward(); on the
   // CPU in float32 its linear layers run on oneDNN-packed copies of the weights (see InferenceWeights in the .cpp),

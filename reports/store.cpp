@@ -142,6 +142,40 @@ CREATE TABLE sample_logprobs (
   data       BLOB NOT NULL
 );
 )SQL",
+    // 4: training runs get kinds of their own: 'train-sft' and 'train-grpo' (`crucible train …`). SQLite cannot
+    //    alter a CHECK constraint, so `runs` is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table
+    //    schema changes"): migrate() turns foreign keys off around the transaction, so dropping the old table does
+    //    not cascade into samples/scores/train_steps/artifacts, and checks them before committing. AUTOINCREMENT's
+    //    high-water mark is carried over, so an id once used (by a deleted run) is still never reused.
+    R"SQL(
+CREATE TABLE runs_v4 (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  name              TEXT NOT NULL,
+  kind              TEXT NOT NULL CHECK (kind IN ('eval', 'grpo', 'distill', 'train-sft', 'train-grpo')),
+  model_id          INTEGER REFERENCES models(id),
+  config_json       TEXT NOT NULL DEFAULT '{}',
+  protocol          TEXT NOT NULL DEFAULT '',
+  identity          TEXT NOT NULL DEFAULT '',
+  seed              INTEGER NOT NULL DEFAULT 0,
+  crucible_version  TEXT NOT NULL,
+  git_sha           TEXT NOT NULL,
+  host              TEXT NOT NULL,
+  started_at        TEXT NOT NULL,
+  ended_at          TEXT,
+  status            TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))
+);
+INSERT INTO runs_v4 (id, name, kind, model_id, config_json, protocol, identity, seed, crucible_version, git_sha, host,
+                     started_at, ended_at, status)
+  SELECT id, name, kind, model_id, config_json, protocol, identity, seed, crucible_version, git_sha, host,
+         started_at, ended_at, status FROM runs;
+DELETE FROM sqlite_sequence WHERE name = 'runs_v4';
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'runs_v4', seq FROM (SELECT max(seq) AS seq FROM sqlite_sequence WHERE name = 'runs') WHERE seq IS NOT NULL;
+DROP TABLE runs;
+ALTER TABLE runs_v4 RENAME TO runs;
+CREATE INDEX runs_identity ON runs(identity);
+CREATE INDEX runs_name ON runs(name);
+)SQL",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == Store::kSchemaVersion, "append a migration when bumping kSchemaVersion");
@@ -293,6 +327,19 @@ void Store::migrate() {
   // Migrations write: a database opened read-only is read at the version it has (see open_read_only).
   // Inside one IMMEDIATE transaction: two processes opening a fresh file race here, and the loser re-reads the
   // version after the winner committed and finds nothing left to do.
+  // A migration may rebuild a table (4 does): with foreign keys on, DROP TABLE would delete the rows that reference
+  // it (ON DELETE CASCADE). The pragma is a no-op inside a transaction, so it is set around it, and the references
+  // are checked before the commit instead.
+  conn_->exec("PRAGMA foreign_keys = OFF");
+  struct ForeignKeysBackOn {
+    sql::Connection& c;
+    ~ForeignKeysBackOn() {
+      try {
+        c.exec("PRAGMA foreign_keys = ON");
+      } catch (...) {
+      }
+    }
+  } back_on{*conn_};
   Transaction tx(*conn_);
   conn_->exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
   int current = schema_version();
@@ -304,6 +351,12 @@ void Store::migrate() {
     conn_->exec(kMigrations[v - 1]);
     Statement st(conn_->handle(), "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)");
     st.bind(1, int64_t(v)).bind(2, utc_now_iso8601()).run();
+  }
+  {
+    Statement fk(conn_->handle(), "PRAGMA foreign_key_check");
+    if (fk.step())
+      throw RunError(fmt::format("{}: migrating to schema {} broke a reference (table {}); nothing was changed", path(),
+                                 kSchemaVersion, fk.column_text(0)));
   }
   tx.commit();
 }
@@ -355,8 +408,8 @@ int64_t Store::upsert_problem(const ProblemRecord& p) {
 }
 
 int64_t Store::create_run(RunRecord r) {
-  if (r.kind != "eval" && r.kind != "grpo" && r.kind != "distill")
-    throw InputError("run", "kind", "must be eval, grpo or distill, got '" + r.kind + "'");
+  if (r.kind != "eval" && r.kind != "grpo" && r.kind != "distill" && r.kind != "train-sft" && r.kind != "train-grpo")
+    throw InputError("run", "kind", "must be eval, grpo, distill, train-sft or train-grpo, got '" + r.kind + "'");
   if (r.crucible_version.empty()) r.crucible_version = version();
   if (r.git_sha.empty()) r.git_sha = git_sha();
   if (r.host.empty()) r.host = host_name();

@@ -262,3 +262,100 @@ TEST(Store, SampleKeysComeFromTheIndexAlone) {
   EXPECT_NE(detail.find("COVERING INDEX"), std::string::npos) << detail;
   EXPECT_EQ(detail.find("TEMP B-TREE"), std::string::npos) << "no sort step: " << detail;
 }
+
+namespace {
+// Turns a current store back into a version-3 file: `runs` with v3's CHECK (no training kinds), migration 4 not
+// recorded. Done the way migration 4 is (table rebuild with foreign keys off), so every other row stays.
+void downgrade_to_v3(Store& s) {
+  s.connection().exec(R"SQL(
+PRAGMA foreign_keys = OFF;
+BEGIN;
+CREATE TABLE runs_v3 (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  name              TEXT NOT NULL,
+  kind              TEXT NOT NULL CHECK (kind IN ('eval', 'grpo', 'distill')),
+  model_id          INTEGER REFERENCES models(id),
+  config_json       TEXT NOT NULL DEFAULT '{}',
+  protocol          TEXT NOT NULL DEFAULT '',
+  identity          TEXT NOT NULL DEFAULT '',
+  seed              INTEGER NOT NULL DEFAULT 0,
+  crucible_version  TEXT NOT NULL,
+  git_sha           TEXT NOT NULL,
+  host              TEXT NOT NULL,
+  started_at        TEXT NOT NULL,
+  ended_at          TEXT,
+  status            TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))
+);
+INSERT INTO runs_v3 SELECT * FROM runs;
+DELETE FROM sqlite_sequence WHERE name = 'runs_v3';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'runs_v3', seq FROM sqlite_sequence WHERE name = 'runs';
+DROP TABLE runs;
+ALTER TABLE runs_v3 RENAME TO runs;
+CREATE INDEX runs_identity ON runs(identity);
+CREATE INDEX runs_name ON runs(name);
+DELETE FROM schema_version WHERE version >= 4;
+COMMIT;
+PRAGMA foreign_keys = ON;
+)SQL");
+}
+int64_t count_rows(Store& s, const std::string& table) {
+  sql::Statement st(s.connection().handle(), "SELECT count(*) FROM " + table);
+  st.step();
+  return st.column_int(0);
+}
+}  // namespace
+
+TEST(Store, MigrationFourAddsTrainingKindsAndKeepsEveryRow) {
+  TempDir dir;
+  std::string db = dir.file("v3.db");
+  int64_t run_id = 0, deleted_id = 0;
+  {
+    Store s = Store::open(db);
+    auto p = populate(s);
+    run_id = p.run_id;
+    for (int i = 0; i < 3; ++i) {
+      auto smp = make_sample(p.run_id, p.problem_ids[i], 0, i == 1);
+      smp.logprobs = "packed";
+      s.insert_sample(smp);
+    }
+    s.put_scores({{p.run_id, "gsm8k", "pass@1", 1, 1.0 / 3, 0.0, 1.0, 3}});
+    s.add_train_step({p.run_id, 1, {{"loss", 0.5}}});
+    s.add_artifact({0, p.run_id, "report", "/tmp/r.html", {}, {}});
+    deleted_id = populate(s, "gone", "id-gone").run_id;  // the highest id, then deleted: must never come back
+    ASSERT_TRUE(s.delete_run(deleted_id));
+    downgrade_to_v3(s);
+    ASSERT_EQ(s.schema_version(), 3);
+    // A v3 file refuses the training kinds in SQL itself.
+    EXPECT_THROW(s.connection().exec("INSERT INTO runs (name, kind, crucible_version, git_sha, host, started_at, "
+                                     "status) VALUES ('x', 'train-sft', 'v', 'g', 'h', 't', 'running')"),
+                 RunError);
+  }
+  Store s = Store::open(db);
+  EXPECT_EQ(s.schema_version(), 4);
+  EXPECT_EQ(pragma(s, "foreign_keys"), "1");
+  auto run = s.get_run(run_id);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->name, "demo");
+  EXPECT_EQ(run->config["temperature"], 0.6);
+  EXPECT_EQ(s.run_samples(run_id).size(), 3u);
+  EXPECT_EQ(s.sample_logprobs(s.run_samples(run_id)[0].id).value_or(""), "packed");
+  EXPECT_EQ(s.run_scores(run_id).size(), 1u);
+  EXPECT_EQ(s.run_train_steps(run_id).size(), 1u);
+  EXPECT_EQ(s.run_artifacts(run_id).size(), 1u);
+  EXPECT_EQ(s.run_datasets(run_id).size(), 1u);
+
+  RunRecord r;
+  r.name = "sft";
+  r.kind = "train-sft";
+  int64_t sft = s.create_run(r);
+  EXPECT_GT(sft, deleted_id);  // AUTOINCREMENT's high-water mark survived the rebuild
+  r.kind = "train-grpo";
+  EXPECT_GT(s.create_run(r), sft);
+  r.kind = "train-dpo";
+  EXPECT_THROW(s.create_run(r), InputError);
+
+  // The references still hold after the rebuild: deleting the run cascades as before.
+  EXPECT_TRUE(s.delete_run(run_id));
+  for (const char* table : {"samples", "sample_logprobs", "scores", "train_steps", "artifacts", "run_datasets"})
+    EXPECT_EQ(count_rows(s, table), 0) << table;
+}

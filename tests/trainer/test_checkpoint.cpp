@@ -1,0 +1,62 @@
+// trainer::save_checkpoint: the HF folder's files, the dtype written, step folders beside the final files, no
+// temporary folder left, the tokenizer copied from an HF source. (That transformers loads a trained step folder and
+// computes the same logits is checked end to end by the SFT oracle test.)
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "model/checkpoint.h"
+#include "tests/support/test_support.h"
+#include "trainer/checkpoint.h"
+
+namespace crucible::trainer {
+namespace {
+namespace fs = std::filesystem;
+
+model::ModelConfig tiny() {
+  model::ModelConfig c;
+  c.vocab_size = 64;
+  c.hidden_size = 16;
+  c.intermediate_size = 32;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 8;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+TEST(Checkpoint, StepAndFinalFoldersLoadBackWithTheirTokenizer) {
+  testing::TempDir dir;
+  // A source folder with tokenizer files, as an HF start would have.
+  fs::create_directories(dir.file("src"));
+  std::ofstream(dir.file("src/tokenizer.json")) << "{}";
+  std::ofstream(dir.file("src/tokenizer_config.json")) << R"({"chat_template": "{{ messages }}"})";
+  torch::manual_seed(1);
+  model::Transformer m(tiny());
+  const std::string out = dir.file("out");
+  auto s3 = save_checkpoint(m, step_dir(out, 3), {dir.file("src"), "bfloat16"});
+  EXPECT_EQ(s3, out + "/step-3");
+  auto fin = save_checkpoint(m, out, {dir.file("src"), "float32"});
+  for (const char* f : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                        "tokenizer_config.json"}) {
+    EXPECT_TRUE(fs::exists(fs::path(fin) / f)) << f;
+    EXPECT_TRUE(fs::exists(fs::path(s3) / f)) << f;
+  }
+  EXPECT_TRUE(fs::is_directory(s3)) << "the final save leaves step folders alone";
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
+  auto cfg = nlohmann::json::parse(std::ifstream(s3 + "/config.json"));
+  EXPECT_EQ(cfg["torch_dtype"], "bfloat16");
+  auto ck = model::load_checkpoint(s3);
+  EXPECT_EQ(ck.tensors.at("model.embed_tokens.weight").scalar_type(), torch::kBFloat16);
+  auto back = model::load_model(fin);
+  for (auto& item : m->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), back->named_parameters()[item.key()])) << item.key();
+  EXPECT_THROW(save_checkpoint(m, dir.file("x"), {"", "int8"}), InputError);
+}
+
+}  // namespace
+}  // namespace crucible::trainer
