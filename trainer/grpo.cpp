@@ -547,6 +547,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     }
     const auto t1 = Clock::now();
     Json metrics = rollout_metrics;
+    if (!fresh) metrics["seconds_rollout"] = 0.0;  // mu > 1: this step reuses the batch generated before
     UpdateStats u;
     if (!rollouts.empty()) u = update(c, m, rollouts, device, fresh);
     auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights

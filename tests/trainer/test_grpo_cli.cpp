@@ -66,6 +66,7 @@ TEST(GrpoCli, TwoStepsStoredWithEveryMetric) {
   // (stories260K never answers, so every advantage is 0 and the policy need not move: the loss arithmetic itself is
   // tested against TRL in test_grpo_loss.cpp, learning in the SmolLM2 run of benchmarks/RESULTS.md.)
   EXPECT_FALSE(steps[1].metrics.contains("mismatch_kl"));
+  EXPECT_EQ(steps[1].metrics["seconds_rollout"].get<double>(), 0.0);
   EXPECT_GE(steps[1].metrics["kl"].get<double>(), 0.0);
 
   auto samples = store.run_samples(run->id);
