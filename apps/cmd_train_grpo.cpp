@@ -1,0 +1,153 @@
+// crucible train grpo — reinforcement learning with verifiable rewards (trainer/grpo.h). Runs in crucible-torch; the
+// front hands `train` over. Defaults: R1's where R1 states them, TRL 1.16's otherwise (trainer/grpo_config.h).
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+#include "apps/cli.h"
+#include "apps/cmd_train.h"
+#include "core/error.h"
+#include "trainer/grpo.h"
+
+namespace crucible::cli {
+namespace {
+
+struct GrpoFlags {
+  trainer::GrpoConfig c = trainer::default_grpo_config();
+  std::string suites, scale_rewards = "group", loss_type = "dapo", importance_level = "token", is_mode, solve_rate;
+  std::optional<double> delta, epsilon_high, is_min;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+int run_grpo_command(const Globals& g, GrpoFlags& f) {
+  auto& c = f.c;
+  c.suites = split_commas(f.suites);
+  c.scale_rewards = trainer::parse_scale_rewards(f.scale_rewards);
+  c.loss.loss_type = trainer::parse_loss_type(f.loss_type);
+  c.loss.importance_level = trainer::parse_importance_level(f.importance_level);
+  c.loss.epsilon_high = f.epsilon_high.value_or(c.loss.epsilon_low);  // TRL: epsilon_high defaults to epsilon
+  c.loss.delta = f.delta;
+  c.is_min = f.is_min;
+  if (!f.is_mode.empty()) c.is_mode = trainer::parse_is_mode(f.is_mode);
+  if (!f.solve_rate.empty()) {
+    const auto colon = f.solve_rate.find(':');
+    if (colon == std::string::npos) throw InputError("command line", "--solve-rate", "expected LO:HI");
+    try {
+      c.solve_rate = {std::stod(f.solve_rate.substr(0, colon)), std::stod(f.solve_rate.substr(colon + 1))};
+    } catch (const std::exception&) {
+      throw InputError("command line", "--solve-rate", "expected LO:HI numbers, got '" + f.solve_rate + "'");
+    }
+  }
+  auto r = trainer::run_grpo(c, g.db_path);
+  if (g.json) {
+    print_json(nlohmann::json{{"run_id", r.run_id},
+                              {"status", r.status},
+                              {"steps", r.steps},
+                              {"first_reward", r.first_reward},
+                              {"last_reward", r.last_reward},
+                              {"first_accuracy", r.first_accuracy},
+                              {"last_accuracy", r.last_accuracy},
+                              {"seconds", r.seconds},
+                              {"seconds_per_step", r.seconds_per_step},
+                              {"out", r.out_dir}}
+                   .dump(2));
+  } else {
+    fmt::print("run {} {}: {} steps, reward {:.3f} -> {:.3f}, accuracy {:.3f} -> {:.3f}, {:.1f} s/step; model in {}\n",
+               r.run_id, r.status, r.steps, r.first_reward, r.last_reward, r.first_accuracy, r.last_accuracy,
+               r.seconds_per_step, r.out_dir);
+  }
+  return r.status == "completed" ? 0 : 1;
+}
+
+void setup(CLI::App& app, Globals& g, Action& action) {
+  auto f = std::make_shared<GrpoFlags>();
+  auto& c = f->c;
+  auto* cmd = train_parent(app)->add_subcommand(
+      "grpo", "GRPO on verifiable rewards: rollouts from the weights being trained, graded as eval grades");
+  cmd->add_option("--model", c.model, "starting checkpoint: HF folder, .gguf or llama2.c .bin")->required();
+  cmd->add_option("--tokenizer", c.tokenizer, "tokenizer (default: the checkpoint's own)");
+  cmd->add_option("--suite", f->suites, "suites to train on, comma separated (prompted and graded as eval does)");
+  cmd->add_option("--data-dir", c.data_dir, "suite data folder (default: $CRUCIBLE_DATA or ~/.cache/crucible/data)");
+  cmd->add_option("--limit", c.limit, "first N problems of each suite (0: all)")->capture_default_str();
+  cmd->add_option("--prompts", c.prompts_file,
+                  "JSONL of {\"prompt\", \"answer\"[, \"id\"]}: prompted as a math suite, graded by the math verifier");
+  cmd->add_option("--out", c.out_dir, "output folder (HF format; step-N/ with --save-every)")->required();
+  cmd->add_option("--name", c.name, "run name (default: train-grpo-<model>)");
+  cmd->add_option("--seed", c.seed, "seed of the problem order and of every rollout")->capture_default_str();
+  cmd->add_option("--preset", c.preset, "prompt preset, as eval's (r1: the <think> prefix, the math suffix)")
+      ->capture_default_str();
+  cmd->add_option("--assistant-prefix", c.assistant_prefix,
+                  "override the preset's assistant prefix (\"\" for a model that does not think in <think> tags)");
+  cmd->add_option("--steps", c.steps, "optimizer steps")->capture_default_str();
+  cmd->add_option("--prompts-per-step", c.prompts_per_step, "prompts per generation batch (R1: 32)")
+      ->capture_default_str();
+  cmd->add_option("--group-size", c.group_size, "samples per prompt, G (R1: 16)")->capture_default_str();
+  cmd->add_option("--max-tokens", c.max_tokens, "max completion tokens (R1: 32,768)")->capture_default_str();
+  cmd->add_option("--min-tokens", c.min_tokens, "mask the end token until this many (benchmarks)")
+      ->capture_default_str();
+  cmd->add_option("--temperature", c.temperature, "rollout temperature (R1's RL: 1.0; eval uses 0.6)")
+      ->capture_default_str();
+  cmd->add_option("--top-p", c.top_p, "rollout top-p (R1 states none: 1.0)")->capture_default_str();
+  cmd->add_option("--max-batch", c.max_batch, "engine slots decoded together")->capture_default_str();
+  cmd->add_option("--micro-batch", c.micro_batch, "sequences per forward/backward (gradients accumulate)")
+      ->capture_default_str();
+  cmd->add_option("--scale-rewards", f->scale_rewards, "advantage scaling: group, batch or none (Dr. GRPO)")
+      ->capture_default_str();
+  cmd->add_option("--loss-type", f->loss_type, "grpo, bnpo, dr_grpo, dapo (TRL's default), cispo or sapo")
+      ->capture_default_str();
+  cmd->add_option("--epsilon", c.loss.epsilon_low, "lower clip of the ratio (TRL: 0.2)")->capture_default_str();
+  cmd->add_option("--epsilon-high", f->epsilon_high, "upper clip (default: --epsilon; DAPO clip-higher: 0.28)");
+  cmd->add_option("--delta", f->delta, "two-sided clipping: cap the ratio at delta (> 1 + epsilon-high)");
+  cmd->add_option("--importance-level", f->importance_level, "token, or sequence (GSPO)")->capture_default_str();
+  cmd->add_option("--beta", c.loss.beta, "k3 KL coefficient to the frozen start (R1: 0.001; 0 loads no reference)")
+      ->capture_default_str();
+  cmd->add_option("--num-iterations", c.num_iterations, "mu: optimizer steps per generation batch (TRL: 1)")
+      ->capture_default_str();
+  cmd->add_flag("--mask-truncated", c.mask_truncated, "length-cut samples train no token (DAPO)");
+  cmd->add_option("--top-entropy-quantile", c.loss.top_entropy_quantile,
+                  "train only this top fraction of tokens by entropy (1: all; 0.2: the 80/20 rule)")
+      ->capture_default_str();
+  cmd->add_flag("--dynamic-sampling", c.dynamic_sampling, "drop groups of equal rewards and refill them (DAPO)");
+  cmd->add_option("--max-refill-rounds", c.max_refill_rounds, "bound on dynamic sampling's refills per step")
+      ->capture_default_str();
+  cmd->add_option("--solve-rate", f->solve_rate, "LO:HI curriculum: problems whose pass rate in --from-run is in it");
+  cmd->add_option("--from-run", c.from_run, "stored eval run (id or name) for --solve-rate");
+  cmd->add_option("--is-mode", f->is_mode,
+                  "importance-sampling correction sampler->trainer: token_truncate, token_mask, sequence_truncate, "
+                  "sequence_mask (default: off)");
+  cmd->add_option("--is-min", f->is_min, "lower bound of the IS ratio (default: none)");
+  cmd->add_option("--is-max", c.is_max, "upper bound of the IS ratio (TRL: 3)")->capture_default_str();
+  cmd->add_option("--accuracy-weight", c.rewards.accuracy_weight, "weight of the verifier's reward (R1: 1)")
+      ->capture_default_str();
+  cmd->add_option("--format-weight", c.rewards.format_weight, "weight of R1's format reward (R1: 1)")
+      ->capture_default_str();
+  cmd->add_flag("--overlong-shaping", c.rewards.overlong_shaping, "DAPO's soft overlong punishment");
+  cmd->add_option("--overlong-buffer", c.rewards.overlong_buffer, "its buffer in tokens (DAPO: 4096)")
+      ->capture_default_str();
+  cmd->add_option("--save-every", c.save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
+  cmd->add_option("--eval-every", c.eval_every, "evaluate the step-N folder on --eval-suite every N steps")
+      ->capture_default_str();
+  cmd->add_option("--eval-suite", c.eval_suite, "held-out suite for --eval-every (r1 preset)");
+  cmd->add_option("--eval-limit", c.eval_limit, "first N problems of --eval-suite (0: all)")->capture_default_str();
+  cmd->add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", c.dtype, "auto, float32 or bfloat16")->capture_default_str();
+  add_optim_flags(cmd, c.optim);
+  cmd->callback([&g, &action, f] { action = [&g, f] { return run_grpo_command(g, *f); }; });
+}
+
+CRUCIBLE_REGISTER_COMMAND(410, setup);
+
+}  // namespace
+}  // namespace crucible::cli

@@ -1,0 +1,97 @@
+// `crucible train grpo` end to end on stories260K (llama2.c, no chat template): two optimizer steps from one
+// generation batch (mu = 2), a reference model (beta > 0), micro-batches that split groups, a checkpoint per step.
+// Checks the stored run (kind, config), one train_steps row per step with every metric the issue lists, every
+// rollout stored as a sample with its reward terms, the step folders, and the sampler/trainer logprob mismatch on
+// the same fp32 weights (<= 1e-4 per token: the engine's cached forward and the trainer's full forward agree).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "reports/store.h"
+#include "tests/support/test_support.h"
+
+namespace crucible {
+namespace {
+
+using testing::crucible_binary;
+using testing::run_command;
+using testing::shared_dir;
+
+std::string stories(const std::string& f) { return shared_dir() + "/models/stories260K/" + f; }
+
+TEST(GrpoCli, TwoStepsStoredWithEveryMetric) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  {
+    std::ofstream f(dir.file("prompts.jsonl"));
+    f << R"({"id": "a", "prompt": "Lily had 2 cats and got 3 more. How many cats?", "answer": "5"})" << "\n"
+      << R"({"id": "b", "prompt": "Tom had 7 balls and lost 4. How many balls?", "answer": "3"})" << "\n"
+      << R"({"id": "c", "prompt": "One day a bird saw 4 trees and then 4 more. How many trees?", "answer": "8"})"
+      << "\n";
+  }
+  const auto db = dir.file("c.db");
+  auto r = run_command({crucible_binary(), "--json", "--db", db, "train", "grpo", "--model", stories("stories260K.bin"),
+                        "--tokenizer", stories("tok512.bin"), "--prompts", dir.file("prompts.jsonl"), "--out",
+                        dir.file("out"), "--steps", "2", "--prompts-per-step", "2", "--group-size", "4",
+                        "--max-tokens", "12", "--micro-batch", "3", "--beta", "0.04", "--num-iterations", "2",
+                        "--lr", "1e-3", "--save-every", "1", "--seed", "7"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["status"], "completed");
+  EXPECT_EQ(out["steps"], 2);
+
+  auto store = Store::open_read_only(db);
+  auto run = store.get_run(out["run_id"].get<int64_t>());
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->kind, "train-grpo");
+  EXPECT_EQ(run->config["group_size"], 4);
+  EXPECT_EQ(run->config["loss"]["beta"], 0.04);
+
+  auto steps = store.run_train_steps(run->id);
+  ASSERT_EQ(steps.size(), 2u);
+  for (const auto& s : steps) {
+    for (const char* k : {"loss", "lr", "grad_norm", "tokens", "seconds", "reward_mean", "reward_std", "accuracy",
+                          "format_rate", "kl", "entropy", "clip_frac", "response_len_mean", "truncated_frac",
+                          "filtered_groups", "seconds_rollout", "seconds_update"}) {
+      EXPECT_TRUE(s.metrics.contains(k)) << "step " << s.step << " lacks " << k;
+    }
+  }
+  // The generation step measures the sampler/trainer mismatch on the same weights.
+  ASSERT_TRUE(steps[0].metrics.contains("mismatch_kl"));
+  EXPECT_LE(steps[0].metrics["mismatch_abs_max"].get<double>(), 1e-4) << steps[0].metrics.dump();
+  EXPECT_GT(steps[0].metrics["entropy"].get<double>(), 0.0);
+  // mu = 2: the second step trains on the first step's rollouts without generating (no mismatch measured again).
+  // (stories260K never answers, so every advantage is 0 and the policy need not move: the loss arithmetic itself is
+  // tested against TRL in test_grpo_loss.cpp, learning in the SmolLM2 run of benchmarks/RESULTS.md.)
+  EXPECT_FALSE(steps[1].metrics.contains("mismatch_kl"));
+  EXPECT_EQ(steps[1].metrics["seconds_rollout"].get<double>(), 0.0);
+  EXPECT_GE(steps[1].metrics["kl"].get<double>(), 0.0);
+
+  auto samples = store.run_samples(run->id);
+  ASSERT_EQ(samples.size(), 8u);  // one generation batch: 2 prompts x 4 samples
+  for (const auto& s : samples) {
+    ASSERT_TRUE(s.detail.contains("grpo")) << s.detail.dump();
+    const auto& rw = s.detail["grpo"]["reward"];
+    for (const char* k : {"accuracy", "format", "overlong", "total"}) EXPECT_TRUE(rw.contains(k)) << rw.dump();
+    EXPECT_TRUE(s.verdict.has_value());
+    EXPECT_GT(s.completion_tokens, 0);
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out/step-1")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out/step-2")));
+}
+
+TEST(GrpoCli, BadFlagsNameTheFlag) {
+  auto r = run_command({crucible_binary(), "train", "grpo", "--model", "x.bin", "--prompts", "p.jsonl", "--out", "o",
+                        "--group-size", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--group-size"), std::string::npos) << r.err;
+  r = run_command({crucible_binary(), "train", "grpo", "--model", "x.bin", "--prompts", "p.jsonl", "--out", "o",
+                   "--loss-type", "ppo"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--loss-type"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace crucible
