@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "model/checkpoint.h"
 
@@ -31,14 +32,14 @@ std::string save_checkpoint(model::Transformer& model, const std::string& dir, c
   fs::path tmp = final_dir;
   tmp += ".tmp";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
+  remove_tree(tmp.string());  // a leftover of an interrupted save
   model::save_hf_folder(model, tmp.string(), dtype, tokenizer);
   fs::create_directories(final_dir);
   for (const auto& e : fs::directory_iterator(tmp)) {
     fs::rename(e.path(), final_dir / e.path().filename(), ec);
     if (ec) throw RunError("cannot move " + e.path().string() + " into " + final_dir.string() + ": " + ec.message());
   }
-  fs::remove_all(tmp, ec);
+  remove_tree(tmp.string());
   return final_dir.string();
 }
 

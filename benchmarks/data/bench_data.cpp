@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "core/fs.h"
 #include "core/sha256.h"
 #include "harness/data_pull.h"
 #include "reports/store.h"
@@ -128,6 +129,6 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   bench_resume_scan(dir);
   bench_pull(dir);
-  fs::remove_all(dir);
+  remove_tree(dir);
   return 0;
 }

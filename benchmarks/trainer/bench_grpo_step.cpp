@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "reports/store.h"
 #include "trainer/grpo.h"
 
@@ -78,11 +79,11 @@ int main(int argc, char** argv) {
                           {"mean_step_s", n ? sum / static_cast<double>(n) : 0.0},
                           {"mismatch_abs_max", mismatch}, {"status", r.status}};
     std::printf("%s\n", out.dump(2).c_str());
-    std::filesystem::remove_all(dir);
+    remove_tree(dir.string());
     return r.status == "completed" ? 0 : 1;
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_grpo_step: %s\n", e.what());
-    std::filesystem::remove_all(dir);
+    remove_tree(dir.string());
     return static_cast<int>(e.code());
   }
 }

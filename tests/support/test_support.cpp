@@ -1,7 +1,6 @@
 #include "tests/support/test_support.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+
+#include "core/fs.h"
 
 namespace crucible::testing {
 
@@ -25,11 +26,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  // nftw rather than std::filesystem::remove_all: in binaries that link libtorch, remove_all binds to a copy
-  // exported by libtorch.so that crashes (null call) in this toolchain.
-  ::nftw(
-      path_.c_str(),
-      [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16, FTW_DEPTH | FTW_PHYS);
+  try {
+    remove_tree(path_);  // core/fs.h: never std::filesystem::remove_all in a torch-linked binary
+  } catch (const std::exception&) {  // a destructor leaves a folder it cannot remove
+  }
 }
 
 std::string source_dir() {

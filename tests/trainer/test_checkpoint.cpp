@@ -41,7 +41,12 @@ TEST(Checkpoint, StepAndFinalFoldersLoadBackWithTheirTokenizer) {
   const std::string out = dir.file("out");
   auto s3 = save_checkpoint(m, step_dir(out, 3), {dir.file("src"), "bfloat16"});
   EXPECT_EQ(s3, out + "/step-3");
+  // A leftover of an interrupted save, with nested content: removed first (std::filesystem::remove_all crashed here,
+  // bound to libtorch.so's broken copy; core/fs.h).
+  fs::create_directories(out + ".tmp/sub/deeper");
+  std::ofstream(out + ".tmp/sub/deeper/stale.bin") << "stale";
   auto fin = save_checkpoint(m, out, {dir.file("src"), "float32"});
+  EXPECT_FALSE(fs::exists(fs::path(fin) / "sub")) << "nothing of the leftover folder moved in";
   for (const char* f : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                         "tokenizer_config.json"}) {
     EXPECT_TRUE(fs::exists(fs::path(fin) / f)) << f;
