@@ -246,6 +246,74 @@ torch::Tensor TransformerImpl::forward_hidden(const torch::Tensor& tokens_BT, co
   return model->norm(h_BTD);
 }
 
+torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in) {
+  if (dense_released_) restore_dense_weights();
+  const int64_t P = in.prompt_tokens_PS.size(0), S = in.prompt_tokens_PS.size(1);
+  const int64_t B = in.tokens_BT.size(0), T = in.tokens_BT.size(1);
+  const int64_t H = config_.num_attention_heads, K = config_.num_key_value_heads, E = config_.head_dim;
+  const int64_t D = config_.hidden_size, PS = P * S, BT = B * T;
+  const auto dev = in.tokens_BT.device();
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  auto len_P = in.prompt_len_P.to(i64);
+  auto of_B = in.prompt_of_B.to(i64);
+  auto len_B = len_P.index_select(0, of_B);
+  auto s_S = torch::arange(S, i64), j_T = torch::arange(T, i64);
+  // Completion token t of row b sits at position len_B[b] + t, right after its prompt.
+  auto pos_BT = len_B.unsqueeze(1) + j_T.unsqueeze(0);
+  auto [cos_p, sin_p] = rope(s_S.unsqueeze(0).expand({P, S}));
+  auto [cos_c, sin_c] = rope(pos_BT);
+  // Every row's rotary factors [R, 1, E], R = PS + BT rows: prompts first, then completions.
+  auto h_RD = torch::cat({model->embed_tokens(in.prompt_tokens_PS).reshape({PS, D}),
+                          model->embed_tokens(in.tokens_BT).reshape({BT, D})});
+  const auto act = h_RD.scalar_type();
+  auto cos = torch::cat({cos_p.reshape({PS, 1, E}), cos_c.reshape({BT, 1, E})}).to(act);
+  auto sin = torch::cat({sin_p.reshape({PS, 1, E}), sin_c.reshape({BT, 1, E})}).to(act);
+  // Masks (bool, true = may attend). Prompts: causal (SDPA's is_causal, no mask) unless a sliding window bites.
+  // A completion query sees its prompt's real positions (not its padding) and its own earlier tokens.
+  const std::optional<int64_t> window = config_.sliding_window;
+  std::optional<torch::Tensor> prompt_mask;
+  if (window && *window < S) {
+    auto rel_SS = s_S.unsqueeze(1) - s_S.unsqueeze(0);
+    prompt_mask = rel_SS.ge(0).logical_and(rel_SS.lt(*window)).view({1, 1, S, S});
+  }
+  auto to_prompt_BTS = s_S.view({1, 1, S}).lt(len_B.view({B, 1, 1})).expand({B, T, S});
+  auto rel_TT = j_T.unsqueeze(1) - j_T.unsqueeze(0);
+  auto to_self_TT = rel_TT.ge(0);
+  if (window) {
+    to_prompt_BTS = to_prompt_BTS.logical_and((pos_BT.unsqueeze(2) - s_S.view({1, 1, S})).lt(*window));
+    to_self_TT = to_self_TT.logical_and(rel_TT.lt(*window));
+  }
+  auto completion_mask = torch::cat({to_prompt_BTS, to_self_TT.unsqueeze(0).expand({B, T, T})}, 2).unsqueeze(1);
+  const bool gqa = H != K;
+  for (const auto& m : *model->layers) {
+    auto* layer = m->as<DecoderLayerImpl>();
+    auto& a = *layer->self_attn;
+    // The projections and the MLP run on all rows at once (one GEMM each); only attention is per part.
+    auto x = layer->input_layernorm(h_RD);
+    auto q = a.q_proj(x).view({-1, H, E}), k = a.k_proj(x).view({-1, K, E}), v = a.v_proj(x).view({-1, K, E});
+    if (a.q_norm) {
+      q = a.q_norm(q);
+      k = a.k_norm(k);
+    }
+    q = apply_rope(q, cos, sin);
+    k = apply_rope(k, cos, sin);
+    auto part = [](const torch::Tensor& t, int64_t first, int64_t rows, int64_t len) {  // [rows*len, N, E] -> [rows, N, len, E]
+      return t.narrow(0, first, rows * len).view({rows, len, t.size(1), t.size(2)}).transpose(1, 2);
+    };
+    auto k_PKSE = part(k, 0, P, S), v_PKSE = part(v, 0, P, S);
+    auto o_PHSE = at::scaled_dot_product_attention(part(q, 0, P, S), k_PKSE, v_PKSE, prompt_mask, 0.0,
+                                                   /*is_causal=*/!prompt_mask, std::nullopt, gqa);
+    auto keys = torch::cat({k_PKSE.index_select(0, of_B), part(k, PS, B, T)}, 2);  // [B, K, S+T, E]
+    auto vals = torch::cat({v_PKSE.index_select(0, of_B), part(v, PS, B, T)}, 2);
+    auto o_BHTE = at::scaled_dot_product_attention(part(q, PS, B, T), keys, vals, completion_mask, 0.0, false,
+                                                   std::nullopt, gqa);
+    auto o_RF = torch::cat({o_PHSE.transpose(1, 2).reshape({PS, H * E}), o_BHTE.transpose(1, 2).reshape({BT, H * E})});
+    h_RD = h_RD + a.o_proj(o_RF);
+    h_RD = h_RD + layer->mlp(layer->post_attention_layernorm(h_RD));
+  }
+  return model->norm(h_RD);
+}
+
 // The cached forward's linear layers on the CPU. MKL's sgemm (behind at::linear) re-packs the whole weight matrix on
 // every call; at decode batch sizes that copy costs more than the multiply (perf, SmolLM2-135M, 8 rows: 34% of the
 // time in mkl_blas_def_sgemm_scopy_right16_bdz, 16% in the kernel). oneDNN takes weights reordered once into its

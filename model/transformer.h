@@ -105,6 +105,19 @@ class TransformerImpl : public torch::nn::Module {
     bool checkpoint_layers = false;
   };
   torch::Tensor forward_hidden(const torch::Tensor& tokens_BT, const TrainInputs& in);
+  // The training forward of completions that share prompts (GRPO's G samples of a prompt): each prompt runs through
+  // the layers once instead of once per completion, and its completions attend to its keys/values (gathered per
+  // completion, so their gradients sum back into the one prompt). Same function of the weights as forward_hidden()
+  // on the concatenated rows `prompt[:len] + completion` (tests/model/test_prefixed_forward.cpp), fewer FLOPs:
+  // P*S + B*T positions instead of B*(S+T).
+  //   prompt_tokens_PS (int64): the P distinct prompts, right-padded to S; prompt_len_P: their lengths (>= 1).
+  //   tokens_BT (int64): the B completions, right-padded to T; prompt_of_B: each one's prompt row.
+  // Returns the final-norm hidden states of every position as rows [P*S + B*T, D]: prompt p position s at row
+  // p*S + s, completion b position t at row P*S + b*T + t (padding rows hold values nobody should read).
+  struct PrefixedInputs {
+    torch::Tensor prompt_tokens_PS, prompt_len_P, tokens_BT, prompt_of_B;
+  };
+  torch::Tensor forward_hidden_prefixed(const PrefixedInputs& in);
   // The [V, D] matrix the logits are h @ W^T with: lm_head's weight, or the tied embeddings.
   torch::Tensor lm_head_weight() const;
 

@@ -2,7 +2,10 @@
 // comes from the data model (report.h); nothing is computed here.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "reports/render_util.h"
 #include "reports/report.h"
@@ -96,12 +99,40 @@ std::string render_markdown(const Json& report) {
   bool any_training = false;
   for (const auto& r : report["runs"]) any_training |= !r["train_curves"].empty();
   if (any_training) {
-    out += "\n## Training\n\n| run | metric | steps | first | last |\n|---|---|---:|---:|---:|\n";
+    // Values in 4 significant digits (an lr of 1e-05 or a mismatch of 3e-05 is not 0.0000), and the curve as a
+    // sparkline over the steps (at most 48 bars, each the mean of its steps), min to max of the metric.
+    auto g = [](const Json& v) { return v.is_number() ? fmt::format("{:.4g}", v.get<double>()) : std::string("–"); };
+    auto sparkline = [](const Json& pts) {
+      static const char* bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+      const size_t n = pts.size(), width = std::min<size_t>(n, 48);
+      std::vector<double> v(width, 0.0);
+      std::vector<int> count(width, 0);
+      for (size_t i = 0; i < n; ++i) {
+        const size_t b = i * width / n;
+        v[b] += pts[i][1].is_number() ? pts[i][1].get<double>() : 0.0;
+        ++count[b];
+      }
+      for (size_t b = 0; b < width; ++b) v[b] /= std::max(1, count[b]);
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      std::string line;
+      for (double x : v) line += bars[*hi > *lo ? static_cast<int>(std::lround((x - *lo) / (*hi - *lo) * 7)) : 0];
+      return line;
+    };
+    out += "\n## Training\n\n| run | metric | steps | first | last | min | max | curve |\n"
+           "|---|---|---:|---:|---:|---:|---:|---|\n";
     for (const auto& r : report["runs"])
       for (const auto& c : r["train_curves"]) {
         const Json& pts = c["points"];
-        out += fmt::format("| {} | {} | {} | {} | {} |\n", md(r["name"].get<std::string>()), md(c["metric"].get<std::string>()),
-                           pts.size(), number(pts.front()[1], 4), number(pts.back()[1], 4));
+        double lo = INFINITY, hi = -INFINITY;
+        for (const auto& p : pts)
+          if (p[1].is_number()) {
+            lo = std::min(lo, p[1].get<double>());
+            hi = std::max(hi, p[1].get<double>());
+          }
+        out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", md(r["name"].get<std::string>()),
+                           md(c["metric"].get<std::string>()), pts.size(), g(pts.front()[1]), g(pts.back()[1]),
+                           std::isfinite(lo) ? fmt::format("{:.4g}", lo) : "–",
+                           std::isfinite(hi) ? fmt::format("{:.4g}", hi) : "–", sparkline(pts));
       }
   }
 

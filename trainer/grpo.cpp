@@ -239,37 +239,56 @@ void score(const GrpoConfig& c, const std::vector<Source>& sources, std::vector<
 
 // ---- the trainer's logprobs -------------------------------------------------------------------------------------
 
-struct Batch {  // one micro-batch, right-padded
-  torch::Tensor tokens_BS, positions_N, targets_N, has_token_BT;
+// One micro-batch. Its rollouts' distinct prompts (a group's G samples share one) run through the model once, their
+// completions after them (Transformer::forward_hidden_prefixed): P*S + B*T positions instead of B*(S+T).
+struct Batch {
+  model::TransformerImpl::PrefixedInputs in;
+  torch::Tensor positions_N, targets_N, has_token_BT;
   int64_t B = 0, T = 0;
 };
 
 Batch make_batch(const std::vector<Rollout>& rs, size_t begin, size_t end, torch::Device device) {
   Batch b;
   b.B = static_cast<int64_t>(end - begin);
+  std::map<std::vector<int64_t>, int64_t> prompt_row;  // distinct prompt -> its row
+  std::vector<const std::vector<int64_t>*> prompts;
+  std::vector<int64_t> prompt_of;
   int64_t S = 0;
   for (size_t i = begin; i < end; ++i) {
-    S = std::max<int64_t>(S, static_cast<int64_t>(rs[i].prompt_ids.size() + rs[i].completion_ids.size()));
+    auto [it, added] = prompt_row.emplace(rs[i].prompt_ids, static_cast<int64_t>(prompts.size()));
+    if (added) prompts.push_back(&it->first);
+    prompt_of.push_back(it->second);
+    S = std::max<int64_t>(S, static_cast<int64_t>(rs[i].prompt_ids.size()));
     b.T = std::max<int64_t>(b.T, static_cast<int64_t>(rs[i].completion_ids.size()));
   }
   b.T = std::max<int64_t>(b.T, 1);
-  std::vector<int64_t> tokens(static_cast<size_t>(b.B * S), 0), positions, targets;
+  const int64_t P = static_cast<int64_t>(prompts.size()), PS = P * S;
+  std::vector<int64_t> prompt_tokens(static_cast<size_t>(PS), 0), prompt_len, tokens(static_cast<size_t>(b.B * b.T), 0);
+  for (int64_t p = 0; p < P; ++p) {
+    std::copy(prompts[p]->begin(), prompts[p]->end(), prompt_tokens.begin() + p * S);
+    prompt_len.push_back(static_cast<int64_t>(prompts[p]->size()));
+  }
+  std::vector<int64_t> positions, targets;
   std::vector<uint8_t> has(static_cast<size_t>(b.B * b.T), 0);
   for (int64_t row = 0; row < b.B; ++row) {
     const auto& r = rs[begin + static_cast<size_t>(row)];
-    const int64_t P = static_cast<int64_t>(r.prompt_ids.size());
-    std::copy(r.prompt_ids.begin(), r.prompt_ids.end(), tokens.begin() + row * S);
-    std::copy(r.completion_ids.begin(), r.completion_ids.end(), tokens.begin() + row * S + P);
+    const int64_t p = prompt_of[static_cast<size_t>(row)];
+    std::copy(r.completion_ids.begin(), r.completion_ids.end(), tokens.begin() + row * b.T);
     for (size_t j = 0; j < r.completion_ids.size(); ++j) {
-      // Completion token j is predicted by the hidden state of the position before it.
-      positions.push_back(row * S + P + static_cast<int64_t>(j) - 1);
+      // Completion token j is predicted by the hidden state of the position before it: the prompt's last for j = 0.
+      positions.push_back(j == 0 ? p * S + prompt_len[static_cast<size_t>(p)] - 1
+                                 : PS + row * b.T + static_cast<int64_t>(j) - 1);
       targets.push_back(r.completion_ids[j]);
       has[static_cast<size_t>(row * b.T) + j] = 1;
     }
   }
-  b.tokens_BS = torch::tensor(tokens, torch::kInt64).view({b.B, S}).to(device);
-  b.positions_N = torch::tensor(positions, torch::kInt64).to(device);
-  b.targets_N = torch::tensor(targets, torch::kInt64).to(device);
+  auto i64 = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64).to(device); };
+  b.in.prompt_tokens_PS = i64(prompt_tokens).view({P, S});
+  b.in.prompt_len_P = i64(prompt_len);
+  b.in.tokens_BT = i64(tokens).view({b.B, b.T});
+  b.in.prompt_of_B = i64(prompt_of);
+  b.positions_N = i64(positions);
+  b.targets_N = i64(targets);
   b.has_token_BT = torch::tensor(has, torch::kUInt8).view({b.B, b.T}).to(torch::kBool).to(device);
   return b;
 }
@@ -278,8 +297,8 @@ Batch make_batch(const std::vector<Rollout>& rs, size_t begin, size_t end, torch
 // temperature too), never a [B, S, V] tensor: the chunked op over the completion positions' hidden states.
 std::pair<torch::Tensor, torch::Tensor> token_logprobs_BT(model::Transformer& m, const Batch& b, double temperature,
                                                           int64_t chunk) {
-  auto hidden_BSD = m->forward_hidden(b.tokens_BS, {});
-  auto hidden_ND = hidden_BSD.reshape({-1, hidden_BSD.size(2)}).index_select(0, b.positions_N);
+  auto hidden_RD = m->forward_hidden_prefixed(b.in);
+  auto hidden_ND = hidden_RD.index_select(0, b.positions_N);
   auto out = kernels::token_logprobs(hidden_ND, m->lm_head_weight(), b.targets_N, temperature, chunk);
   auto zeros = torch::zeros({b.B, b.T}, out.logp_N.options());
   return {zeros.index_put({b.has_token_BT}, out.logp_N), zeros.index_put({b.has_token_BT}, out.entropy_N.detach())};

@@ -153,6 +153,8 @@ TEST_F(ReportTest, RenderersShowTheKeyNumbers) {
   EXPECT_NE(md.find("McNemar exact"), std::string::npos);
   EXPECT_NE(md.find("gained (2): `q2` (0→1), `q3` (0→1)"), std::string::npos) << md;
   EXPECT_NE(md.find("## Training"), std::string::npos);
+  // 4 significant digits, min/max, and the curve as a sparkline (loss 2, 1, 0.667 at steps 10, 20, 30).
+  EXPECT_NE(md.find("| multi | loss | 3 | 2 | 0.6667 | 0.6667 | 2 | █▃▁ |"), std::string::npos) << md;
   std::string html = report::render_html(r);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // the SVG namespace is no fetch
