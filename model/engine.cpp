@@ -142,12 +142,7 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     if (on_done) on_done(slot);
   };
   while (!session.idle()) session.step(on_token, keep);
-  const auto& st = session.stats();
-  stats_.prefill_tokens += st.prefill_tokens;
-  stats_.decode_tokens += st.decode_tokens;
-  stats_.prefill_seconds += st.prefill_seconds;
-  stats_.decode_seconds += st.decode_seconds;
-  stats_.decode_steps += st.decode_steps;
+  stats_ += session.stats();
   return outputs;
 }
 

@@ -63,6 +63,16 @@ struct EngineStats {
   int64_t prefill_tokens = 0, decode_tokens = 0;
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t decode_steps = 0;
+
+  // Every field summed (an Engine over its generate() calls): a field added here is added here only.
+  EngineStats& operator+=(const EngineStats& o) {
+    prefill_tokens += o.prefill_tokens;
+    decode_tokens += o.decode_tokens;
+    prefill_seconds += o.prefill_seconds;
+    decode_seconds += o.decode_seconds;
+    decode_steps += o.decode_steps;
+    return *this;
+  }
 };
 
 // Called after every generated token with the text it completed (UTF-8-safe; may be empty), for streaming.
