@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "core/error.h"
@@ -13,6 +14,7 @@
 #include "core/time.h"
 #include "core/version.h"
 #include "reports/sqlite.h"
+#include "reports/store_migrations.h"
 
 namespace crucible {
 
@@ -262,6 +264,12 @@ constexpr const char* kInsertSample =
     "latency_ms, detail_json, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 }  // namespace
+
+const char* store_migration_sql(int version) {
+  if (version < 1 || version > kNumMigrations)
+    throw std::out_of_range("store_migration_sql: no migration " + std::to_string(version));
+  return kMigrations[version - 1];
+}
 
 Store::Store(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
 Store::Store(Store&&) noexcept = default;

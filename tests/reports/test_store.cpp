@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "reports/sqlite.h"
 #include "reports/store.h"
+#include "reports/store_migrations.h"
 #include "tests/reports/store_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -265,27 +266,16 @@ TEST(Store, SampleKeysComeFromTheIndexAlone) {
 
 namespace {
 // Turns a current store back into a version-3 file: `runs` with v3's CHECK (no training kinds), migration 4 not
-// recorded. Done the way migration 4 is (table rebuild with foreign keys off), so every other row stays.
+// recorded. Done the way migration 4 is (table rebuild with foreign keys off), so every other row stays. v3's `runs`
+// is migration 1's, as released (a released migration is never edited), so it is taken from there.
 void downgrade_to_v3(Store& s) {
-  s.connection().exec(R"SQL(
-PRAGMA foreign_keys = OFF;
-BEGIN;
-CREATE TABLE runs_v3 (
-  id                INTEGER PRIMARY KEY AUTOINCREMENT,
-  name              TEXT NOT NULL,
-  kind              TEXT NOT NULL CHECK (kind IN ('eval', 'grpo', 'distill')),
-  model_id          INTEGER REFERENCES models(id),
-  config_json       TEXT NOT NULL DEFAULT '{}',
-  protocol          TEXT NOT NULL DEFAULT '',
-  identity          TEXT NOT NULL DEFAULT '',
-  seed              INTEGER NOT NULL DEFAULT 0,
-  crucible_version  TEXT NOT NULL,
-  git_sha           TEXT NOT NULL,
-  host              TEXT NOT NULL,
-  started_at        TEXT NOT NULL,
-  ended_at          TEXT,
-  status            TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))
-);
+  const std::string m1 = store_migration_sql(1);
+  const size_t begin = m1.find("CREATE TABLE runs (");
+  const size_t end = m1.find("\n);", begin);
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string runs_v3 = "CREATE TABLE runs_v3" + m1.substr(begin + 17, end + 3 - (begin + 17));
+  s.connection().exec("PRAGMA foreign_keys = OFF;\nBEGIN;\n" + runs_v3 + R"SQL(
 INSERT INTO runs_v3 SELECT * FROM runs;
 DELETE FROM sqlite_sequence WHERE name = 'runs_v3';
 INSERT INTO sqlite_sequence (name, seq) SELECT 'runs_v3', seq FROM sqlite_sequence WHERE name = 'runs';
