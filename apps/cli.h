@@ -42,6 +42,9 @@ struct Registrar {
 // Prints JSON text (one document) on stdout.
 void print_json(const std::string& text);
 
+// A comma-separated flag value ("gsm8k,math500") as its items; empty items are dropped.
+std::vector<std::string> split_commas(const std::string& s);
+
 // The subcommand `name` of `parent`, created on first use: lets separate files add `grade math` and `grade code`
 // under one `grade`.
 inline CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description) {

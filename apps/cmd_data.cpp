@@ -17,17 +17,6 @@ struct PullArgs {
   bool force = false;
 };
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = std::min(s.find(',', start), s.size());
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 int run_pull(const Globals& g, const PullArgs& a) {
   auto o = harness::pull_options_from_env(harness::resolve_data_dir(a.data_dir));
   o.revision = a.revision;

@@ -31,18 +31,6 @@ struct EvalArgs {
   int64_t code_memory_mb = 1024;
 };
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 // A line per update on a terminal (rewritten in place), a plain line every 10 s otherwise (CI logs, files).
 class ProgressPrinter {
  public:

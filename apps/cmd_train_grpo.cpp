@@ -19,18 +19,6 @@ struct GrpoFlags {
   std::optional<double> delta, epsilon_high, is_min;
 };
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 int run_grpo_command(const Globals& g, GrpoFlags& f) {
   auto& c = f.c;
   c.suites = split_commas(f.suites);

@@ -20,6 +20,17 @@ std::vector<Command>& registry() {
 
 void print_json(const std::string& text) { std::fputs((text + "\n").c_str(), stdout); }
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = std::min(s.find(',', start), s.size());
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace crucible::cli
 
 int main(int argc, char** argv) {

@@ -8,45 +8,10 @@
 #include <cstring>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 namespace crucible::harness {
-
-std::string base64_decode(std::string_view text, const std::string& where, const std::string& field) {
-  static const std::array<int8_t, 256> table = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  uint32_t acc = 0;
-  int bits = 0, symbols = 0, padding = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      ++symbols;
-      continue;
-    }
-    int8_t v = table[c];
-    if (v < 0 || padding > 0)
-      throw InputError(where, field, fmt::format("not base64: byte 0x{:02x} at offset {}", c, i));
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    ++symbols;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (symbols % 4 != 0 || padding > 2)
-    throw InputError(where, field, fmt::format("not base64: {} symbols, {} padding", symbols, padding));
-  return out;
-}
 
 std::string zlib_inflate(std::string_view data, const std::string& where, const std::string& field,
                          size_t max_bytes) {

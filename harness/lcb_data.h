@@ -14,9 +14,6 @@
 
 namespace crucible::harness {
 
-// Standard base64 (RFC 4648, '=' padding, whitespace ignored). InputError(where, field) on any other character or
-// a bad length.
-std::string base64_decode(std::string_view text, const std::string& where, const std::string& field);
 // zlib stream (RFC 1950) -> bytes, at most `max_bytes` of output. InputError on a corrupt or truncated stream.
 std::string zlib_inflate(std::string_view data, const std::string& where, const std::string& field,
                          size_t max_bytes = size_t(1) << 32);

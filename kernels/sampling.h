@@ -1,10 +1,11 @@
 // Sampling one token per row of logits with temperature, top-k, top-p (nucleus) and min-p, given one uniform draw
-// per row: the same rules as the engine's sampler (model/engine.cpp Sampler::sample), made a pure function of
-// (logits, settings, u) so a GPU can run it and a test can pin it. Torch-free: raw pointers, sizes, a stream.
+// per row: a pure function of (logits, settings, u) so a GPU can run it and a test can pin it. The CPU version is the
+// one implementation of these rules: the engine's sampler (model/engine.cpp Sampler::sample) draws u from its own
+// RNG and calls sample_row_cpu. Torch-free: raw pointers, sizes, a stream.
 //
-// The rules, in order (each as the engine applies them):
+// The rules, in order:
 //   temperature <= 0      greedy: the first index of the largest logit; sampling logprob 0.
-//   z = logits / T        (float division, as the engine)
+//   z = logits / T        (float division)
 //   top_k > 0 (and < V)   keep the k largest z, ties to the lower id;
 //   top_p < 1             keep the smallest prefix of the kept tokens, most likely first (ties: lower id first),
 //                         whose probability mass (renormalised over the kept tokens) reaches top_p;
@@ -12,11 +13,11 @@
 //   draw                  target = u · Σ_kept exp(z - max z); walk the kept tokens and pick the first whose running
 //                         mass exceeds target (the last kept token if rounding leaves none).
 // The walk order decides which token a given u picks (never the distribution): most likely first when top_p < 1,
-// increasing token id otherwise. The engine walks in the same order whenever top_p < 1 and for plain temperature
-// sampling, so for those the token is the engine's for the same u; with top_k or min_p but no top_p the engine walks
-// in whatever order std::nth_element / std::partition left (the same distribution, another token for a given u).
+// increasing token id otherwise.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace crucible::kernels {
 
@@ -39,6 +40,14 @@ struct SampleRows {
 // CPU reference. tokens [N]; sampling_logprob [N] (may be null): log of the chosen token's probability under the
 // distribution actually sampled from (after temperature and the filters), 0 for greedy.
 void sample_rows_cpu(const SampleRows& rows, int64_t* tokens, double* sampling_logprob);
+
+// One row on the calling thread, for a caller that samples a row at a time (the engine, once per token): the V
+// candidates live in `scratch`, which the caller keeps across calls so a decode step allocates nothing.
+struct SampleScratch {
+  std::vector<std::pair<float, int64_t>> cand;  // (z, token id)
+};
+int64_t sample_row_cpu(const float* logits, int64_t V, const SampleParams& p, double u, double* sampling_logprob,
+                       SampleScratch& scratch);
 
 // CUDA (kernels/cuda/sampling.cu): one block per row; every pointer (params and uniforms included) on the device.
 // The kept set and the walk are found by bisection on the order-preserving bits of z and on token ids (each step

@@ -30,63 +30,10 @@ uint64_t sample_seed(uint64_t request_seed, int64_t sample_index) {
 Sampler::Sampler(uint64_t seed) : rng_(seed) {}
 
 TokenId Sampler::sample(const float* logits, int64_t V, const SamplingParams& p, double* sampling_logprob) {
-  if (p.temperature <= 0) {
-    if (sampling_logprob) *sampling_logprob = 0;
-    return static_cast<TokenId>(std::max_element(logits, logits + V) - logits);
-  }
-  const float temperature = static_cast<float>(p.temperature);
-  cand_.resize(V);
-  for (int64_t i = 0; i < V; ++i) cand_[i] = {logits[i] / temperature, static_cast<TokenId>(i)};
-  auto higher = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  auto first = cand_.begin();
-  int64_t n = V;
-  if (p.top_k > 0 && p.top_k < V) {
-    std::nth_element(first, first + p.top_k, cand_.end(), higher);
-    n = p.top_k;
-  }
-  float xmax = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) xmax = std::max(xmax, cand_[i].first);
-  if (p.top_p < 1.0) {
-    // Keep the smallest highest-probability prefix whose mass reaches top_p (transformers keeps a token when the
-    // mass strictly above it is < top_p). The nucleus is usually small: sort a growing head, not the vocabulary.
-    double total = 0;
-    for (int64_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(cand_[i].first - xmax));
-    for (int64_t m = std::min<int64_t>(n, 64);; m = std::min<int64_t>(n, m * 8)) {
-      std::partial_sort(first, first + m, first + n, higher);
-      double cum = 0;
-      int64_t keep = -1;
-      for (int64_t r = 0; r < m; ++r) {
-        cum += std::exp(static_cast<double>(cand_[r].first - xmax)) / total;
-        if (cum >= p.top_p) {
-          keep = r + 1;
-          break;
-        }
-      }
-      if (keep > 0) {
-        n = keep;
-        break;
-      }
-      if (m == n) break;
-    }
-  }
-  if (p.min_p > 0) {
-    const float threshold = xmax + std::log(static_cast<float>(p.min_p));
-    n = std::partition(first, first + n, [&](const auto& c) { return c.first >= threshold; }) - first;
-  }
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(cand_[i].first - xmax));
-  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * total;
-  double cum = 0;
-  int64_t chosen = n - 1;
-  for (int64_t i = 0; i < n; ++i) {
-    cum += std::exp(static_cast<double>(cand_[i].first - xmax));
-    if (u < cum) {
-      chosen = i;
-      break;
-    }
-  }
-  if (sampling_logprob) *sampling_logprob = static_cast<double>(cand_[chosen].first - xmax) - std::log(total);
-  return cand_[chosen].second;
+  // Greedy draws nothing, so a greedy sample leaves its RNG stream where it was.
+  const double u = p.temperature > 0 ? std::uniform_real_distribution<double>(0.0, 1.0)(rng_) : 0.0;
+  const kernels::SampleParams k{p.temperature, p.top_k, p.top_p, p.min_p};
+  return static_cast<TokenId>(kernels::sample_row_cpu(logits, V, k, u, sampling_logprob, scratch_));
 }
 
 Engine::Engine(Transformer model, const text::Tokenizer* tokenizer, EngineOptions options)
@@ -195,12 +142,7 @@ std::vector<SampleOutput> Engine::generate(const std::vector<GenerationRequest>&
     if (on_done) on_done(slot);
   };
   while (!session.idle()) session.step(on_token, keep);
-  const auto& st = session.stats();
-  stats_.prefill_tokens += st.prefill_tokens;
-  stats_.decode_tokens += st.decode_tokens;
-  stats_.prefill_seconds += st.prefill_seconds;
-  stats_.decode_seconds += st.decode_seconds;
-  stats_.decode_steps += st.decode_steps;
+  stats_ += session.stats();
   return outputs;
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/sampling.h"
 #include "model/logprobs.h"
 #include "model/sampling.h"
 #include "model/text/tokenizer.h"
@@ -62,6 +63,16 @@ struct EngineStats {
   int64_t prefill_tokens = 0, decode_tokens = 0;
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t decode_steps = 0;
+
+  // Every field summed (an Engine over its generate() calls): a field added here is added here only.
+  EngineStats& operator+=(const EngineStats& o) {
+    prefill_tokens += o.prefill_tokens;
+    decode_tokens += o.decode_tokens;
+    prefill_seconds += o.prefill_seconds;
+    decode_seconds += o.decode_seconds;
+    decode_steps += o.decode_steps;
+    return *this;
+  }
 };
 
 // Called after every generated token with the text it completed (UTF-8-safe; may be empty), for streaming.
@@ -113,8 +124,9 @@ struct TokenVerdict {
 TokenVerdict accept_token(const SamplingParams& p, const std::vector<TokenId>& eos, TokenId tok,
                           std::vector<TokenId>& out, std::string& text, text::StreamDecoder* decoder);
 
-// One row of logits (float32, length V) -> a token id following `p`. Filters apply in transformers' order
-// (temperature, top-k, top-p, min-p); exposed for tests. `sampling_logprob` (optional) receives the chosen token's
+// One row of logits (float32, length V) -> a token id following `p`: a uniform from this sample's own RNG, then
+// kernels::sample_row_cpu (kernels/sampling.h: the one implementation of the filters, in transformers' order
+// temperature, top-k, top-p, min-p, and of the draw). `sampling_logprob` (optional) receives the chosen token's
 // log-probability under the distribution it was drawn from (0 for greedy: a point mass).
 class Sampler {
  public:
@@ -123,7 +135,7 @@ class Sampler {
 
  private:
   std::mt19937_64 rng_;
-  std::vector<std::pair<float, TokenId>> cand_;  // scratch, reused across steps
+  kernels::SampleScratch scratch_;  // reused across steps
 };
 // Log-probabilities under the model (log_softmax of raw logits, temperature 1) of row `logits`: the log of its
 // normaliser, and its `n` most likely tokens (ties: lower id first).

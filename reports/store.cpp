@@ -6,13 +6,16 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/time.h"
 #include "core/version.h"
 #include "reports/sqlite.h"
+#include "reports/store_migrations.h"
 
 namespace crucible {
 
@@ -262,6 +265,12 @@ constexpr const char* kInsertSample =
     "latency_ms, detail_json, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 }  // namespace
+
+const char* store_migration_sql(int version) {
+  if (version < 1 || version > kNumMigrations)
+    throw std::out_of_range("store_migration_sql: no migration " + std::to_string(version));
+  return kMigrations[version - 1];
+}
 
 Store::Store(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
 Store::Store(Store&&) noexcept = default;
@@ -823,7 +832,12 @@ void Store::export_run(int64_t run_id, std::ostream& out) {
                  .dump()
           << '\n';
   }
-  for (const auto& s : run_samples(run_id)) out << sample_to_json(s).dump() << '\n';
+  for (const auto& s : run_samples(run_id)) {
+    auto j = sample_to_json(s);
+    // eval --store-logprobs: the packed per-token logprobs travel with their sample, base64 in the JSON line.
+    if (auto lp = sample_logprobs(s.id)) j["logprobs"] = base64_encode(*lp);
+    out << j.dump() << '\n';
+  }
   for (const auto& s : run_scores(run_id))
     out << nlohmann::json{{"type", "score"}, {"suite", s.suite}, {"metric", s.metric}, {"k", s.k},
                           {"value", s.value}, {"ci_low", opt(s.ci_low)}, {"ci_high", opt(s.ci_high)}, {"n", s.n}}
@@ -919,6 +933,7 @@ int64_t Store::import_run(std::istream& in, const std::string& source_name) {
       s.latency_ms = get_opt<double>(j, "latency_ms", where);
       s.detail = get_obj(j, "detail");
       s.answer_class = get_opt<int64_t>(j, "answer_class", where);
+      if (auto lp = get_opt<std::string>(j, "logprobs", where)) s.logprobs = base64_decode(*lp, where, "logprobs");
       s.id = insert_sample(s);
       if (s.answer_class) set_answer_classes({{s.id, s.answer_class}});
     } else if (type == "score") {

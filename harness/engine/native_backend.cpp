@@ -1,5 +1,5 @@
-// The native engine behind harness::Backend. Each request's prompt is rendered with the model's own chat template
-// (plain text for checkpoints without one), the assistant prefix appended ("<think>\n" under R1), and its samples go
+// The native engine behind harness::Backend. Each request's prompt is rendered by render_prompt() (the model's own
+// chat template, plain text without one, the assistant prefix appended: "<think>\n" under R1), and its samples go
 // to the engine as one request with one seed per sample, so they share one prefill and each sample's text depends on
 // its own seed alone. A sample is handed back the moment it finishes, for grading and committing.
 #include "harness/native_backend.h"
@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "harness/render_prompt.h"
 #include "model/engine.h"
 #include "model/generation_model.h"
 
@@ -33,7 +34,7 @@ class NativeBackend : public Backend {
     std::vector<model::GenerationRequest> engine_requests;
     std::vector<std::string> prompt_hashes;
     for (const auto& r : requests) {
-      std::string text = render(r);
+      const std::string text = render_prompt(gm_.chat_template, r.messages, r.assistant_prefix);
       model::GenerationRequest er;
       // A chat template writes BOS itself where the model wants one; plain prompts get the tokenizer's default.
       er.prompt = gm_.tokenizer->encode(text, /*add_special=*/!gm_.chat_template);
@@ -63,17 +64,6 @@ class NativeBackend : public Backend {
   }
 
  private:
-  std::string render(const GenerationRequest& r) const {
-    if (gm_.chat_template) {
-      std::vector<text::ChatMessage> messages;
-      for (const auto& m : r.messages) messages.push_back({m.role, m.content});
-      return gm_.chat_template->apply(messages, /*add_generation_prompt=*/true) + r.assistant_prefix;
-    }
-    std::string text;
-    for (const auto& m : r.messages) text += m.content + "\n";
-    return text + r.assistant_prefix;
-  }
-
   NativeBackendOptions options_;
   model::GenerationModel gm_;
 };

@@ -1,5 +1,5 @@
-// CPU reference of kernels/sampling.h, written as the engine's sampler is (model/engine.cpp Sampler::sample): the
-// same float/double arithmetic in the same places, so the same logits and u give the same token and logprob.
+// CPU version of kernels/sampling.h: the reference the CUDA kernel is tested against and the engine's sampler
+// (model/engine.cpp Sampler::sample calls sample_row_cpu with its own uniform draw). Float z, double sums.
 #include "kernels/sampling.h"
 
 #include <algorithm>
@@ -19,8 +19,11 @@ using Cand = std::pair<float, int64_t>;  // (z, token id)
 // Most likely first, ties to the lower id: a strict total order, so "the k largest" and "sorted" are unique.
 bool higher(const Cand& a, const Cand& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); }
 
-int64_t sample_row(const float* logits, int64_t V, const SampleParams& p, double u, double* sampling_logprob,
-                   std::vector<Cand>& cand) {
+}  // namespace
+
+int64_t sample_row_cpu(const float* logits, int64_t V, const SampleParams& p, double u, double* sampling_logprob,
+                       SampleScratch& scratch) {
+  auto& cand = scratch.cand;
   if (p.temperature <= 0) {
     if (sampling_logprob) *sampling_logprob = 0;
     return std::max_element(logits, logits + V) - logits;
@@ -33,12 +36,15 @@ int64_t sample_row(const float* logits, int64_t V, const SampleParams& p, double
   if (p.top_k > 0 && p.top_k < V) {
     std::nth_element(first, first + p.top_k, cand.end(), higher);
     n = p.top_k;
-    std::sort(first, first + n, [](const Cand& a, const Cand& b) { return a.second < b.second; });  // id order
+    // Back to id order, so the walk order (and so the token a given u picks) does not depend on how the standard
+    // library's nth_element happens to leave the kept k.
+    std::sort(first, first + n, [](const Cand& a, const Cand& b) { return a.second < b.second; });
   }
   float xmax = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) xmax = std::max(xmax, cand[i].first);
   if (p.top_p < 1.0) {
-    // As the engine: sort a growing head (the nucleus is usually small), keep the shortest prefix reaching top_p.
+    // Keep the smallest highest-probability prefix whose mass reaches top_p (transformers keeps a token when the
+    // mass strictly above it is < top_p). The nucleus is usually small: sort a growing head, not the vocabulary.
     double total = 0;
     for (int64_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(cand[i].first - xmax));
     for (int64_t m = std::min<int64_t>(n, 64);; m = std::min<int64_t>(n, m * 8)) {
@@ -82,14 +88,12 @@ int64_t sample_row(const float* logits, int64_t V, const SampleParams& p, double
   return cand[chosen].second;
 }
 
-}  // namespace
-
 void sample_rows_cpu(const SampleRows& r, int64_t* tokens, double* sampling_logprob) {
   detail::parallel_rows(r.n_rows, r.vocab >= 4096 ? 2 : 64, [&](int64_t begin, int64_t end) {
-    std::vector<Cand> cand;  // scratch per thread, reused across its rows
+    SampleScratch scratch;  // per thread, reused across its rows
     for (int64_t i = begin; i < end; ++i)
-      tokens[i] = sample_row(r.logits + i * r.row_stride, r.vocab, r.params[i], r.uniforms[i],
-                             sampling_logprob ? sampling_logprob + i : nullptr, cand);
+      tokens[i] = sample_row_cpu(r.logits + i * r.row_stride, r.vocab, r.params[i], r.uniforms[i],
+                                 sampling_logprob ? sampling_logprob + i : nullptr, scratch);
   });
 }
 

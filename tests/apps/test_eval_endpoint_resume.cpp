@@ -2,20 +2,15 @@
 // OpenAI server (with a few seeded faults), the last time with `--resume RUN` alone: a sample stored before a kill is never requested again (the server counts
 // requests per sample), every sample is stored exactly once, and samples and scores equal an uninterrupted run.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
-#include <chrono>
 #include <random>
-#include <thread>
 
 #include "harness/eval.h"
 #include "reports/sqlite.h"
 #include "reports/store.h"
 #include "tests/harness/fake_openai_server.h"
+#include "tests/support/spawn.h"
 #include "tests/support/test_support.h"
 
 using namespace crucible;
@@ -51,21 +46,6 @@ std::set<int64_t> stored_seeds(const std::string& db) {
   return out;
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(a[0], a.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 std::vector<std::pair<std::string, std::string>> gsm8k_golds() {
   auto data = harness::load_suite(harness::find_suite("gsm8k"), crucible::testing::shared_dir() + "/data");
   std::vector<std::pair<std::string, std::string>> out;
@@ -99,23 +79,9 @@ TEST(EvalEndpointResume, SigkillMidRunThenResumeNeverRequestsAStoredSampleAgain)
     int64_t before = static_cast<int64_t>(stored_seeds(db).size());
     if (before >= total) break;
     int64_t target = before + 1 + static_cast<int64_t>(rng() % std::max<int64_t>(1, (total - before) / 2));
-    pid_t pid = spawn(eval_args(db, server.url()));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    int status = 0;
-    bool exited = false;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        exited = true;
-        break;
-      }
-      if (static_cast<int64_t>(stored_seeds(db).size()) >= target) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (!exited) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      ++kills;
-    }
+    const bool killed = crucible::testing::run_then_kill_when(
+        eval_args(db, server.url()), [&] { return static_cast<int64_t>(stored_seeds(db).size()) >= target; });
+    if (killed) ++kills;
     auto requests = server.requests();
     for (int64_t seed : stored_seeds(db))
       if (!frozen.count(seed)) frozen[seed] = requests[seed];
@@ -168,13 +134,7 @@ TEST(EvalEndpointResume, StoreLogprobsCarriedByResumeAlone) {
   auto args = eval_args(db, server.url());
   args.push_back("--store-logprobs");
   const int64_t total = kProblems * kSamples;
-  pid_t pid = spawn(args);
-  int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline && static_cast<int64_t>(stored_seeds(db).size()) < total / 4)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
+  crucible::testing::run_then_kill_when(args, [&] { return static_cast<int64_t>(stored_seeds(db).size()) >= total / 4; });
   const auto before = stored_seeds(db).size();
   ASSERT_GT(before, 0u);
   ASSERT_LT(static_cast<int64_t>(before), total) << "the run must be interrupted";

@@ -3,18 +3,13 @@
 // (llama2.c) on gsm8k, so the whole path — engine, grading pool, per-sample commits — is exercised, through the
 // torch-free front's hand-over to crucible-torch (exec keeps the pid, so the kills land on the running eval).
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <random>
-#include <thread>
-
-#include <fcntl.h>
 
 #include "reports/sqlite.h"
 #include "reports/store.h"
+#include "tests/support/spawn.h"
 #include "tests/support/test_support.h"
 
 using namespace crucible;
@@ -43,21 +38,6 @@ int64_t stored_samples(const std::string& db) {
   }
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(a[0], a.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 }  // namespace
 
 TEST(EvalResume, SigkillAtRandomPointsThenResumeEqualsUninterrupted) {
@@ -74,23 +54,7 @@ TEST(EvalResume, SigkillAtRandomPointsThenResumeEqualsUninterrupted) {
     int64_t before = stored_samples(db);
     if (before >= total) break;
     int64_t target = before + 1 + static_cast<int64_t>(rng() % std::max<int64_t>(1, (total - before) / 2));
-    pid_t pid = spawn(eval_args(db));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    int status = 0;
-    bool exited = false;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        exited = true;
-        break;
-      }
-      if (stored_samples(db) >= target) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (!exited) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      ++kills;
-    }
+    if (crucible::testing::run_then_kill_when(eval_args(db), [&] { return stored_samples(db) >= target; })) ++kills;
   }
   EXPECT_GE(kills, 2) << "the test must actually interrupt the run";
   // The kills above re-ran the identical command, which resumes by itself; the last leg is `eval --resume 1` alone

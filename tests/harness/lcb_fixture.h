@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/base64.h"
+
 namespace crucible::testing {
 
 inline std::string pickle_str_protocol4(const std::string& s) {
@@ -33,26 +35,8 @@ inline std::string zlib_compress(const std::string& s) {
   return out;
 }
 
-inline std::string base64_encode(const std::string& s) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    uint32_t v = (uint8_t(s[i]) << 16) | (uint8_t(s[i + 1]) << 8) | uint8_t(s[i + 2]);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
-  }
-  if (i + 1 == s.size()) {
-    uint32_t v = uint8_t(s[i]) << 16;
-    out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == s.size()) {
-    uint32_t v = (uint8_t(s[i]) << 16) | (uint8_t(s[i + 1]) << 8);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
 inline std::string lcb_private_blob(const nlohmann::json& tests) {
-  return base64_encode(zlib_compress(pickle_str_protocol4(tests.dump())));
+  return crucible::base64_encode(zlib_compress(pickle_str_protocol4(tests.dump())));
 }
 
 inline nlohmann::json stdin_test(const std::string& in, const std::string& out) {

@@ -1,14 +1,14 @@
-// kernels/sampling.h's CPU reference against the engine's sampler (model/engine.cpp Sampler::sample): the same
-// logits and the same uniform draw (the engine's mt19937_64 replayed here) give the same token and sampling logprob
-// wherever both walk the kept tokens in the same order (greedy, plain temperature, any top-p); with top-k or min-p
-// but no top-p (where the engine walks in std::nth_element / std::partition order) the sampled distribution is the
-// same: every token the engine draws is one the reference can draw, with the same probability.
+// kernels/sampling.h's CPU reference: against the filters written the plain way (kept set, walk order, logprobs
+// that match what a sweep of u draws), as the engine's sampler (model::Sampler is the reference on its own draw),
+// and as the torch op on CPU.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/sampling.h"
@@ -51,7 +51,9 @@ torch::Tensor test_logits(int64_t N, int64_t V, uint64_t seed) {
   return logits;
 }
 
-TEST(SamplingCpu, SameTokenAsEngineForTheSameDraw) {
+// The engine samples through the reference: Sampler(seed) is sample_row_cpu on the first uniform of
+// mt19937_64(seed), with the engine's settings handed over field by field.
+TEST(SamplingCpu, EngineSamplerIsTheReferenceOnItsOwnDraw) {
   const std::vector<SampleParams> settings = {
       {0.0, 0, 1.0, 0.0},     // greedy
       {1.0, 0, 1.0, 0.0},     // plain temperature (TRL's GRPO default)
@@ -59,6 +61,8 @@ TEST(SamplingCpu, SameTokenAsEngineForTheSameDraw) {
       {0.8, 40, 0.9, 0.0},    // top-k then top-p
       {1.2, 0, 0.8, 0.05},    // top-p then min-p
       {0.7, 20, 0.99, 0.1},   // all three
+      {0.9, 7, 1.0, 0.0},     // top-k alone
+      {1.0, 0, 1.0, 0.2},     // min-p alone
   };
   for (const int64_t V : {int64_t{97}, int64_t{5000}}) {
     auto logits = test_logits(24, V, 7);
@@ -73,36 +77,81 @@ TEST(SamplingCpu, SameTokenAsEngineForTheSameDraw) {
           const auto ref = reference(row, V, p, engine_uniform(s));
           ASSERT_EQ(ref.token, engine_token) << "V " << V << " row " << i << " seed " << s << " T " << p.temperature
                                              << " top_k " << p.top_k << " top_p " << p.top_p << " min_p " << p.min_p;
-          EXPECT_NEAR(ref.logprob, engine_lp, 1e-12);
+          EXPECT_EQ(ref.logprob, engine_lp);
         }
       }
     }
   }
 }
 
-TEST(SamplingCpu, SameDistributionAsEngineWithTopKOrMinPAlone) {
-  const std::vector<SampleParams> settings = {{0.9, 7, 1.0, 0.0}, {1.0, 0, 1.0, 0.2}, {0.8, 12, 1.0, 0.05}};
-  const int64_t V = 60;
+// The filters written the plain way (sort the whole row, cut, renormalise in double): the kept tokens, in the walk
+// order kernels/sampling.h promises (most likely first when top_p < 1, increasing id otherwise), and their logprobs.
+std::vector<std::pair<int64_t, double>> plain_filter(const float* logits, int64_t V, const SampleParams& p) {
+  const float T = static_cast<float>(p.temperature);
+  std::vector<int64_t> order(static_cast<size_t>(V));
+  for (int64_t i = 0; i < V; ++i) order[i] = i;
+  auto z = [&](int64_t i) { return logits[i] / T; };
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return z(a) > z(b) || (z(a) == z(b) && a < b); });
+  size_t n = order.size();
+  if (p.top_k > 0 && p.top_k < V) n = static_cast<size_t>(p.top_k);
+  const float zmax = z(order[0]);
+  if (p.top_p < 1.0) {
+    double total = 0, cum = 0;
+    for (size_t r = 0; r < n; ++r) total += std::exp(static_cast<double>(z(order[r]) - zmax));
+    for (size_t r = 0; r < n; ++r) {
+      cum += std::exp(static_cast<double>(z(order[r]) - zmax)) / total;
+      if (cum >= p.top_p) {
+        n = r + 1;
+        break;
+      }
+    }
+  }
+  order.resize(n);
+  if (p.min_p > 0) {
+    const float threshold = zmax + std::log(static_cast<float>(p.min_p));
+    std::erase_if(order, [&](int64_t i) { return z(i) < threshold; });
+  }
+  if (p.top_p >= 1.0) std::sort(order.begin(), order.end());
+  double total = 0;
+  for (auto i : order) total += std::exp(static_cast<double>(z(i) - zmax));
+  std::vector<std::pair<int64_t, double>> kept;
+  for (auto i : order) kept.push_back({i, static_cast<double>(z(i) - zmax) - std::log(total)});
+  return kept;
+}
+
+// Sweeping u over [0, 1) must meet the kept tokens in the promised walk order, each over a share of u equal to the
+// probability reported with it (so the reported logprob is that of what is actually drawn), and no other token.
+TEST(SamplingCpu, DrawsFollowThePlainFilters) {
+  const std::vector<SampleParams> settings = {{1.0, 0, 1.0, 0.0},  {0.6, 0, 0.95, 0.0}, {0.9, 7, 1.0, 0.0},
+                                              {1.0, 0, 1.0, 0.2},  {0.8, 12, 1.0, 0.05}, {0.8, 12, 0.9, 0.0},
+                                              {1.2, 0, 0.8, 0.05}, {0.7, 20, 0.99, 0.1}};
+  const int64_t V = 60, sweep = 20000;
   auto logits = test_logits(3, V, 11);
   for (const auto& p : settings) {
     for (int64_t i = 0; i < logits.size(0); ++i) {
       const float* row = logits[i].data_ptr<float>();
-      // The reference's support: sweep u finely; every kept token has mass >> 1/20000 here.
-      std::map<int64_t, double> support;
-      for (int k = 0; k < 20000; ++k) {
-        const auto d = reference(row, V, p, (k + 0.5) / 20000);
-        support[d.token] = d.logprob;
+      const auto want = plain_filter(row, V, p);
+      std::vector<int64_t> walk;
+      std::map<int64_t, int64_t> hits;
+      std::map<int64_t, double> logprob;
+      for (int64_t k = 0; k < sweep; ++k) {
+        const auto d = reference(row, V, p, (k + 0.5) / sweep);
+        if (walk.empty() || walk.back() != d.token) walk.push_back(d.token);
+        ++hits[d.token];
+        logprob[d.token] = d.logprob;
       }
-      double mass = 0;
-      for (const auto& [tok, lp] : support) mass += std::exp(lp);
-      EXPECT_NEAR(mass, 1.0, 1e-9) << "the swept support must hold all the probability";
-      for (uint64_t s = 1; s <= 400; ++s) {
-        model::Sampler engine(s);
-        double engine_lp = 0;
-        const auto tok = engine.sample(row, V, engine_params(p), &engine_lp);
-        ASSERT_TRUE(support.count(tok)) << "engine drew token " << tok << " the reference never keeps";
-        EXPECT_NEAR(support[tok], engine_lp, 1e-12);
+      const std::string where = "row " + std::to_string(i) + " T " + std::to_string(p.temperature) + " top_k " +
+                                std::to_string(p.top_k) + " top_p " + std::to_string(p.top_p) + " min_p " +
+                                std::to_string(p.min_p);
+      // A token with less mass than the sweep's step may fall between its points: the walk is the kept tokens the
+      // sweep hit, in the kept order, and nothing else.
+      std::vector<int64_t> want_walk;
+      for (const auto& [tok, lp] : want) {
+        if (hits.count(tok)) want_walk.push_back(tok);
+        EXPECT_NEAR(static_cast<double>(hits[tok]) / sweep, std::exp(lp), 1.0 / sweep) << where << " token " << tok;
+        if (hits[tok] > 0) EXPECT_NEAR(logprob[tok], lp, 1e-12) << where << " token " << tok;
       }
+      EXPECT_EQ(walk, want_walk) << where;
     }
   }
 }

@@ -8,35 +8,19 @@
 #include <sstream>
 #include <cmath>
 
+#include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/engine.h"
 #include "model/text/chat_template.h"
 #include "model/text/tokenizer.h"
 #include <nlohmann/json.hpp>
-#include "tests/support/test_support.h"
+#include "tests/model/model_test_support.h"
+#include "tests/support/oracle.h"
 
 namespace crucible::model {
 namespace {
 
-std::string stories(const std::string& f) { return testing::shared_dir() + "/models/stories260K/" + f; }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class Stories : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "../shared/models/stories260K missing";
-    model = load_model(stories("stories260K.bin"));
-    tok = text::load_llama2c_tokenizer(stories("tok512.bin"), 512);
-  }
-  Transformer model{nullptr};
-  std::unique_ptr<text::Tokenizer> tok;
-};
+using Stories = StoriesTest;
 
 TEST_F(Stories, GreedyMatchesRunC) {
   Engine engine(model, tok.get());
@@ -46,7 +30,7 @@ TEST_F(Stories, GreedyMatchesRunC) {
   std::string streamed;
   auto out = engine.generate({r}, [&](size_t, int64_t, TokenId, std::string_view piece) { streamed += piece; });
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].text + "\n", read_file(stories("expected_greedy_t0_n200.run_c_stdout.txt")));
+  EXPECT_EQ(out[0].text + "\n", read_text_file(stories("expected_greedy_t0_n200.run_c_stdout.txt")));
   EXPECT_EQ(streamed, out[0].text);
   EXPECT_EQ(out[0].finish, FinishReason::length);
   EXPECT_EQ(out[0].completion_tokens, 200);
@@ -113,25 +97,14 @@ TEST_F(Stories, PaddedBatchedPrefillEqualsSingle) {
   EXPECT_LT((next[1] - fb[0][-1]).abs().max().item<float>(), 5e-5);
 }
 
-GenerationRequest sampled(std::vector<TokenId> prompt, int64_t k, uint64_t seed, int64_t n = 40) {
-  GenerationRequest r;
-  r.prompt = std::move(prompt);
-  r.n_samples = k;
-  r.params.temperature = 0.9;
-  r.params.top_p = 0.95;
-  r.params.top_k = 50;
-  r.params.max_new_tokens = n;
-  r.params.seed = seed;
-  return r;
-}
 
 TEST_F(Stories, SampleDoesNotDependOnBatchCompanions) {
   auto p1 = tok->encode("Once upon a time", true), p2 = tok->encode("Tom had a toy", true);
   Engine alone(model, tok.get(), EngineOptions{8, 0});
-  auto solo = alone.generate({sampled(p1, 4, 42)});
+  auto solo = alone.generate({sampled_request(p1, 4, 42)});
   // Same request among others, with a small batch so slots are refilled (continuous batching) mid-way.
   Engine crowded(model, tok.get(), EngineOptions{3, 0});
-  auto mixed = crowded.generate({sampled(p2, 3, 7), sampled(p1, 4, 42), sampled(p2, 2, 9)});
+  auto mixed = crowded.generate({sampled_request(p2, 3, 7), sampled_request(p1, 4, 42), sampled_request(p2, 2, 9)});
   ASSERT_EQ(mixed.size(), 9u);
   for (int s = 0; s < 4; ++s) {
     EXPECT_EQ(mixed[3 + s].request, 1u);
@@ -140,7 +113,7 @@ TEST_F(Stories, SampleDoesNotDependOnBatchCompanions) {
   }
   // Different samples of one prompt differ (own RNG streams), the same seed reproduces.
   EXPECT_NE(solo[0].tokens, solo[1].tokens);
-  auto again = alone.generate({sampled(p1, 1, 42)});
+  auto again = alone.generate({sampled_request(p1, 1, 42)});
   EXPECT_EQ(again[0].tokens, solo[0].tokens);
   // The prompt was prefilled once per request even though its samples were spread over refills.
   EXPECT_EQ(crowded.stats().prefill_tokens, int64_t(p2.size() * 2 + p1.size()));
@@ -189,7 +162,7 @@ TEST_F(Stories, StopStringCutsTextAndReportsStop) {
 TEST_F(Stories, EosEndsWithStop) {
   // A story ends with the next story's BOS (id 1), which llama2.c treats as the end; sampled long enough, some do.
   Engine engine(model, tok.get());
-  auto r = sampled({1}, 4, 3, 300);
+  auto r = sampled_request({1}, 4, 3, 300);
   auto out = engine.generate({r});
   int stopped = 0;
   for (const auto& o : out) {
@@ -207,25 +180,13 @@ TEST_F(Stories, EosEndsWithStop) {
 // SmolLM2-135M-Instruct (the demo GGUF): crucible's chat template + tokenizer + transformer + greedy engine against
 // transformers' output recorded by tests/model/oracles/gguf_greedy.py (test_model_gguf_parity re-runs it live).
 TEST(SmolLM2, ChatTemplatedGreedyMatchesRecordedTransformers) {
-  const char* home = std::getenv("HOME");
-  const std::string gguf = std::string(home ? home : "/root") + "/.cache/crucible/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::string gguf = testing::cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!std::filesystem::exists(gguf)) GTEST_SKIP() << "demo model missing (scripts/setup)";
   std::ifstream in("tests/model/data/smollm2_q4_1_greedy64_transformers.json");
   auto oracle = nlohmann::json::parse(in);
   ASSERT_EQ(oracle.size(), 5u);
   auto tok = text::load_tokenizer(gguf);
-  auto tmpl = text::ChatTemplate::for_model(gguf);
-  std::vector<GenerationRequest> reqs;
-  for (const auto& o : oracle) {
-    const auto templated = tmpl.apply({{"user", o["prompt"].get<std::string>()}}, true);
-    EXPECT_EQ(templated, o["templated"].get<std::string>());
-    GenerationRequest q;
-    q.prompt = tok->encode(templated, false);
-    EXPECT_EQ(q.prompt, o["prompt_ids"].get<std::vector<TokenId>>());
-    q.params.max_new_tokens = 64;
-    q.params.min_new_tokens = 64;  // the oracle ran with min_new_tokens=64: 64 tokens compared on every prompt
-    reqs.push_back(q);
-  }
+  const auto reqs = recorded_greedy_requests(gguf, oracle, *tok, 64);
   Engine engine(load_model(gguf), tok.get());
   auto outs = engine.generate(reqs);
   for (size_t i = 0; i < outs.size(); ++i) {

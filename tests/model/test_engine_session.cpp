@@ -7,34 +7,18 @@
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "model/engine_session.h"
-#include "tests/support/test_support.h"
+#include "tests/model/model_test_support.h"
 
 namespace crucible::model {
 namespace {
 
-std::string stories(const std::string& f) { return testing::shared_dir() + "/models/stories260K/" + f; }
-
-class Session : public ::testing::Test {
+class Session : public StoriesTest {
  protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "../shared/models/stories260K missing";
-    model = load_model(stories("stories260K.bin"));
-    tok = text::load_llama2c_tokenizer(stories("tok512.bin"), 512);
-  }
   GenerationRequest sampled(const std::string& prompt, int64_t k, uint64_t seed, int64_t n = 40) {
-    GenerationRequest r;
-    r.prompt = tok->encode(prompt, true);
-    r.n_samples = k;
-    r.params.temperature = 0.9;
-    r.params.top_p = 0.95;
-    r.params.top_k = 50;
-    r.params.max_new_tokens = n;
-    r.params.seed = seed;
+    auto r = sampled_request(tok->encode(prompt, true), k, seed, n);
     r.params.stop = {"park"};
     return r;
   }
-  Transformer model{nullptr};
-  std::unique_ptr<text::Tokenizer> tok;
 };
 
 TEST_F(Session, RequestsJoiningMidDecodeGetEngineGenerateTokens) {

@@ -12,28 +12,19 @@
 #include "model/text/chat_template.h"
 #include "model/text/gguf.h"
 #include "model/text/tokenizer.h"
-#include "tests/support/test_support.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
+#include "tests/support/oracle.h"
 
 namespace crucible::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string demo_gguf() {
-  const char* cache = std::getenv("CRUCIBLE_CACHE");
-  const char* home = std::getenv("HOME");
-  std::string base = cache && *cache ? cache : std::string(home ? home : "/root") + "/.cache/crucible";
-  return base + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string demo_gguf() { return testing::cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"; }
 
 TEST(GgmlDequant, MatchesGgufPy) {
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   testing::TempDir dir;
-  auto r = testing::run_command({CRUCIBLE_TEST_PYTHON, "tests/model/oracles/ggml_blocks.py", dir.file("b.safetensors")});
+  auto r = testing::run_oracle("tests/model/oracles/ggml_blocks.py", {dir.file("b.safetensors")});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   MappedFile f(dir.file("b.safetensors"));
   auto h = parse_safetensors_header(f.data(), f.size(), "blocks");
@@ -75,11 +66,10 @@ TEST(GgufCheckpoint, SmolLM2ConfigFromMetadata) {
 TEST(GgufParity, SmolLM2GreedyMatchesTransformers) {
   const char* live = std::getenv("CRUCIBLE_LIVE_ORACLE");
   if (!live || std::string(live) != "1") GTEST_SKIP() << "set CRUCIBLE_LIVE_ORACLE=1 to re-run transformers live";
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   if (!fs::exists(demo_gguf())) GTEST_SKIP() << "demo model missing (scripts/setup)";
   testing::TempDir dir;
-  auto r = testing::run_command(
-      {CRUCIBLE_TEST_PYTHON, "tests/model/oracles/gguf_greedy.py", demo_gguf(), "64", dir.file("o.json")});
+  auto r = testing::run_oracle("tests/model/oracles/gguf_greedy.py", {demo_gguf(), "64", dir.file("o.json")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(dir.file("o.json"));
   auto oracle = nlohmann::json::parse(in);
@@ -136,12 +126,11 @@ TEST(GgufSave, TransformersLoadsTheSavedFolderWithItsTokenizer) {
   auto tmpl_gguf = text::ChatTemplate::for_model(demo_gguf()), tmpl_folder = text::ChatTemplate::for_model(folder);
   EXPECT_EQ(tmpl_folder.apply({{"user", "What is 2+2?"}}, true), tmpl_gguf.apply({{"user", "What is 2+2?"}}, true));
 
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   std::ifstream in("tests/model/data/smollm2_q4_1_greedy64_transformers.json");
   cases["greedy"] = nlohmann::json::parse(in);
   std::ofstream(dir.file("cases.json")) << cases.dump();
-  auto r = testing::run_command(
-      {CRUCIBLE_TEST_PYTHON, "tests/model/oracles/hf_saved_check.py", folder, dir.file("cases.json")});
+  auto r = testing::run_oracle("tests/model/oracles/hf_saved_check.py", {folder, dir.file("cases.json")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::cerr << r.out;
 }

@@ -20,23 +20,15 @@
 #include "model/text/chat_template.h"
 #include "model/text/gguf.h"
 #include "model/text/tokenizer.h"
-#include "tests/support/test_support.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
+#include "tests/model/model_test_support.h"
+#include "tests/support/oracle.h"
 
 namespace crucible::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string model_path(const std::string& name) {
-  const char* cache = std::getenv("CRUCIBLE_CACHE");
-  const char* home = std::getenv("HOME");
-  std::string base = cache && *cache ? cache : std::string(home ? home : "/root") + "/.cache/crucible";
-  return base + "/models/" + name;
-}
+std::string model_path(const std::string& name) { return testing::cache_dir() + "/models/" + name; }
 
 #define REQUIRE_MODEL(path)                                                                                   \
   if (!fs::exists(path))                                                                                      \
@@ -52,10 +44,9 @@ std::map<std::string, int> quant_mix(const std::string& path) {
 
 nlohmann::json oracle_for(const std::string& gguf, const std::string& recorded) {
   const char* live = std::getenv("CRUCIBLE_LIVE_ORACLE");
-  if (live && std::string(live) == "1" && fs::exists(CRUCIBLE_TEST_PYTHON)) {
+  if (live && std::string(live) == "1" && testing::has_oracle_python()) {
     testing::TempDir dir;
-    auto r = testing::run_command(
-        {CRUCIBLE_TEST_PYTHON, "tests/model/oracles/gguf_greedy.py", gguf, "32", dir.file("o.json"), "2"});
+    auto r = testing::run_oracle("tests/model/oracles/gguf_greedy.py", {gguf, "32", dir.file("o.json"), "2"});
     if (r.exit_code != 0) ADD_FAILURE() << r.err;
     std::ifstream in(dir.file("o.json"));
     return nlohmann::json::parse(in);
@@ -68,18 +59,7 @@ void expect_greedy_matches(const std::string& gguf, const std::string& recorded)
   const auto oracle = oracle_for(gguf, recorded);
   ASSERT_EQ(oracle.size(), 2u);
   auto tok = text::load_tokenizer(gguf);
-  auto tmpl = text::ChatTemplate::for_model(gguf);
-  std::vector<GenerationRequest> reqs;
-  for (const auto& o : oracle) {
-    const auto templated = tmpl.apply({{"user", o["prompt"].get<std::string>()}}, true);
-    EXPECT_EQ(templated, o["templated"].get<std::string>());
-    GenerationRequest q;
-    q.prompt = tok->encode(templated, false);
-    EXPECT_EQ(q.prompt, o["prompt_ids"].get<std::vector<TokenId>>());
-    q.params.max_new_tokens = 32;
-    q.params.min_new_tokens = 32;  // the oracle ran with min_new_tokens=32: all 32 compared on every prompt
-    reqs.push_back(q);
-  }
+  const auto reqs = recorded_greedy_requests(gguf, oracle, *tok, 32);
   Engine engine(load_model(gguf), tok.get());
   auto outs = engine.generate(reqs);
   ASSERT_EQ(outs.size(), 2u);

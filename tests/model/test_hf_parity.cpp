@@ -7,11 +7,7 @@
 
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
-#include "tests/support/test_support.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
+#include "tests/support/oracle.h"
 
 namespace crucible::model {
 namespace {
@@ -21,9 +17,9 @@ namespace fs = std::filesystem;
 class HfParity : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!fs::exists(CRUCIBLE_TEST_PYTHON)) return;
+    if (!testing::has_oracle_python()) return;
     dir_ = new testing::TempDir();
-    auto r = testing::run_command({CRUCIBLE_TEST_PYTHON, "tests/model/oracles/hf_logits.py", "make", dir_->path()});
+    auto r = testing::run_oracle("tests/model/oracles/hf_logits.py", {"make", dir_->path()});
     made_ = r.exit_code == 0;
     if (!made_) std::cerr << r.out << r.err;
   }
@@ -32,7 +28,7 @@ class HfParity : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+    CRUCIBLE_REQUIRE_ORACLE();
     ASSERT_TRUE(made_) << "oracle script failed";
   }
 
@@ -63,8 +59,7 @@ class HfParity : public ::testing::Test {
 
     const auto saved = dir_->file(name + "_saved");
     save_hf_folder(model, saved);
-    auto r = testing::run_command({CRUCIBLE_TEST_PYTHON, "tests/model/oracles/hf_logits.py", "check", saved,
-                                   folder + "/oracle.safetensors"});
+    auto r = testing::run_oracle("tests/model/oracles/hf_logits.py", {"check", saved, folder + "/oracle.safetensors"});
     EXPECT_EQ(r.exit_code, 0) << name << ": transformers on crucible's saved folder: " << r.out << r.err;
     std::cerr << name << " (saved by crucible, loaded by transformers): " << r.out;
   }

@@ -11,11 +11,7 @@
 #include "model/checkpoint.h"
 #include "model/engine.h"
 #include "model/text/tokenizer.h"
-#include "tests/support/test_support.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
+#include "tests/support/oracle.h"
 
 namespace crucible::model {
 namespace {
@@ -23,10 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string demo_gguf() {
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "/root") + "/.cache/crucible/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string demo_gguf() { return testing::cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"; }
 
 json top_json(const std::vector<TopLogprob>& top) {
   json out = json::array();
@@ -78,9 +71,9 @@ void add_cases(json& cases, const std::string& path, Transformer model, const st
 }
 
 TEST(Logprobs, WithinTolOfTransformersOnQwen2Qwen3Llama3AndSmolLM2) {
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   testing::TempDir dir;
-  auto made = testing::run_command({CRUCIBLE_TEST_PYTHON, "tests/model/oracles/hf_logprobs.py", "make", dir.path()});
+  auto made = testing::run_oracle("tests/model/oracles/hf_logprobs.py", {"make", dir.path()});
   ASSERT_EQ(made.exit_code, 0) << made.out << made.err;
   json cases = json::array();
   for (const char* name : {"qwen2", "qwen3", "llama3"}) {
@@ -103,7 +96,7 @@ TEST(Logprobs, WithinTolOfTransformersOnQwen2Qwen3Llama3AndSmolLM2) {
   }
   const std::string path = dir.file("cases.json");
   std::ofstream(path) << cases.dump();
-  auto r = testing::run_command({CRUCIBLE_TEST_PYTHON, "tests/model/oracles/hf_logprobs.py", "check", path});
+  auto r = testing::run_oracle("tests/model/oracles/hf_logprobs.py", {"check", path});
   std::cerr << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }

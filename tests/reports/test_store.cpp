@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "reports/sqlite.h"
 #include "reports/store.h"
+#include "reports/store_migrations.h"
 #include "tests/reports/store_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -182,7 +183,14 @@ TEST(Store, ExportImportRoundTrip) {
   TempDir dir;
   Store src = Store::open(dir.file("a.db"));
   auto p = populate(src);
-  for (int i = 0; i < 3; ++i) src.insert_sample(make_sample(p.run_id, p.problem_ids[i], 0, i == 1));
+  // Sample 1 carries packed logprobs (eval --store-logprobs): bytes of every value, NUL and 0xff included.
+  std::string packed;
+  for (int b = 0; b < 256; ++b) packed.push_back(static_cast<char>(b));
+  for (int i = 0; i < 3; ++i) {
+    auto smp = make_sample(p.run_id, p.problem_ids[i], 0, i == 1);
+    if (i == 1) smp.logprobs = packed;
+    src.insert_sample(smp);
+  }
   src.put_scores({{p.run_id, "gsm8k", "pass@1", 1, 1.0 / 3, 0.0, 1.0, 3}});
   src.add_train_step({p.run_id, 5, {{"loss", 0.25}}});
   std::stringstream buf;
@@ -199,7 +207,9 @@ TEST(Store, ExportImportRoundTrip) {
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(samples[i].completion, src_samples[i].completion);
     EXPECT_EQ(samples[i].correct, src_samples[i].correct);
+    EXPECT_EQ(dst.sample_logprobs(samples[i].id), src.sample_logprobs(src_samples[i].id)) << i;
   }
+  EXPECT_EQ(dst.sample_logprobs(samples[1].id), packed);
   EXPECT_EQ(dst.run_scores(id).size(), 1u);
   EXPECT_EQ(dst.run_train_steps(id).at(0).metrics["loss"], 0.25);
   EXPECT_EQ(dst.get_run(id)->identity, "id-1");
@@ -211,29 +221,54 @@ TEST(Store, ExportImportRoundTrip) {
   EXPECT_EQ(dst.list_runs().size(), before);
 }
 
-TEST(Store, ImportOfBrokenFileWritesNothing) {
-  TempDir dir;
+// An export of one graded sample with packed logprobs, from a fresh store in `dir`.
+std::string one_sample_export(const TempDir& dir) {
   Store src = Store::open(dir.file("a.db"));
   auto p = populate(src);
-  src.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true));
+  auto smp = make_sample(p.run_id, p.problem_ids[0], 0, true);
+  smp.logprobs = "packed";
+  src.insert_sample(smp);
   std::stringstream buf;
   src.export_run(p.run_id, buf);
-  std::string text = buf.str();
+  return buf.str();
+}
+
+// Imports `text` (named `source`) into a fresh store, which must refuse it and keep nothing; returns the error.
+std::string refused_import(const TempDir& dir, const std::string& text, const std::string& source) {
+  Store dst = Store::open(dir.file("b.db"));
+  std::istringstream in(text);
+  std::string error;
+  try {
+    dst.import_run(in, source);
+    ADD_FAILURE() << "imported";
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  EXPECT_TRUE(dst.list_runs().empty());
+  return error;
+}
+
+TEST(Store, ImportOfBrokenFileWritesNothing) {
+  TempDir dir;
+  const std::string text = one_sample_export(dir);
   // Damage the sample line: its problem_id refers to nothing.
   auto pos = text.find("\"type\":\"sample\"");
   ASSERT_NE(pos, std::string::npos);
   auto line_start = text.rfind('\n', pos) + 1;
-  std::string broken = text.substr(0, line_start) + "{\"type\":\"sample\",\"problem_id\":999}\n";
-  Store dst = Store::open(dir.file("b.db"));
-  std::istringstream in(broken);
-  try {
-    dst.import_run(in, "broken.jsonl");
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("broken.jsonl:"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("problem_id"), std::string::npos) << e.what();
-  }
-  EXPECT_TRUE(dst.list_runs().empty());
+  const std::string error =
+      refused_import(dir, text.substr(0, line_start) + "{\"type\":\"sample\",\"problem_id\":999}\n", "broken.jsonl");
+  EXPECT_NE(error.find("broken.jsonl:"), std::string::npos) << error;
+  EXPECT_NE(error.find("problem_id"), std::string::npos) << error;
+}
+
+TEST(Store, ImportRefusesLogprobsThatAreNotBase64) {
+  TempDir dir;
+  std::string text = one_sample_export(dir);
+  const auto at = text.find("\"logprobs\":\"");
+  ASSERT_NE(at, std::string::npos) << "the export carries the sample's logprobs";
+  text.insert(at + 12, "*");
+  const std::string error = refused_import(dir, text, "bad.jsonl");
+  EXPECT_NE(error.find("logprobs"), std::string::npos) << error;
 }
 
 TEST(Store, SampleKeysComeFromTheIndexAlone) {
@@ -265,27 +300,16 @@ TEST(Store, SampleKeysComeFromTheIndexAlone) {
 
 namespace {
 // Turns a current store back into a version-3 file: `runs` with v3's CHECK (no training kinds), migration 4 not
-// recorded. Done the way migration 4 is (table rebuild with foreign keys off), so every other row stays.
+// recorded. Done the way migration 4 is (table rebuild with foreign keys off), so every other row stays. v3's `runs`
+// is migration 1's, as released (a released migration is never edited), so it is taken from there.
 void downgrade_to_v3(Store& s) {
-  s.connection().exec(R"SQL(
-PRAGMA foreign_keys = OFF;
-BEGIN;
-CREATE TABLE runs_v3 (
-  id                INTEGER PRIMARY KEY AUTOINCREMENT,
-  name              TEXT NOT NULL,
-  kind              TEXT NOT NULL CHECK (kind IN ('eval', 'grpo', 'distill')),
-  model_id          INTEGER REFERENCES models(id),
-  config_json       TEXT NOT NULL DEFAULT '{}',
-  protocol          TEXT NOT NULL DEFAULT '',
-  identity          TEXT NOT NULL DEFAULT '',
-  seed              INTEGER NOT NULL DEFAULT 0,
-  crucible_version  TEXT NOT NULL,
-  git_sha           TEXT NOT NULL,
-  host              TEXT NOT NULL,
-  started_at        TEXT NOT NULL,
-  ended_at          TEXT,
-  status            TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))
-);
+  const std::string m1 = store_migration_sql(1);
+  const size_t begin = m1.find("CREATE TABLE runs (");
+  const size_t end = m1.find("\n);", begin);
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string runs_v3 = "CREATE TABLE runs_v3" + m1.substr(begin + 17, end + 3 - (begin + 17));
+  s.connection().exec("PRAGMA foreign_keys = OFF;\nBEGIN;\n" + runs_v3 + R"SQL(
 INSERT INTO runs_v3 SELECT * FROM runs;
 DELETE FROM sqlite_sequence WHERE name = 'runs_v3';
 INSERT INTO sqlite_sequence (name, seq) SELECT 'runs_v3', seq FROM sqlite_sequence WHERE name = 'runs';

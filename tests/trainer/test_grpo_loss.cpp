@@ -11,12 +11,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/test_support.h"
+#include "tests/support/oracle.h"
 #include "trainer/grpo_loss.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
 
 namespace crucible::trainer {
 namespace {
@@ -47,10 +43,9 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
 class GrpoLossVsTrl : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!fs::exists(CRUCIBLE_TEST_PYTHON)) return;
+    if (!testing::has_oracle_python()) return;
     dir_ = new testing::TempDir();
-    auto r = testing::run_command(
-        {CRUCIBLE_TEST_PYTHON, "tests/trainer/oracles/trl_grpo_loss.py", "make", dir_->file("oracle.json")});
+    auto r = testing::run_oracle("tests/trainer/oracles/trl_grpo_loss.py", {"make", dir_->file("oracle.json")});
     if (r.exit_code != 0) {
       std::cerr << r.out << r.err;
       return;
@@ -65,7 +60,7 @@ class GrpoLossVsTrl : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+    CRUCIBLE_REQUIRE_ORACLE();
     ASSERT_NE(oracle_, nullptr) << "oracle script failed";
   }
   static testing::TempDir* dir_;

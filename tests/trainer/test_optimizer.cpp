@@ -11,12 +11,8 @@
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
-#include "tests/support/test_support.h"
+#include "tests/support/oracle.h"
 #include "trainer/optimizer.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
 
 namespace crucible::trainer {
 namespace {
@@ -32,10 +28,10 @@ torch::Tensor synthetic_grad(const std::string& name, const torch::Tensor& p, in
 }
 
 void run_case(const OptimConfig& oc, int64_t steps) {
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   testing::TempDir dir;
   const std::string oracle = "tests/trainer/oracles/optim_oracle.py";
-  auto made = testing::run_command({CRUCIBLE_TEST_PYTHON, oracle, "make", dir.path()});
+  auto made = testing::run_oracle(oracle, {"make", dir.path()});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   auto model = model::load_model(dir.file("model"), torch::kCPU, torch::kFloat64);
   Optimizer opt(model, oc, steps);
@@ -57,7 +53,7 @@ void run_case(const OptimConfig& oc, int64_t steps) {
     entries.push_back({item.key(), "F64", t.sizes().vec(), t.data_ptr(), static_cast<uint64_t>(t.nbytes())});
   }
   model::write_safetensors(dir.file("crucible_final.safetensors"), entries, {});
-  auto r = testing::run_command({CRUCIBLE_TEST_PYTHON, oracle, "check", dir.path()});
+  auto r = testing::run_oracle(oracle, {"check", dir.path()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::printf("%s", r.out.c_str());
 }

@@ -13,13 +13,9 @@
 #include "model/safetensors.h"
 #include "model/text/chat_template.h"
 #include "model/text/tokenizer.h"
-#include "tests/support/test_support.h"
+#include "tests/support/oracle.h"
 #include "trainer/sft_data.h"
 #include "trainer/sft_step.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
 
 namespace crucible::trainer {
 namespace {
@@ -42,9 +38,9 @@ void write_grads(const std::string& path, const std::map<std::string, torch::Ten
 
 TEST(Sft, LossAndGradientsEqualTrlSftTrainerPackedUnpackedAndCheckpointed) {
   CRUCIBLE_REQUIRE_SHARED();
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   testing::TempDir dir;
-  auto made = testing::run_command({CRUCIBLE_TEST_PYTHON, kOracle, "make", dir.path()});
+  auto made = testing::run_oracle(kOracle, {"make", dir.path()});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const std::string model_dir = dir.file("model");
   auto model = model::load_model(model_dir, torch::kCPU, torch::kFloat64);
@@ -76,7 +72,7 @@ TEST(Sft, LossAndGradientsEqualTrlSftTrainerPackedUnpackedAndCheckpointed) {
     EXPECT_TRUE(torch::allclose(grads["packed_checkpointed"][n], grads["packed"][n], 1e-12, 1e-15)) << n;
   }
   std::ofstream(dir.file("crucible.json")) << out.dump();
-  auto r = testing::run_command({CRUCIBLE_TEST_PYTHON, kOracle, "check", dir.path()});
+  auto r = testing::run_oracle(kOracle, {"check", dir.path()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::printf("%s", r.out.c_str());
 }

@@ -13,11 +13,7 @@
 #include "model/text/chat_template.h"
 #include "model/text/tokenizer.h"
 #include "reports/store.h"
-#include "tests/support/test_support.h"
-
-#ifndef CRUCIBLE_TEST_PYTHON
-#define CRUCIBLE_TEST_PYTHON ""
-#endif
+#include "tests/support/oracle.h"
 
 namespace crucible {
 namespace {
@@ -69,7 +65,7 @@ TEST(SftCli, LossFallsStepFoldersLoadInTransformersAndRunIsStored) {
   EXPECT_FALSE(fs::exists(out + "/step-4")) << "the last step is the final folder";
 
   // transformers loads the folders: same chat-template ids, same logits as crucible computes from them.
-  if (!fs::exists(CRUCIBLE_TEST_PYTHON)) GTEST_SKIP() << "oracle venv missing (run scripts/setup)";
+  CRUCIBLE_REQUIRE_ORACLE();
   for (const std::string folder : {out + "/step-2", out}) {
     auto tok = text::load_tokenizer(folder);
     auto tmpl = text::ChatTemplate::for_model(folder);
@@ -88,7 +84,7 @@ TEST(SftCli, LossFallsStepFoldersLoadInTransformersAndRunIsStored) {
                             {"ids", ids},
                             {"logits", dir.file("logits.safetensors")}};
     std::ofstream(fs::path(folder).parent_path() / "probe.json") << probe.dump();
-    auto c = testing::run_command({CRUCIBLE_TEST_PYTHON, "tests/trainer/oracles/sft_oracle.py", "check-saved", folder});
+    auto c = testing::run_oracle("tests/trainer/oracles/sft_oracle.py", {"check-saved", folder});
     EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
     std::printf("%s", c.out.c_str());
   }
