@@ -18,6 +18,7 @@
 #include "core/sha256.h"
 #include "harness/eval.h"
 #include "harness/native_backend.h"
+#include "harness/render_prompt.h"
 #include "kernels/torch/token_logprobs.h"
 #include "model/engine.h"
 #include "model/generation_model.h"
@@ -157,19 +158,6 @@ struct Rollout {
   std::vector<float> old_logp, ref_logp;  // mu > 1 / IS correction; beta > 0
 };
 
-// The prompt exactly as the eval harness's native backend renders it (harness/engine/native_backend.cpp, render()):
-// the model's chat template with the generation prompt, then the assistant prefix; plain lines without a template.
-std::string render_prompt(const model::GenerationModel& gm, const harness::BuiltPrompt& p) {
-  if (gm.chat_template) {
-    std::vector<text::ChatMessage> messages;
-    for (const auto& m : p.messages) messages.push_back({m.role, m.content});
-    return gm.chat_template->apply(messages, /*add_generation_prompt=*/true) + p.assistant_prefix;
-  }
-  std::string text;
-  for (const auto& m : p.messages) text += m.content + "\n";
-  return text + p.assistant_prefix;
-}
-
 uint64_t mix(uint64_t a, uint64_t b) { return model::sample_seed(a, static_cast<int64_t>(b)); }
 // A stable 64-bit key of a problem (std::hash differs between standard libraries; seeds must not).
 uint64_t sha256_prefix64(const std::string& s) { return std::stoull(sha256_hex(s).substr(0, 16), nullptr, 16); }
@@ -194,7 +182,7 @@ std::vector<Rollout> generate(const GrpoConfig& c, model::GenerationModel& gm, m
       r.task = tasks[t];
       r.group = first_group + static_cast<int64_t>(t);
       r.prompt = harness::build_prompt(problem, src.info, src.config.prompt, src.grader->option_order(problem, g));
-      const std::string text = render_prompt(gm, r.prompt);
+      const std::string text = harness::render_prompt(gm.chat_template, r.prompt);  // as eval renders it
       r.prompt_hash = sha256_hex(text);
       if (g == 0 || text != last_text) {
         model::GenerationRequest req;
@@ -384,15 +372,7 @@ UpdateStats update(const GrpoConfig& c, model::Transformer& m, std::vector<Rollo
     auto out = grpo_loss(lc, mb, counts);
     out.loss.backward();
     u.loss += out.loss.item<double>();
-    auto& s = u.sums;
-    const auto& x = out.metrics;
-    s.tokens += x.tokens;
-    s.kl_sum += x.kl_sum;
-    s.entropy_sum += x.entropy_sum;
-    s.clip_count += x.clip_count;
-    s.clip_low_sum += x.clip_low_sum;
-    s.clip_high_sum += x.clip_high_sum;
-    s.clip_region_sum += x.clip_region_sum;
+    u.sums += out.metrics;
   }
   return u;
 }

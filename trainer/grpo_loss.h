@@ -50,6 +50,18 @@ struct LossMetrics {
   double clip_count = 0;  // tokens (token level) or sequences (sequence level)
   double clip_low_sum = 0, clip_high_sum = 0, clip_region_sum = 0;  // ratio clipped below / above / either
   double policy_loss = 0;  // this micro-batch's loss before the step normalisation (TRL's policy_loss)
+  // Sums a step's micro-batches (policy_loss too: the step's per-micro-batch losses added).
+  LossMetrics& operator+=(const LossMetrics& x) {
+    tokens += x.tokens;
+    kl_sum += x.kl_sum;
+    entropy_sum += x.entropy_sum;
+    clip_count += x.clip_count;
+    clip_low_sum += x.clip_low_sum;
+    clip_high_sum += x.clip_high_sum;
+    clip_region_sum += x.clip_region_sum;
+    policy_loss += x.policy_loss;
+    return *this;
+  }
 };
 
 struct LossOutput {
