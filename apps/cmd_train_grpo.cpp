@@ -108,6 +108,9 @@ void setup(CLI::App& app, Globals& g, Action& action) {
                   "train only this top fraction of tokens by entropy (1: all; 0.2: the 80/20 rule)")
       ->capture_default_str();
   cmd->add_flag("--dynamic-sampling", c.dynamic_sampling, "drop groups of equal rewards and refill them (DAPO)");
+  cmd->add_flag("--skip-zero-advantage,!--no-skip-zero-advantage", c.skip_zero_advantage,
+                "no backward for sequences of advantage 0 when beta = 0 (their gradient is exactly 0)")
+      ->capture_default_str();
   cmd->add_option("--max-refill-rounds", c.max_refill_rounds, "bound on dynamic sampling's refills per step")
       ->capture_default_str();
   cmd->add_option("--solve-rate", f->solve_rate, "LO:HI curriculum: problems whose pass rate in --from-run is in it");

@@ -25,6 +25,7 @@
 #include "reports/store.h"
 #include "trainer/checkpoint.h"
 #include "trainer/grpo_loss.h"
+#include "trainer/grpo_update.h"
 #include "trainer/optimizer.h"
 #include "trainer/run_log.h"
 
@@ -145,18 +146,20 @@ std::vector<Task> pick_tasks(const GrpoConfig& c, const std::vector<Source>& sou
 
 // ---- rollouts ------------------------------------------------------------------------------------------------
 
-struct Rollout {
+struct Rollout : TrainSequence {  // + prompt_ids, completion_ids, sampler_logp, finish, advantage, old/ref logp
   Task task;
   int64_t group = 0;  // index of its group in the step
   harness::BuiltPrompt prompt;
   std::string prompt_hash;
-  std::vector<int64_t> prompt_ids, completion_ids;  // completion: every drawn token, the EOS that ended it included
-  std::vector<double> sampler_logp;                 // under the distribution sampled from (temperature, top-p)
-  std::string text, finish;
+  std::string text;
   RewardTerms reward;
-  double advantage = 0;
-  std::vector<float> old_logp, ref_logp;  // mu > 1 / IS correction; beta > 0
 };
+
+Sequences pointers(std::vector<Rollout>& rs) {
+  Sequences out;
+  for (auto& r : rs) out.push_back(&r);
+  return out;
+}
 
 uint64_t mix(uint64_t a, uint64_t b) { return model::sample_seed(a, static_cast<int64_t>(b)); }
 // A stable 64-bit key of a problem (std::hash differs between standard libraries; seeds must not).
@@ -223,158 +226,6 @@ void score(const GrpoConfig& c, const std::vector<Source>& sources, std::vector<
     r.reward = src.rewarder->score(src.problems[r.task.problem], r.prompt, r.text, r.finish,
                                    static_cast<int64_t>(r.completion_ids.size()), c.max_tokens);
   }
-}
-
-// ---- the trainer's logprobs -------------------------------------------------------------------------------------
-
-// One micro-batch. Its rollouts' distinct prompts (a group's G samples share one) run through the model once, their
-// completions after them (Transformer::forward_hidden_prefixed): P*S + B*T positions instead of B*(S+T).
-struct Batch {
-  model::TransformerImpl::PrefixedInputs in;
-  torch::Tensor positions_N, targets_N, has_token_BT;
-  int64_t B = 0, T = 0;
-};
-
-Batch make_batch(const std::vector<Rollout>& rs, size_t begin, size_t end, torch::Device device) {
-  Batch b;
-  b.B = static_cast<int64_t>(end - begin);
-  std::map<std::vector<int64_t>, int64_t> prompt_row;  // distinct prompt -> its row
-  std::vector<const std::vector<int64_t>*> prompts;
-  std::vector<int64_t> prompt_of;
-  int64_t S = 0;
-  for (size_t i = begin; i < end; ++i) {
-    auto [it, added] = prompt_row.emplace(rs[i].prompt_ids, static_cast<int64_t>(prompts.size()));
-    if (added) prompts.push_back(&it->first);
-    prompt_of.push_back(it->second);
-    S = std::max<int64_t>(S, static_cast<int64_t>(rs[i].prompt_ids.size()));
-    b.T = std::max<int64_t>(b.T, static_cast<int64_t>(rs[i].completion_ids.size()));
-  }
-  b.T = std::max<int64_t>(b.T, 1);
-  const int64_t P = static_cast<int64_t>(prompts.size()), PS = P * S;
-  std::vector<int64_t> prompt_tokens(static_cast<size_t>(PS), 0), prompt_len, tokens(static_cast<size_t>(b.B * b.T), 0);
-  for (int64_t p = 0; p < P; ++p) {
-    std::copy(prompts[p]->begin(), prompts[p]->end(), prompt_tokens.begin() + p * S);
-    prompt_len.push_back(static_cast<int64_t>(prompts[p]->size()));
-  }
-  std::vector<int64_t> positions, targets;
-  std::vector<uint8_t> has(static_cast<size_t>(b.B * b.T), 0);
-  for (int64_t row = 0; row < b.B; ++row) {
-    const auto& r = rs[begin + static_cast<size_t>(row)];
-    const int64_t p = prompt_of[static_cast<size_t>(row)];
-    std::copy(r.completion_ids.begin(), r.completion_ids.end(), tokens.begin() + row * b.T);
-    for (size_t j = 0; j < r.completion_ids.size(); ++j) {
-      // Completion token j is predicted by the hidden state of the position before it: the prompt's last for j = 0.
-      positions.push_back(j == 0 ? p * S + prompt_len[static_cast<size_t>(p)] - 1
-                                 : PS + row * b.T + static_cast<int64_t>(j) - 1);
-      targets.push_back(r.completion_ids[j]);
-      has[static_cast<size_t>(row * b.T) + j] = 1;
-    }
-  }
-  auto i64 = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64).to(device); };
-  b.in.prompt_tokens_PS = i64(prompt_tokens).view({P, S});
-  b.in.prompt_len_P = i64(prompt_len);
-  b.in.tokens_BT = i64(tokens).view({b.B, b.T});
-  b.in.prompt_of_B = i64(prompt_of);
-  b.positions_N = i64(positions);
-  b.targets_N = i64(targets);
-  b.has_token_BT = torch::tensor(has, torch::kUInt8).view({b.B, b.T}).to(torch::kBool).to(device);
-  return b;
-}
-
-// Per-token logprobs and entropies [B, T] (zero at padding) at `temperature` (TRL divides the logits by the rollout
-// temperature too), never a [B, S, V] tensor: the chunked op over the completion positions' hidden states.
-std::pair<torch::Tensor, torch::Tensor> token_logprobs_BT(model::Transformer& m, const Batch& b, double temperature,
-                                                          int64_t chunk) {
-  auto hidden_RD = m->forward_hidden_prefixed(b.in);
-  auto hidden_ND = hidden_RD.index_select(0, b.positions_N);
-  auto out = kernels::token_logprobs(hidden_ND, m->lm_head_weight(), b.targets_N, temperature, chunk);
-  auto zeros = torch::zeros({b.B, b.T}, out.logp_N.options());
-  return {zeros.index_put({b.has_token_BT}, out.logp_N), zeros.index_put({b.has_token_BT}, out.entropy_N.detach())};
-}
-
-// Detached logprobs of every rollout under `m` (old logprobs for mu > 1 / IS; the reference's for beta).
-void score_logprobs(model::Transformer& m, std::vector<Rollout>& rs, const GrpoConfig& c, torch::Device device,
-                    std::vector<float> Rollout::*field) {
-  torch::NoGradGuard ng;
-  for (size_t begin = 0; begin < rs.size(); begin += static_cast<size_t>(c.micro_batch)) {
-    const size_t end = std::min(rs.size(), begin + static_cast<size_t>(c.micro_batch));
-    auto b = make_batch(rs, begin, end, device);
-    auto logp_BT = token_logprobs_BT(m, b, c.temperature, c.logprob_chunk).first.to(torch::kCPU).contiguous();
-    for (size_t i = begin; i < end; ++i) {
-      const float* row = logp_BT.data_ptr<float>() + static_cast<int64_t>(i - begin) * b.T;
-      rs[i].*field = std::vector<float>(row, row + rs[i].completion_ids.size());
-    }
-  }
-}
-
-torch::Tensor padded(const std::vector<Rollout>& rs, size_t begin, size_t end, int64_t T,
-                     const std::function<double(const Rollout&, size_t)>& value, torch::Device device) {
-  auto t = torch::zeros({static_cast<int64_t>(end - begin), T}, torch::kFloat32);
-  auto a = t.accessor<float, 2>();
-  for (size_t i = begin; i < end; ++i)
-    for (size_t j = 0; j < rs[i].completion_ids.size(); ++j)
-      a[static_cast<int64_t>(i - begin)][static_cast<int64_t>(j)] = static_cast<float>(value(rs[i], j));
-  return t.to(device);
-}
-
-// ---- one optimizer step over a generation batch -------------------------------------------------------------------
-
-struct UpdateStats {
-  LossMetrics sums;  // summed over micro-batches
-  double loss = 0;
-  double mismatch_abs_sum = 0, mismatch_max = 0, mismatch_k3_sum = 0, mismatch_tokens = 0;
-};
-
-UpdateStats update(const GrpoConfig& c, model::Transformer& m, std::vector<Rollout>& rs, torch::Device device,
-                   bool measure_mismatch) {
-  UpdateStats u;
-  StepCounts counts;
-  counts.sequences = static_cast<int64_t>(rs.size());
-  counts.micro_batches = (counts.sequences + c.micro_batch - 1) / c.micro_batch;
-  auto trains = [&](const Rollout& r) { return !(c.mask_truncated && r.finish == "length"); };
-  for (const auto& r : rs) counts.tokens += trains(r) ? static_cast<double>(r.completion_ids.size()) : 0.0;
-  GrpoLossConfig lc = c.loss;
-  lc.max_completion_length = c.max_tokens;
-  const bool have_old = !rs.empty() && !rs[0].old_logp.empty();
-
-  for (size_t begin = 0; begin < rs.size(); begin += static_cast<size_t>(c.micro_batch)) {
-    const size_t end = std::min(rs.size(), begin + static_cast<size_t>(c.micro_batch));
-    auto b = make_batch(rs, begin, end, device);
-    auto [logp_BT, entropy_BT] = token_logprobs_BT(m, b, c.temperature, c.logprob_chunk);
-    MicroBatch mb;
-    mb.logp_BT = logp_BT;
-    mb.entropy_BT = entropy_BT;
-    auto train_row = torch::zeros({b.B, 1}, torch::kBool);
-    std::vector<double> adv;
-    for (size_t i = begin; i < end; ++i) {
-      train_row[static_cast<int64_t>(i - begin)][0] = trains(rs[i]);
-      adv.push_back(rs[i].advantage);
-    }
-    mb.mask_BT = b.has_token_BT.logical_and(train_row.to(device)).to(torch::kFloat32);
-    mb.advantages_B = torch::tensor(adv, torch::kFloat64).to(torch::kFloat32).to(device);
-    if (have_old) mb.old_logp_BT = padded(rs, begin, end, b.T, [](auto& r, size_t j) { return r.old_logp[j]; }, device);
-    if (c.loss.beta != 0.0)
-      mb.ref_logp_BT = padded(rs, begin, end, b.T, [](auto& r, size_t j) { return r.ref_logp[j]; }, device);
-    auto sampler_BT = padded(rs, begin, end, b.T, [](auto& r, size_t j) { return r.sampler_logp[j]; }, device);
-    if (c.is_mode) {
-      auto old = have_old ? mb.old_logp_BT : logp_BT.detach();
-      mb.is_ratio_BT = importance_sampling_ratio(old, sampler_BT, b.has_token_BT, *c.is_mode, c.is_min, c.is_max);
-    }
-    if (measure_mismatch) {  // sampler vs trainer on the same weights: what the engine drew from vs what we score
-      torch::NoGradGuard ng;
-      auto has = b.has_token_BT.to(torch::kFloat32);
-      auto d = (logp_BT.detach() - sampler_BT) * has;
-      u.mismatch_abs_sum += d.abs().sum().item<double>();
-      u.mismatch_max = std::max(u.mismatch_max, d.abs().max().item<double>());
-      u.mismatch_k3_sum += ((torch::exp(d) - d - 1) * has).sum().item<double>();
-      u.mismatch_tokens += has.sum().item<double>();
-    }
-    auto out = grpo_loss(lc, mb, counts);
-    out.loss.backward();
-    u.loss += out.loss.item<double>();
-    u.sums += out.metrics;
-  }
-  return u;
 }
 
 // DAPO dynamic sampling: keep groups whose rewards differ; returns how many groups were dropped.
@@ -521,8 +372,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
         auto adv = group_advantages(torch::tensor(totals, torch::kFloat64), c.group_size, c.scale_rewards);
         for (size_t i = 0; i < rollouts.size(); ++i) rollouts[i].advantage = adv[static_cast<int64_t>(i)].item<double>();
       }
-      if (c.num_iterations > 1 || c.is_mode) score_logprobs(m, rollouts, c, device, &Rollout::old_logp);
-      if (c.loss.beta != 0.0) score_logprobs(ref, rollouts, c, device, &Rollout::ref_logp);
+      if (c.num_iterations > 1 || c.is_mode) score_logprobs(m, pointers(rollouts), c, device, &TrainSequence::old_logp);
+      if (c.loss.beta != 0.0) score_logprobs(ref, pointers(rollouts), c, device, &TrainSequence::ref_logp);
       store_rollouts(run.store(), run.id(), sources, rollouts, step, next_index);
 
       double acc = 0, fmt_ok = 0, len = 0, trunc = 0, rsum = 0, rsq = 0;
@@ -548,7 +399,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     Json metrics = rollout_metrics;
     if (!fresh) metrics["seconds_rollout"] = 0.0;  // mu > 1: this step reuses the batch generated before
     UpdateStats u;
-    if (!rollouts.empty()) u = update(c, m, rollouts, device, fresh);
+    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), device, fresh);
     auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
     const auto& s = u.sums;
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
@@ -562,6 +413,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
                     {"clip_low_frac", ratio(s.clip_low_sum, s.clip_count)},
                     {"clip_high_frac", ratio(s.clip_high_sum, s.clip_count)},
                     {"seconds_update", since(t1)},
+                    {"sequences_backward", u.sequences_backward},
+                    {"sequences_skipped", u.sequences_skipped},
                     {"seconds", since(t0)}});
     if (fresh) {
       metrics["mismatch_abs_mean"] = ratio(u.mismatch_abs_sum, u.mismatch_tokens);

@@ -49,6 +49,7 @@ struct GrpoConfig {
   GrpoLossConfig loss;                 // beta defaults to R1's 0.001 (set in default_grpo_config)
   bool mask_truncated = false;         // DAPO: a length-cut sample trains no token
   bool dynamic_sampling = false;       // DAPO: drop groups of equal rewards, refill
+  bool skip_zero_advantage = true;     // no backward for sequences whose gradient is exactly 0 (grpo_update.h)
   int64_t max_refill_rounds = 4;       // bound on dynamic sampling's extra generation rounds per step
   std::optional<IsMode> is_mode;       // truncated IS correction sampler -> trainer (off by default)
   std::optional<double> is_min;

@@ -78,6 +78,7 @@ nlohmann::json GrpoConfig::to_json() const {
                       {"loss", trainer::to_json(loss)},
                       {"mask_truncated", mask_truncated},
                       {"dynamic_sampling", dynamic_sampling},
+                      {"skip_zero_advantage", skip_zero_advantage},
                       {"max_refill_rounds", max_refill_rounds},
                       {"is_mode", is_mode ? is_mode_name(*is_mode) : "off"},
                       {"is_max", is_max},

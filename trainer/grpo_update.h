@@ -1,0 +1,54 @@
+// The update half of a GRPO step (trainer/README.md, steps 6 and 8): the trainer's logprobs of stored rollouts and
+// the accumulated gradient of one optimizer step over a generation batch. Split from grpo.cpp so the update can be
+// tested on crafted sequences (tests/trainer/test_grpo_update.cpp) without an engine or a grader.
+//
+// Shape legend: B sequences in a micro-batch, T padded completion length, N completion tokens of a micro-batch.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "model/transformer.h"
+#include "trainer/grpo.h"
+#include "trainer/grpo_loss.h"
+
+namespace crucible::trainer {
+
+// What the update needs of one rollout (grpo.cpp's Rollout adds the task, prompt, text and reward terms).
+struct TrainSequence {
+  std::vector<int64_t> prompt_ids, completion_ids;  // completion: every drawn token, the EOS that ended it included
+  std::vector<double> sampler_logp;                 // under the distribution sampled from (temperature, top-p)
+  std::string finish;                               // "length" when cut at max_tokens
+  double advantage = 0;
+  std::vector<float> old_logp, ref_logp;  // mu > 1 / IS correction; beta > 0
+};
+using Sequences = std::vector<TrainSequence*>;  // a generation batch, groups contiguous
+
+// Detached logprobs of every sequence's completion under `m` into `field` (old logprobs; the reference's for beta).
+void score_logprobs(model::Transformer& m, const Sequences& rs, const GrpoConfig& c, torch::Device device,
+                    std::vector<float> TrainSequence::*field);
+
+// True when the sequence's gradient is exactly zero and no other sequence's loss depends on it being in the
+// micro-batch: advantage 0 (a group whose rewards are all equal), beta 0 (no KL term), and a loss whose
+// normaliser does not depend on the micro-batch's content (not bnpo, no top-entropy quantile). Every policy term
+// of grpo_loss is the advantage times something finite, so such a sequence adds 0 to the loss and to every
+// gradient: it needs no backward. (TRL and verl run it through forward and backward anyway.)
+bool zero_gradient(const GrpoConfig& c, const TrainSequence& s);
+
+struct UpdateStats {
+  LossMetrics sums;  // summed over micro-batches (skipped sequences add their tokens and entropies)
+  double loss = 0;
+  double mismatch_abs_sum = 0, mismatch_max = 0, mismatch_k3_sum = 0, mismatch_tokens = 0;
+  int64_t sequences_backward = 0, sequences_skipped = 0;
+};
+
+// Accumulates one optimizer step's gradient into the parameters' .grad (micro-batches of c.micro_batch sequences,
+// each loss normalised over the whole step: StepCounts). Sequences for which zero_gradient() holds skip the backward
+// when c.skip_zero_advantage; they still run a no-grad forward so the step's entropy and the sampler/trainer
+// mismatch (`measure_mismatch`) cover every token. Every trainable parameter leaves with a defined gradient (zeros
+// when nothing trained), so AdamW's moments and weight decay advance exactly as after a backward of zeros.
+UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs, torch::Device device,
+                              bool measure_mismatch);
+
+}  // namespace crucible::trainer
