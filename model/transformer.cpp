@@ -9,6 +9,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <tuple>
@@ -154,8 +155,11 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens_BT) {
 namespace {
 
 // One decoder layer of the training forward. `mask` (bool, true = may attend) undefined: plain causal attention.
+// `segments` (packed rows, B = 1): the lengths of the examples laid end to end along T, each attending causally to
+// itself only: one causal SDPA per example instead of one over the whole row under a block-diagonal mask (the same
+// result; the masked blocks are never computed). Empty: `mask` (bool, true = may attend) or plain causal.
 torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& mask) {
+                          const torch::Tensor& sin, const torch::Tensor& mask, const std::vector<int64_t>& segments) {
   const int64_t B = h_BTD.size(0), T = h_BTD.size(1);
   auto& a = *layer.self_attn;
   auto x = layer.input_layernorm(h_BTD);
@@ -168,11 +172,25 @@ torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, c
   }
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
-  std::optional<torch::Tensor> m;
-  if (mask.defined()) m = mask;
-  auto o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), m, 0.0,
-                                                 /*is_causal=*/!mask.defined(), std::nullopt,
-                                                 /*enable_gqa=*/a.n_heads != a.n_kv_heads);
+  const bool gqa = a.n_heads != a.n_kv_heads;
+  torch::Tensor o_BHTE;
+  if (segments.size() > 1) {
+    auto qt = q.transpose(1, 2), kt = k.transpose(1, 2), vt = v.transpose(1, 2);
+    std::vector<torch::Tensor> parts;
+    int64_t start = 0;
+    for (int64_t len : segments) {
+      parts.push_back(at::scaled_dot_product_attention(qt.narrow(2, start, len), kt.narrow(2, start, len),
+                                                       vt.narrow(2, start, len), std::nullopt, 0.0,
+                                                       /*is_causal=*/true, std::nullopt, gqa));
+      start += len;
+    }
+    o_BHTE = torch::cat(parts, 2);
+  } else {
+    std::optional<torch::Tensor> m;
+    if (mask.defined()) m = mask;
+    o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), m, 0.0,
+                                              /*is_causal=*/!mask.defined(), std::nullopt, gqa);
+  }
   auto h = h_BTD + a.o_proj(o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
   return h + layer.mlp(layer.post_attention_layernorm(h));
 }
@@ -184,12 +202,19 @@ torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, c
 // since backward may run on another thread (CUDA) where it is off.
 struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor h_BTD, torch::Tensor cos,
-                               torch::Tensor sin, torch::Tensor mask, int64_t layer_address) {
+                               torch::Tensor sin, int64_t layer_address, std::vector<int64_t> segments,
+                               torch::Tensor mask) {
+    // `mask` is never undefined here (autograd inputs must have a device): an empty tensor stands for "no mask"
+    // (per-example or plain causal attention).
     ctx->saved_data["layer"] = layer_address;
+    ctx->saved_data["segments"] = segments;
+    if (mask.numel() == 0) mask = torch::Tensor();
     ctx->saved_data["autocast_cuda"] = at::autocast::is_autocast_enabled(at::kCUDA);
     ctx->saved_data["autocast_cpu"] = at::autocast::is_autocast_enabled(at::kCPU);
-    ctx->save_for_backward({h_BTD, cos, sin, mask});
-    return train_layer(*reinterpret_cast<DecoderLayerImpl*>(layer_address), h_BTD, cos, sin, mask);
+    ctx->saved_data["has_mask"] = mask.defined();
+    ctx->save_for_backward(mask.defined() ? torch::autograd::variable_list{h_BTD, cos, sin, mask}
+                                          : torch::autograd::variable_list{h_BTD, cos, sin});
+    return train_layer(*reinterpret_cast<DecoderLayerImpl*>(layer_address), h_BTD, cos, sin, mask, segments);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
@@ -203,12 +228,13 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
       const bool was_cuda = at::autocast::is_autocast_enabled(at::kCUDA), was_cpu = at::autocast::is_autocast_enabled(at::kCPU);
       at::autocast::set_autocast_enabled(at::kCUDA, ac_cuda);
       at::autocast::set_autocast_enabled(at::kCPU, ac_cpu);
-      out = train_layer(*layer, h, saved[1], saved[2], saved[3]);
+      const torch::Tensor mask = ctx->saved_data["has_mask"].toBool() ? saved[3] : torch::Tensor();
+      out = train_layer(*layer, h, saved[1], saved[2], mask, ctx->saved_data["segments"].toIntVector());
       at::autocast::set_autocast_enabled(at::kCUDA, was_cuda);
       at::autocast::set_autocast_enabled(at::kCPU, was_cpu);
       torch::autograd::backward({out}, {grad_out[0]});
     }
-    return {h.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {h.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -225,7 +251,21 @@ torch::Tensor TransformerImpl::forward_hidden(const torch::Tensor& tokens_BT, co
   // mask_B1TT (bool, true = may attend), or undefined for plain causal attention (SDPA's is_causal, cheapest).
   torch::Tensor mask;
   const bool window = config_.sliding_window && *config_.sliding_window < T;
-  if (in.seg_BT.defined() || window) {
+  // A packed row (B = 1, segment ids laid end to end) attends per example when no sliding window cuts an example.
+  std::vector<int64_t> segments;
+  if (in.seg_BT.defined() && B == 1) {
+    auto seg = in.seg_BT.to(torch::kCPU, torch::kInt64).contiguous();
+    const int64_t* id = seg.data_ptr<int64_t>();
+    for (int64_t t = 0; t < T; ++t) {
+      if (t == 0 || id[t] != id[t - 1]) segments.push_back(0);
+      ++segments.back();
+    }
+    const int64_t longest = segments.empty() ? 0 : *std::max_element(segments.begin(), segments.end());
+    if (config_.sliding_window && *config_.sliding_window < longest) segments.clear();
+  }
+  if (!segments.empty()) {
+    // the causal mask of each example is SDPA's is_causal
+  } else if (in.seg_BT.defined() || window) {
     auto i = torch::arange(T, i64);
     auto rel_TT = i.unsqueeze(1) - i.unsqueeze(0);  // query index - key index
     auto allowed = (rel_TT >= 0).unsqueeze(0);      // [1, T, T]
@@ -239,9 +279,10 @@ torch::Tensor TransformerImpl::forward_hidden(const torch::Tensor& tokens_BT, co
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
     if (in.checkpoint_layers && torch::GradMode::is_enabled())
-      h_BTD = CheckpointedLayer::apply(h_BTD, cos, sin, mask, reinterpret_cast<int64_t>(layer));
+      h_BTD = CheckpointedLayer::apply(h_BTD, cos, sin, reinterpret_cast<int64_t>(layer), segments,
+                                       mask.defined() ? mask : torch::zeros({0}, torch::kBool));
     else
-      h_BTD = train_layer(*layer, h_BTD, cos, sin, mask);
+      h_BTD = train_layer(*layer, h_BTD, cos, sin, mask, segments);
   }
   return model->norm(h_BTD);
 }
