@@ -9,6 +9,11 @@ with loss dapo, beta 0, mu 1, temperature 1, and generate exactly --max-tokens t
 = max: the end token is masked until then on both sides), so both do the same work per step. A step is rollout +
 rewards + logprobs + backward + AdamW. The first step (warm-up: allocation, oneDNN packing, first-call overheads) is
 left out of the mean on both sides. TRL runs with use_vllm=False (transformers' generate), fp32, on the CPU.
+
+crucible runs twice: as shipped (sequences of advantage 0 skip the backward: exact, trainer/grpo_update.h) and with
+--no-skip (every sequence through forward and backward, as TRL runs them: crucible's time when every group's rewards
+differ). Each step's skipped / trained sequence counts are printed: the first ratio depends on how many groups the
+model solves all-or-nothing, the second does not.
 """
 import argparse
 import json
@@ -42,8 +47,8 @@ def hf_folder():
     return HF_DIR
 
 
-def run_crucible(a, model, prompts, work):
-    cmd = [a.bench, model, prompts, "--steps", str(a.steps), "--prompts-per-step", str(a.prompts_per_step),
+def run_crucible(a, model, prompts, work, skip=True):
+    cmd = [a.bench, model, prompts, "--skip-zero-advantage", "1" if skip else "0", "--steps", str(a.steps), "--prompts-per-step", str(a.prompts_per_step),
            "--group-size", str(a.group_size), "--max-tokens", str(a.max_tokens), "--micro-batch", str(a.micro_batch)]
     t = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -108,6 +113,7 @@ def main():
     ap.add_argument("--micro-batch", type=int, default=8)
     ap.add_argument("--bench", default=os.path.join(ROOT, "build/bin/bench_grpo_step"))
     ap.add_argument("--only", choices=["crucible", "trl"])
+    ap.add_argument("--skip-only", action="store_true", help="crucible as shipped only (no --no-skip run)")
     ap.add_argument("--out", help="also write the result JSON here (TRL's logger prints dicts on stdout)")
     a = ap.parse_args()
     model = hf_folder()
@@ -117,6 +123,8 @@ def main():
     res = {"config": vars(a), "model": model}
     if a.only != "trl":
         res["crucible"] = run_crucible(a, model, prompts, work)
+        if not a.skip_only:
+            res["crucible_no_skip"] = run_crucible(a, model, prompts, work, skip=False)
     if a.only != "crucible":
         res["trl"] = run_trl(a, model, prompts, work)
 
@@ -124,11 +132,16 @@ def main():
         xs = xs[1:] if len(xs) > 1 else xs
         return sum(xs) / len(xs)
 
-    for side in ("crucible", "trl"):
+    for side in ("crucible", "crucible_no_skip", "trl"):
         if side in res:
             res[side]["mean_step_s"] = mean_after_first(res[side]["step_seconds"])
     if "crucible" in res and "trl" in res:
         res["speedup"] = res["trl"]["mean_step_s"] / res["crucible"]["mean_step_s"]
+        if "crucible_no_skip" in res:
+            res["speedup_no_skip"] = res["trl"]["mean_step_s"] / res["crucible_no_skip"]["mean_step_s"]
+        skipped = sum(s["sequences_skipped"] for s in res["crucible"]["steps"])
+        total = skipped + sum(s["sequences_backward"] for s in res["crucible"]["steps"])
+        res["skipped_fraction"] = skipped / total if total else 0.0
     text = json.dumps(res, indent=2)
     if a.out:
         with open(a.out, "w") as f:

@@ -2,12 +2,13 @@
 // `crucible train grpo`), for bench_grpo.py's ratio against TRL and for a GPU device check.
 //
 //   bench_grpo_step MODEL PROMPTS.jsonl [--steps N] [--prompts-per-step P] [--group-size G] [--max-tokens T]
-//                   [--micro-batch M] [--device D] [--dtype DT]
+//                   [--micro-batch M] [--device D] [--dtype DT] [--skip-zero-advantage 0|1]
 //
 // Every completion is exactly T tokens (the end token masked until then), loss dapo, beta 0, mu 1, temperature 1.
 // Prints one JSON object: per-step seconds (total, rollout, update), the mean over steps 2..N (step 1 pays the
 // first-call costs: allocation, oneDNN packing), the trained tokens per step, and the largest sampler/trainer
-// logprob mismatch seen.
+// logprob mismatch seen, and per step how many sequences went through backward and how many were skipped (advantage 0:
+// trainer/grpo_update.h).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     else if (k == "--micro-batch") c.micro_batch = std::stoll(v);
     else if (k == "--device") c.device = v;
     else if (k == "--dtype") c.dtype = v;
+    else if (k == "--skip-zero-advantage") c.skip_zero_advantage = v != "0";
     else {
       std::fprintf(stderr, "bench_grpo_step: unknown flag %s\n", k.c_str());
       return 2;
@@ -68,7 +70,10 @@ int main(int argc, char** argv) {
     for (const auto& s : store.run_train_steps(r.run_id)) {
       const auto& m = s.metrics;
       steps.push_back({{"step", s.step}, {"seconds", m["seconds"]}, {"seconds_rollout", m["seconds_rollout"]},
-                       {"seconds_update", m["seconds_update"]}, {"tokens", m["tokens"]}});
+                       {"seconds_update", m["seconds_update"]}, {"tokens", m["tokens"]},
+                       {"accuracy", m["accuracy"]}, {"reward_std", m["reward_std"]},
+                       {"sequences_backward", m.value("sequences_backward", 0)},
+                       {"sequences_skipped", m.value("sequences_skipped", 0)}});
       mismatch = std::max(mismatch, m.value("mismatch_abs_max", 0.0));
       if (s.step > 1 || c.steps == 1) {
         sum += m["seconds"].get<double>();
@@ -76,6 +81,7 @@ int main(int argc, char** argv) {
       }
     }
     nlohmann::json out = {{"model", c.model}, {"device", c.device},       {"steps", steps},
+                          {"skip_zero_advantage", c.skip_zero_advantage},
                           {"mean_step_s", n ? sum / static_cast<double>(n) : 0.0},
                           {"mismatch_abs_max", mismatch}, {"status", r.status}};
     std::printf("%s\n", out.dump(2).c_str());
