@@ -1,4 +1,6 @@
 // GrpoConfig (trainer/grpo.h): R1's defaults, validation naming the flag, the JSON stored with the run.
+#include <filesystem>
+
 #include "core/error.h"
 #include "trainer/grpo.h"
 
@@ -48,6 +50,15 @@ void GrpoConfig::validate() const {
   if (save_every < 0) bad("--save-every", "must be >= 0");
   if (eval_every < 0) bad("--eval-every", "must be >= 0");
   if (eval_every > 0 && eval_suite.empty()) bad("--eval-suite", "required with --eval-every");
+  if (eval_every > 0) {
+    // The step folders are evaluated as HF folders: they need a tokenizer to carry over, which a llama2.c
+    // checkpoint does not have in HF form (checkpoint.h). Fail now, not after the first --eval-every steps.
+    const std::filesystem::path m(model);
+    if (!std::filesystem::is_directory(m) && m.extension() != ".gguf") {
+      bad("--eval-every", "needs a start model with an HF tokenizer (HF folder or .gguf); '" + model +
+                              "' is a llama2.c checkpoint, whose step folders hold weights only");
+    }
+  }
   if (logprob_chunk < 1) bad("--logprob-chunk", "must be >= 1");
   rewards.validate("command line");
   optim.validate("command line");

@@ -82,6 +82,67 @@ TEST(GrpoCli, TwoStepsStoredWithEveryMetric) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("out/step-2")));
 }
 
+void write_prompts(const std::string& path) {
+  std::ofstream f(path);
+  f << R"({"id": "a", "prompt": "Lily had 2 cats and got 3 more. How many cats?", "answer": "5"})" << "\n"
+    << R"({"id": "b", "prompt": "Tom had 7 balls and lost 4. How many balls?", "answer": "3"})" << "\n"
+    << R"({"id": "c", "prompt": "One day a bird saw 4 trees and then 4 more. How many trees?", "answer": "8"})" << "\n"
+    << R"({"id": "d", "prompt": "Sue had 9 pens and gave away 2. How many pens?", "answer": "7"})" << "\n";
+}
+
+// DAPO dynamic sampling: stories260K never answers, so every group is flat: each round drops its groups and draws
+// new prompts, up to --max-refill-rounds, and the step trains on nothing (still one train_steps row, no crash).
+TEST(GrpoCli, DynamicSamplingDropsFlatGroupsAndRefillsUpToTheBound) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_prompts(dir.file("prompts.jsonl"));
+  const auto db = dir.file("c.db");
+  auto r = run_command({crucible_binary(), "--json", "--db", db, "train", "grpo", "--model", stories("stories260K.bin"),
+                        "--tokenizer", stories("tok512.bin"), "--prompts", dir.file("prompts.jsonl"), "--out",
+                        dir.file("out"), "--steps", "1", "--prompts-per-step", "2", "--group-size", "3",
+                        "--max-tokens", "6", "--beta", "0", "--dynamic-sampling", "--max-refill-rounds", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto out = nlohmann::json::parse(r.out);
+  auto store = Store::open_read_only(db);
+  auto steps = store.run_train_steps(out["run_id"].get<int64_t>());
+  ASSERT_EQ(steps.size(), 1u);
+  // Round 0 draws 2 prompts, rounds 1 and 2 refill the 2 missing groups each: 6 flat groups dropped.
+  EXPECT_EQ(steps[0].metrics["filtered_groups"].get<int64_t>(), 6) << steps[0].metrics.dump();
+  EXPECT_EQ(steps[0].metrics["tokens"].get<double>(), 0.0);
+  EXPECT_NE(r.err.find("every group had equal rewards after 2 refills"), std::string::npos) << r.err;
+}
+
+// Curriculum: --solve-rate LO:HI --from-run RUN keeps the problems whose pass rate in a stored eval lies in [LO, HI].
+TEST(GrpoCli, SolveRateCurriculumPicksFromAStoredEval) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  const auto data = testing::shared_dir() + "/data";
+  if (!std::filesystem::exists(data + "/gsm8k")) GTEST_SKIP() << "../shared/data/gsm8k missing";
+  testing::TempDir dir;
+  const auto db = dir.file("c.db");
+  auto e = run_command({crucible_binary(), "--json", "--db", db, "eval", "--model", stories("stories260K.bin"),
+                        "--tokenizer", stories("tok512.bin"), "--suite", "gsm8k", "--data-dir", data, "--limit", "3",
+                        "--samples", "2", "--max-tokens", "6", "--name", "base-eval"});
+  ASSERT_EQ(e.exit_code, 0) << e.out << e.err;
+  auto grpo = [&](const std::string& range) {
+    return run_command({crucible_binary(), "--json", "--db", db, "train", "grpo", "--model",
+                        stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--suite", "gsm8k",
+                        "--data-dir", data, "--limit", "3", "--out", dir.file("out-" + range), "--steps", "1",
+                        "--prompts-per-step", "2", "--group-size", "2", "--max-tokens", "4", "--beta", "0",
+                        "--solve-rate", range, "--from-run", "base-eval"});
+  };
+  // Every problem was missed (pass rate 0): 0:0 keeps them all and trains.
+  auto r = grpo("0:0");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto store = Store::open_read_only(db);
+  auto samples = store.run_samples(nlohmann::json::parse(r.out)["run_id"].get<int64_t>());
+  EXPECT_EQ(samples.size(), 4u);
+  // None lies in [0.5, 1]: a clear error naming the run, exit 2, nothing trained.
+  r = grpo("0.5:1");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("base-eval"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("solve rate"), std::string::npos) << r.err;
+}
+
 TEST(GrpoCli, BadFlagsNameTheFlag) {
   auto r = run_command({crucible_binary(), "train", "grpo", "--model", "x.bin", "--prompts", "p.jsonl", "--out", "o",
                         "--group-size", "1"});
@@ -91,6 +152,11 @@ TEST(GrpoCli, BadFlagsNameTheFlag) {
                    "--loss-type", "ppo"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("--loss-type"), std::string::npos) << r.err;
+  // --eval-every evaluates HF step folders: a llama2.c start has no HF tokenizer to give them; refused up front.
+  r = run_command({crucible_binary(), "train", "grpo", "--model", "x.bin", "--prompts", "p.jsonl", "--out", "o",
+                   "--eval-every", "1", "--eval-suite", "gsm8k"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--eval-every"), std::string::npos) << r.err;
 }
 
 }  // namespace
