@@ -11,24 +11,14 @@
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "tests/support/test_support.h"
+#include "tests/support/tiny_model.h"
 #include "trainer/checkpoint.h"
 
 namespace crucible::trainer {
 namespace {
 namespace fs = std::filesystem;
 
-model::ModelConfig tiny() {
-  model::ModelConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 8;
-  c.tie_word_embeddings = true;
-  return c;
-}
+model::ModelConfig tiny() { return testing::tiny_model_config({}); }
 
 TEST(Checkpoint, StepAndFinalFoldersLoadBackWithTheirTokenizer) {
   testing::TempDir dir;

@@ -9,21 +9,15 @@
 
 #include <vector>
 
+#include "tests/support/tiny_model.h"
 #include "trainer/grpo_update.h"
 
 namespace crucible::trainer {
 namespace {
 
 model::ModelConfig tiny() {
-  model::ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  return c;
+  return testing::tiny_model_config({.vocab = 40, .hidden = 32, .intermediate = 48, .layers = 2, .heads = 4,
+                                     .kv_heads = 2, .head_dim = 8, .tied = false});
 }
 
 model::Transformer make_model() {
