@@ -15,13 +15,13 @@ namespace {
 
 using testing::crucible_binary;
 using testing::run_command;
-using testing::shared_dir;
 
-std::string stories(const std::string& f) { return shared_dir() + "/models/stories260K/" + f; }
+// The llama2.c demo model and its tokenizer, in ../shared.
+std::string stories(const std::string& file) { return testing::shared_dir() + "/models/stories260K/" + file; }
 
 TEST(DistillCli, TracesExportSftEndToEnd) {
-  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
-  const std::string data = shared_dir() + "/data";
+  CRUCIBLE_REQUIRE_SHARED();
+  const std::string data = testing::shared_dir() + "/data";
   std::string planted;
   {
     std::ifstream f(data + "/math500/test.jsonl");
@@ -111,7 +111,7 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
   // sft on the run's kept traces: a train-sft run that records where its data came from.
   r = run_command({crucible_binary(), "--json", "--db", db, "distill", "sft", "--student", stories("stories260K.bin"),
                    "--tokenizer", stories("tok512.bin"), "--traces", std::to_string(run_id), "--out",
-                   dir.file("student"), "--steps", "2", "--batch-tokens", "64", "--max-seq-len", "64", "--lr", "1e-3"});
+                   dir.file("student"), "--steps", "2", "--batch-tokens", "256", "--max-seq-len", "256", "--lr", "1e-3"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto sft = nlohmann::json::parse(r.out);
   EXPECT_EQ(sft["status"], "completed");
