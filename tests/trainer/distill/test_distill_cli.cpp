@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "harness/logprob_pack.h"
 #include "reports/store.h"
 #include "tests/support/test_support.h"
 
@@ -41,7 +42,8 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
   const std::vector<std::string> traces_cmd = {
       crucible_binary(), "--json", "--db", db, "distill", "traces", "--teacher", stories("stories260K.bin"),
       "--tokenizer", stories("tok512.bin"), "--prompts", dir.file("prompts.jsonl"), "--samples", "2",
-      "--max-tokens", "24", "--seed", "3", "--data-dir", data, "--filters", "repetition,exact_dup,near_dup,decontam"};
+      "--max-tokens", "24", "--seed", "3", "--data-dir", data, "--filters", "repetition,exact_dup,near_dup,decontam",
+      "--top-logprobs", "3"};
   auto r = run_command(traces_cmd);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto out = nlohmann::json::parse(r.out);
@@ -75,6 +77,20 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
       }
     }
     EXPECT_EQ(stored_kept, kept);
+    // --top-logprobs 3: every token of every trace carries the teacher's 3 best alternatives, most likely first
+    // (what `--kd topk:K` is to train on).
+    EXPECT_EQ(run->config["distill"]["top_logprobs"], 3);
+    for (const auto& s : store.run_samples(run_id)) {
+      auto packed = store.sample_logprobs(s.id);
+      ASSERT_TRUE(packed) << "sample " << s.id;
+      auto tokens = harness::unpack_logprobs(*packed, "test");
+      ASSERT_EQ(static_cast<int64_t>(tokens.size()), s.completion_tokens);
+      for (const auto& t : tokens) {
+        ASSERT_EQ(t.top.size(), 3u);
+        EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
+        EXPECT_LE(t.logprob, t.top[0].logprob + 1e-6);
+      }
+    }
   }
 
   // The identical command resumes: nothing generated again, the same funnel.
