@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "harness/graders.h"
+#include "harness/logprob_pack.h"
 #include "harness/prompts_file.h"
 
 namespace crucible::distill {
@@ -171,6 +172,37 @@ std::vector<KeptTrace> kept_traces(Store& store, const RunRecord& run) {
       k.prompt.push_back({turn.value("role", ""), turn.value("content", "")});
     k.response = d->value("assistant_prefix", "") + s.completion;
     out.push_back(std::move(k));
+  }
+  return out;
+}
+
+std::vector<TeacherTopK> kept_teacher_topk(Store& store, const RunRecord& run, int64_t k) {
+  const std::string where = fmt::format("{}: run {}", store.path(), run.id);
+  if (k < 1) throw InputError("--kd", "", "topk:K needs K >= 1");
+  const auto stored_n = run.config.contains("distill") ? run.config["distill"].value("top_logprobs", int64_t{0}) : 0;
+  if (stored_n < k)
+    throw InputError(where, "config.distill.top_logprobs",
+                     fmt::format("the traces were stored with {} alternatives per token, --kd asks for {} (run "
+                                 "`distill traces` with --top-logprobs {} or more)", stored_n, k, k));
+  std::vector<TeacherTopK> out;
+  for (const auto& kept : kept_traces(store, run)) {
+    const std::string sample_where = fmt::format("{} sample {}", where, kept.sample_id);
+    auto packed = store.sample_logprobs(kept.sample_id);
+    if (!packed) throw InputError(sample_where, "logprobs", "none stored");
+    TeacherTopK t;
+    t.sample_id = kept.sample_id;
+    t.k = k;
+    for (const auto& tok : harness::unpack_logprobs(*packed, sample_where)) {
+      if (tok.token_id < 0)
+        throw InputError(sample_where, "token_id", "the teacher reported tokens as text only: KD needs its token ids");
+      t.token_ids.push_back(tok.token_id);
+      for (int64_t j = 0; j < k; ++j) {
+        const bool have = j < static_cast<int64_t>(tok.top.size()) && tok.top[static_cast<size_t>(j)].token_id >= 0;
+        t.top_ids.push_back(have ? tok.top[static_cast<size_t>(j)].token_id : -1);
+        t.top_logprobs.push_back(have ? static_cast<float>(tok.top[static_cast<size_t>(j)].logprob) : 0.0f);
+      }
+    }
+    out.push_back(std::move(t));
   }
   return out;
 }

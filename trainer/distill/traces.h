@@ -69,6 +69,21 @@ struct KeptTrace {
 // or holds kept traces of a confidential suite (their prompts are not stored).
 std::vector<KeptTrace> kept_traces(Store& store, const RunRecord& run);
 
+// What `--kd topk:K` trains on, per kept trace: the completion's tokens as the teacher sampled them and, at each, the
+// teacher's K most likely tokens with their logprobs (stored at trace time by --top-logprobs N >= K, as
+// harness/logprob_pack.h packs them), padded with id -1 where the teacher reported fewer. Flattened [T * K].
+struct TeacherTopK {
+  int64_t sample_id = 0;
+  int64_t k = 0;
+  std::vector<int32_t> token_ids;      // [T]
+  std::vector<int32_t> top_ids;        // [T * K]
+  std::vector<float> top_logprobs;     // [T * K]
+};
+
+// InputError (naming the run and the field) when the run stored fewer than `k` alternatives per token, a kept trace
+// has no logprobs, or a token has no id (an endpoint that reports tokens as text only: KD needs the teacher's ids).
+std::vector<TeacherTopK> kept_teacher_topk(Store& store, const RunRecord& run, int64_t k);
+
 // Writes `{"messages": [turns…, {"role": "assistant", …}]}` per kept trace (TRL / LLaMA-Factory conversational
 // form); returns how many.
 int64_t export_kept(const std::vector<KeptTrace>& kept, std::ostream& out);

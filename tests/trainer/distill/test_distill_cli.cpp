@@ -7,7 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "harness/logprob_pack.h"
+#include "trainer/distill/traces.h"
 #include "reports/store.h"
 #include "tests/support/test_support.h"
 
@@ -90,6 +92,20 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
         EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
         EXPECT_LE(t.logprob, t.top[0].logprob + 1e-6);
       }
+    }
+    // The KD targets of the kept traces: K = 2 of the 3 stored; asking for more than were stored names the field.
+    auto topk = distill::kept_teacher_topk(store, *run, 2);
+    ASSERT_EQ(static_cast<int64_t>(topk.size()), kept);
+    for (const auto& t : topk) {
+      EXPECT_EQ(t.top_ids.size(), 2 * t.token_ids.size());
+      EXPECT_EQ(t.top_logprobs.size(), t.top_ids.size());
+      EXPECT_FALSE(t.token_ids.empty());
+    }
+    try {
+      distill::kept_teacher_topk(store, *run, 4);
+      ADD_FAILURE() << "k = 4 > 3 stored";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("top_logprobs"), std::string::npos) << e.what();
     }
   }
 
