@@ -3,6 +3,9 @@
 // trainer/distill/traces.h. `distill sft` (cmd_distill_sft.cpp) trains, so the front hands it to crucible-torch.
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "apps/cli.h"
@@ -98,7 +101,10 @@ int run_export(const Globals& g, const std::string& run_ref, const std::string& 
     out.flush();
     if (!out) throw RunError("writing " + tmp + " failed");
   }
-  std::rename(tmp.c_str(), out_path.c_str());
+  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw RunError(fmt::format("cannot move {} to {}: {}", tmp, out_path, std::strerror(errno)));
+  }
   if (g.json) print_json(nlohmann::json{{"run_id", run->id}, {"traces", n}, {"out", out_path}}.dump(2));
   else fmt::print("{} kept traces of run {} written to {}\n", n, run->id, out_path);
   return 0;

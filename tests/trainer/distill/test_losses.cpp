@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -93,6 +94,7 @@ TEST(TopKKd, EqualsTheDirectFloat64Formula) {
     auto r = topk_kd_loss(to_tensor(student), torch::tensor(targets, torch::kInt64), ids_t, to_tensor(lps), alpha);
     const double expected = direct_kd(student, targets, ids, lps, alpha);
     EXPECT_NEAR(r.loss.item<double>(), expected, kTol) << "alpha " << alpha;
+    std::printf("alpha %.1f: float64 |diff| %.2e\n", alpha, std::abs(r.loss.item<double>() - expected));
     // float32 logits (the trainer's) stay close too.
     auto r32 = topk_kd_loss(to_tensor(student).to(torch::kFloat32), torch::tensor(targets, torch::kInt64), ids_t,
                             to_tensor(lps).to(torch::kFloat32), alpha);
@@ -149,7 +151,8 @@ TEST(GeneralizedJsd, EqualsTrlDistillationTrainer) {
     for (size_t i = 0; i < betas.size(); ++i) {
       const double ours = generalized_jsd_loss(s, t, betas[i], temperature).item<double>();
       EXPECT_NEAR(ours, trl[i].get<double>(), kTol) << "beta " << betas[i] << " temperature " << temperature;
-      std::cout << "beta " << betas[i] << " T " << temperature << ": ours " << ours << " trl " << trl[i] << "\n";
+      std::printf("beta %.1f temperature %.1f: ours %.12f trl %.12f |diff| %.2e\n", betas[i], temperature, ours,
+                  trl[i].get<double>(), std::abs(ours - trl[i].get<double>()));
     }
   }
 }
