@@ -103,14 +103,8 @@ EvalSetup from_flags(const EvalArgs& a) {
   auto suite_names = split_commas(a.suites);
   if (suite_names.empty()) throw InputError("--suite", "", "name at least one suite (or give --resume RUN alone)");
   for (const auto& name : suite_names) {
-    const auto& info = harness::find_suite(name);
-    harness::SuitePlan sp;
-    sp.config = harness::resolve_config(a.preset, info, a.overrides);
-    sp.data = harness::load_suite(info, data_dir);
-    if (sp.config.limit > 0 && static_cast<int64_t>(sp.data.problems.size()) > sp.config.limit)
-      sp.data.problems.resize(static_cast<size_t>(sp.config.limit));
-    sp.grader = harness::make_grader(info, sp.config, plan.code_limits);
-    plan.suites.push_back(std::move(sp));
+    plan.suites.push_back(harness::plan_suite(harness::load_suite(harness::find_suite(name), data_dir), a.preset,
+                                              a.overrides, plan.code_limits));
   }
   std::string shown = remote ? a.remote.model : a.model.substr(a.model.find_last_of('/') + 1);
   plan.name = a.name.empty() ? fmt::format("{}:{}", shown, a.suites) : a.name;

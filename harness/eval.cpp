@@ -53,6 +53,17 @@ uint64_t sample_seed(uint64_t run_seed, const std::string& suite, const std::str
   return first_u64(h.digest());
 }
 
+SuitePlan plan_suite(LoadedSuite data, const std::string& preset, const Overrides& overrides,
+                     const CodeLimits& limits) {
+  SuitePlan sp;
+  sp.config = resolve_config(preset, data.info, overrides);
+  if (sp.config.limit > 0 && static_cast<int64_t>(data.problems.size()) > sp.config.limit)
+    data.problems.resize(static_cast<size_t>(sp.config.limit));
+  sp.grader = make_grader(data.info, sp.config, limits);
+  sp.data = std::move(data);
+  return sp;
+}
+
 std::string run_identity(const ModelIdentity& model, const EvalPlan& plan) {
   nlohmann::json id = {{"version", kSampleIdentityVersion},
                        {"model", {{"content_hash", model.content_hash}, {"template_hash", model.template_hash}}},
@@ -63,6 +74,7 @@ std::string run_identity(const ModelIdentity& model, const EvalPlan& plan) {
                             {"loader_version", s.data.info.version},
                             {"data_sha256", s.data.sha256},
                             {"config", to_json(s.config)}});
+  if (plan.run_kind != "eval") id["kind"] = plan.run_kind;  // eval identities stay as they were
   // The grader version is deliberately not part of the identity: `crucible regrade` re-scores stored generations.
   return sha256_hex(id.dump());
 }
@@ -197,7 +209,7 @@ EvalSummary run_eval(Backend& backend, const EvalPlan& plan, Store& store, const
   } else {
     RunRecord r;
     r.name = plan.name;
-    r.kind = "eval";
+    r.kind = plan.run_kind;
     r.model_id = model_id;
     r.config = config;
     r.protocol = plan.preset;

@@ -44,6 +44,9 @@ struct EvalPlan {
   // Ask the backend for each generated token's logprob and keep them with the sample (table sample_logprobs,
   // harness/logprob_pack.h). Not part of the run's identity: the samples are the same with or without.
   bool store_logprobs = false;
+  // The stored run's kind: "eval", or "distill" for a teacher's traces (trainer/distill/traces.h). A kind other than
+  // "eval" is part of the identity, so the same teacher and data as an eval make a run of their own.
+  std::string run_kind = "eval";
 };
 
 struct Progress {
@@ -75,6 +78,11 @@ struct EvalSummary {
   double tokens_per_s = 0;
   std::vector<SuiteScores> suites;
 };
+
+// One suite of a plan: `data` cut to the config's --limit, the preset's config with `overrides`, the suite's grader
+// (its code run under `limits`). eval, distill traces and GRPO's suites are planned alike.
+SuitePlan plan_suite(LoadedSuite data, const std::string& preset, const Overrides& overrides,
+                     const CodeLimits& limits);
 
 std::string run_identity(const ModelIdentity& model, const EvalPlan& plan);
 uint64_t sample_seed(uint64_t run_seed, const std::string& suite, const std::string& problem_key, int64_t sample_index);

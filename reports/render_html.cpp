@@ -359,6 +359,19 @@ std::string render_html(const Json& report) {
       for (const auto& c : r["train_curves"]) out += train_chart(r, c, fmt::format("c{}", chart++));
   }
 
+  for (const auto& r : report["runs"]) {
+    if (r["funnel"].is_null()) continue;  // distillation traces: what is left after each filter
+    const Json& f = r["funnel"];
+    out += fmt::format("<h2>Trace funnel: {}</h2>\n<table><tr><th>stage</th><th>passed alone</th><th>left</th></tr>\n"
+                       "<tr><td>generated</td><td></td><td>{}</td></tr>\n",
+                       esc(r["name"].get<std::string>()), f["generated"].get<int64_t>());
+    for (const auto& s : f["stages"])
+      out += fmt::format("<tr><td>{}{}</td><td>{}</td><td>{}</td></tr>\n", esc(s["filter"].get<std::string>()),
+                         s["enabled"].get<bool>() ? "" : " (off)", s["passed"].get<int64_t>(),
+                         s["remaining"].get<int64_t>());
+    out += fmt::format("<tr><td><b>kept</b></td><td></td><td><b>{}</b></td></tr></table>\n", f["kept"].get<int64_t>());
+  }
+
   out += "<h2>Definitions</h2>\n<dl>\n";
   for (const auto& [key, text] : report["notes"].items())
     out += fmt::format("<dt>{}</dt><dd>{}</dd>\n", esc(key), esc(text.get<std::string>()));

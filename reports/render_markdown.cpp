@@ -136,6 +136,22 @@ std::string render_markdown(const Json& report) {
       }
   }
 
+  for (const auto& r : report["runs"]) {
+    // Distillation traces: how many traces are left after each filter, in funnel order.
+    if (r["funnel"].is_null()) continue;
+    const Json& f = r["funnel"];
+    out += fmt::format("\n## Trace funnel: {}\n\n| stage | passed alone | left | share left |\n|---|---:|---:|---:|\n",
+                       md(r["name"].get<std::string>()));
+    const double generated = f["generated"].get<double>();
+    auto share = [&](double n) { return generated > 0 ? fmt::format("{:.3f}", n / generated) : std::string("–"); };
+    out += fmt::format("| generated | | {} | {} |\n", f["generated"].get<int64_t>(), share(generated));
+    for (const auto& s : f["stages"])
+      out += fmt::format("| {}{} | {} | {} | {} |\n", s["filter"].get<std::string>(),
+                         s["enabled"].get<bool>() ? "" : " (off)", s["passed"].get<int64_t>(),
+                         s["remaining"].get<int64_t>(), share(s["remaining"].get<double>()));
+    out += fmt::format("| **kept** | | **{}** | {} |\n", f["kept"].get<int64_t>(), share(f["kept"].get<double>()));
+  }
+
   out += "\n## Definitions\n\n";
   for (const auto& [key, text] : report["notes"].items()) out += fmt::format("- **{}**: {}\n", key, text.get<std::string>());
   return out;

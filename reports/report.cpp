@@ -212,6 +212,10 @@ Json run_json(const LoadedRun& lr, Store& store) {
       if (v.is_number()) curves[key].push_back({t.step, v.get<double>()});
   j["train_curves"] = Json::array();
   for (auto& [key, points] : curves) j["train_curves"].push_back({{"metric", key}, {"points", std::move(points)}});
+  // Distillation traces (trainer/distill/traces.h): the funnel's counts as `distill traces` stored them. Counts only.
+  j["funnel"] = nullptr;
+  if (auto d = r.config.find("distill"); d != r.config.end() && d->is_object() && d->contains("funnel"))
+    j["funnel"] = (*d)["funnel"];
   return j;
 }
 

@@ -1,0 +1,33 @@
+"""TRL 1.16 DistillationTrainer's loss on given logits: the oracle of tests/trainer/distill/test_losses.cpp.
+
+usage: trl_jsd_loss.py IN.json OUT.json
+IN: {"student": [[...V]...T], "teacher": [[...]], "betas": [...], "temperature": t}
+OUT: {"losses": [loss for each beta]}
+
+The trainer computes its loss with trl.trainer.distillation_trainer._chunked_divergence_loss from hidden states and
+lm_head weights; with hidden states = the logits and an identity lm_head (H = V, no bias) the projection returns the
+logits unchanged, so this runs TRL's own code on exactly the logits the C++ loss sees. float64 throughout.
+"""
+import json
+import sys
+
+import torch
+from trl.trainer.distillation_trainer import _chunked_divergence_loss
+
+
+def main():
+    spec = json.load(open(sys.argv[1]))
+    s = torch.tensor(spec["student"], dtype=torch.float64).unsqueeze(0)  # (1, T, V)
+    t = torch.tensor(spec["teacher"], dtype=torch.float64).unsqueeze(0)
+    v = s.shape[-1]
+    eye = torch.eye(v, dtype=torch.float64)
+    mask = torch.ones(s.shape[:2], dtype=torch.long)
+    losses = []
+    for beta in spec["betas"]:
+        loss, _, _ = _chunked_divergence_loss(s, t, eye, eye, mask, beta, temperature=spec["temperature"])
+        losses.append(loss.item())
+    json.dump({"losses": losses}, open(sys.argv[2], "w"))
+
+
+if __name__ == "__main__":
+    main()

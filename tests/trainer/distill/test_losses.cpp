@@ -1,0 +1,161 @@
+// The distillation losses against their references on identical logits:
+//   top-K KD  vs a direct float64 formula written here with loops (teacher top-K + rest bucket, forward KL, CE mix);
+//   JSD       vs TRL 1.16 DistillationTrainer's own loss code (oracles/trl_jsd_loss.py) for beta 0, 0.5, 1.
+#include "trainer/distill/losses.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/oracle.h"
+
+namespace crucible::distill {
+namespace {
+
+constexpr double kTol = 1e-6;
+
+// The formula of losses.h, with loops in double: no torch on this side.
+double direct_kd(const std::vector<std::vector<double>>& logits, const std::vector<int64_t>& targets,
+                 const std::vector<std::vector<int64_t>>& ids, const std::vector<std::vector<double>>& t_logp,
+                 double alpha) {
+  double ce = 0, kl = 0;
+  const size_t T = logits.size();
+  for (size_t t = 0; t < T; ++t) {
+    double mx = -INFINITY;
+    for (double x : logits[t]) mx = std::max(mx, x);
+    double z = 0;
+    for (double x : logits[t]) z += std::exp(x - mx);
+    const double log_z = mx + std::log(z);
+    ce += -(logits[t][static_cast<size_t>(targets[t])] - log_z);
+    double t_mass = 0, s_mass_topk = 0, term = 0;
+    std::vector<bool> in(logits[t].size(), false);
+    for (size_t k = 0; k < ids[t].size(); ++k) {
+      if (ids[t][k] < 0) continue;
+      const double s_lp = logits[t][static_cast<size_t>(ids[t][k])] - log_z;
+      const double p = std::exp(t_logp[t][k]);
+      t_mass += p;
+      s_mass_topk += std::exp(s_lp);
+      in[static_cast<size_t>(ids[t][k])] = true;
+      term += p * (t_logp[t][k] - s_lp);
+    }
+    double s_rest = 0;  // summed over the other ids, not 1 - s_mass_topk: the same quantity, computed another way
+    for (size_t v = 0; v < logits[t].size(); ++v)
+      if (!in[v]) s_rest += std::exp(logits[t][v] - log_z);
+    EXPECT_NEAR(s_rest, 1.0 - s_mass_topk, 1e-12);
+    const double t_rest = std::max(0.0, 1.0 - t_mass);
+    if (t_rest > 0) term += t_rest * (std::log(t_rest) - std::log(s_rest));
+    kl += term;
+  }
+  return (1 - alpha) * ce / T + alpha * kl / T;
+}
+
+torch::Tensor to_tensor(const std::vector<std::vector<double>>& rows) {
+  std::vector<double> flat;
+  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+  return torch::tensor(flat, torch::kFloat64).view({static_cast<int64_t>(rows.size()), -1});
+}
+
+std::vector<std::vector<double>> to_rows(const torch::Tensor& x) {
+  auto c = x.to(torch::kFloat64).contiguous();
+  std::vector<std::vector<double>> out(static_cast<size_t>(c.size(0)));
+  for (int64_t i = 0; i < c.size(0); ++i)
+    for (int64_t j = 0; j < c.size(1); ++j) out[static_cast<size_t>(i)].push_back(c[i][j].item<double>());
+  return out;
+}
+
+TEST(TopKKd, EqualsTheDirectFloat64Formula) {
+  torch::manual_seed(3);
+  const int64_t T = 7, V = 19, K = 4;
+  auto student = to_rows(torch::randn({T, V}, torch::kFloat64) * 2.0);
+  auto teacher_logits = torch::randn({T, V}, torch::kFloat64) * 3.0;
+  auto teacher_lp = torch::log_softmax(teacher_logits, -1);
+  auto top = teacher_lp.topk(K, -1);
+  std::vector<std::vector<int64_t>> ids(T);
+  std::vector<std::vector<double>> lps(T);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < K; ++k) {
+      ids[t].push_back(std::get<1>(top)[t][k].item<int64_t>());
+      lps[t].push_back(std::get<0>(top)[t][k].item<double>());
+    }
+  // Position 2 has only 2 alternatives (padding), position 5 a teacher that puts all its mass on its top-K.
+  ids[2][2] = ids[2][3] = -1;
+  lps[2][2] = lps[2][3] = 0.0;
+  lps[5] = {std::log(0.5), std::log(0.25), std::log(0.125), std::log(0.125)};
+  std::vector<int64_t> targets;
+  for (int64_t t = 0; t < T; ++t) targets.push_back((t * 5) % V);
+
+  auto ids_t = torch::zeros({T, K}, torch::kInt64);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < K; ++k) ids_t[t][k] = ids[t][k];
+  for (double alpha : {0.0, 0.3, 1.0}) {
+    auto r = topk_kd_loss(to_tensor(student), torch::tensor(targets, torch::kInt64), ids_t, to_tensor(lps), alpha);
+    const double expected = direct_kd(student, targets, ids, lps, alpha);
+    EXPECT_NEAR(r.loss.item<double>(), expected, kTol) << "alpha " << alpha;
+    std::printf("alpha %.1f: float64 |diff| %.2e\n", alpha, std::abs(r.loss.item<double>() - expected));
+    // float32 logits (the trainer's) stay close too.
+    auto r32 = topk_kd_loss(to_tensor(student).to(torch::kFloat32), torch::tensor(targets, torch::kInt64), ids_t,
+                            to_tensor(lps).to(torch::kFloat32), alpha);
+    EXPECT_NEAR(r32.loss.item<double>(), expected, 1e-4) << "alpha " << alpha;
+  }
+  // alpha 0 is plain cross-entropy.
+  auto r0 = topk_kd_loss(to_tensor(student), torch::tensor(targets, torch::kInt64), ids_t, to_tensor(lps), 0.0);
+  auto ce = torch::nn::functional::cross_entropy(to_tensor(student), torch::tensor(targets, torch::kInt64));
+  EXPECT_NEAR(r0.loss.item<double>(), ce.item<double>(), 1e-12);
+}
+
+TEST(TopKKd, WholeVocabularyIsTheFullForwardKl) {
+  torch::manual_seed(5);
+  const int64_t T = 3, V = 6;
+  auto s = torch::randn({T, V}, torch::kFloat64), t = torch::randn({T, V}, torch::kFloat64);
+  auto t_lp = torch::log_softmax(t, -1);
+  auto ids = torch::arange(V, torch::kInt64).repeat({T, 1});
+  auto r = topk_kd_loss(s, torch::zeros({T}, torch::kInt64), ids, t_lp, 1.0);
+  auto full = (t_lp.exp() * (t_lp - torch::log_softmax(s, -1))).sum(-1).mean();
+  EXPECT_NEAR(r.loss.item<double>(), full.item<double>(), 1e-9);
+  EXPECT_NEAR(generalized_jsd_loss(s, t, 0.0).item<double>(), full.item<double>(), 1e-12);
+  EXPECT_THROW(topk_kd_loss(s, torch::zeros({T}, torch::kInt64), ids, t_lp, 1.5), std::exception);
+}
+
+TEST(TopKKd, GradientFlowsToTheStudentOnly) {
+  auto s = torch::randn({2, 5}, torch::kFloat64).requires_grad_(true);
+  auto ids = torch::tensor({0, 1, 2, 3}, torch::kInt64).view({2, 2});
+  auto lps = torch::tensor({-0.5, -1.5, -0.2, -3.0}, torch::kFloat64).view({2, 2});
+  auto r = topk_kd_loss(s, torch::tensor({1, 2}, torch::kInt64), ids, lps, 0.5);
+  r.loss.backward();
+  ASSERT_TRUE(s.grad().defined());
+  // Each row of a softmax-based loss's gradient sums to zero.
+  EXPECT_NEAR(s.grad().sum(-1).abs().max().item<double>(), 0.0, 1e-12);
+}
+
+TEST(GeneralizedJsd, EqualsTrlDistillationTrainer) {
+  CRUCIBLE_REQUIRE_ORACLE();
+  torch::manual_seed(11);
+  const int64_t T = 6, V = 23;
+  auto s = torch::randn({T, V}, torch::kFloat64) * 2.0, t = torch::randn({T, V}, torch::kFloat64) * 2.0;
+  const std::vector<double> betas = {0.0, 0.5, 1.0, 0.1};
+  testing::TempDir dir;
+  for (double temperature : {1.0, 0.7}) {
+    {
+      std::ofstream in(dir.file("in.json"));
+      in << nlohmann::json{{"student", to_rows(s)}, {"teacher", to_rows(t)}, {"betas", betas},
+                           {"temperature", temperature}}.dump();
+    }
+    auto r = testing::run_oracle("tests/trainer/distill/oracles/trl_jsd_loss.py",
+                                 {dir.file("in.json"), dir.file("out.json")});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    std::ifstream out(dir.file("out.json"));
+    auto trl = nlohmann::json::parse(out)["losses"];
+    for (size_t i = 0; i < betas.size(); ++i) {
+      const double ours = generalized_jsd_loss(s, t, betas[i], temperature).item<double>();
+      EXPECT_NEAR(ours, trl[i].get<double>(), kTol) << "beta " << betas[i] << " temperature " << temperature;
+      std::printf("beta %.1f temperature %.1f: ours %.12f trl %.12f |diff| %.2e\n", betas[i], temperature, ours,
+                  trl[i].get<double>(), std::abs(ours - trl[i].get<double>()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crucible::distill
