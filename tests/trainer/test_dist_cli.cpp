@@ -1,6 +1,7 @@
 // Data parallel `crucible train sft` (trainer/dist/): 2 Gloo ranks started by --nproc-per-node against one process,
 // same global batches, 20 steps on stories260K (llama2.c, 260K parameters): the final parameters agree within 1e-6
-// relative (each tensor's max |a - b| over its max |a|), the losses of every step too, rank 0 alone writes the store
+// relative (each tensor's max |a - b| over its max |a|; measured 9.5e-7), every step's loss within 5e-6 relative,
+// rank 0 alone writes the store
 // and the folders. A rank killed mid-run: the launcher stops the other rank and exits non-zero, naming it. A run
 // SIGKILLed at 3 random steps and resumed (--resume auto) each time ends bit-identical to an uninterrupted one, for 1
 // rank and for 2 ranks.
@@ -112,7 +113,9 @@ TEST(DistCli, TwoGlooRanksEqualOneProcess) {
   ASSERT_EQ(st2.size(), 20u);  // one row per step: rank 1 writes nothing
   for (size_t k = 0; k < st1.size(); ++k) {
     const double l1 = st1[k].metrics["loss"], l2 = st2[k].metrics["loss"];
-    EXPECT_NEAR(l1, l2, 1e-6 * std::abs(l1)) << "step " << k + 1;
+    // float32 training: the gradients' summation order differs (per rank, then across ranks), so the weights drift
+    // apart by up to ~1e-6 relative over the run and a late step's loss by about as much (measured 1.1e-6 at 20).
+    EXPECT_NEAR(l1, l2, 5e-6 * std::abs(l1)) << "step " << k + 1;
     EXPECT_EQ(st1[k].metrics["targets"], st2[k].metrics["targets"]) << "step " << k + 1;
     EXPECT_EQ(st1[k].metrics["tokens"], st2[k].metrics["tokens"]) << "step " << k + 1;
   }
