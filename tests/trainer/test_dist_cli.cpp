@@ -27,11 +27,7 @@
 namespace crucible {
 namespace {
 
-using testing::crucible_binary;
-using testing::run_command;
-using testing::shared_dir;
-
-std::string stories(const std::string& f) { return shared_dir() + "/models/stories260K/" + f; }
+std::string stories(const std::string& f) { return testing::shared_dir() + "/models/stories260K/" + f; }
 
 void write_data(const std::string& path) {
   std::ofstream f(path);
@@ -48,7 +44,7 @@ void write_data(const std::string& path) {
 
 std::vector<std::string> sft_args(const std::string& db, const std::string& data, const std::string& out,
                                   const std::string& steps) {
-  return {crucible_binary(), "--json", "--db", db, "train", "sft", "--model", stories("stories260K.bin"),
+  return {testing::crucible_binary(), "--json", "--db", db, "train", "sft", "--model", stories("stories260K.bin"),
           "--tokenizer", stories("tok512.bin"), "--data", data, "--out", out, "--steps", steps, "--batch-tokens",
           "150", "--lr", "2e-3", "--warmup", "2", "--seed", "5", "--threads", "1", "--device", "cpu"};
 }
@@ -70,11 +66,11 @@ TEST(DistCli, TwoGlooRanksEqualOneProcess) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
-  auto one = run_command(sft_args(dir.file("one.db"), dir.file("d.jsonl"), dir.file("one"), "20"));
+  auto one = testing::run_command(sft_args(dir.file("one.db"), dir.file("d.jsonl"), dir.file("one"), "20"));
   ASSERT_EQ(one.exit_code, 0) << one.err;
   auto args = sft_args(dir.file("two.db"), dir.file("d.jsonl"), dir.file("two"), "20");
   args.insert(args.end(), {"--nproc-per-node", "2"});
-  auto two = run_command(args);
+  auto two = testing::run_command(args);
   ASSERT_EQ(two.exit_code, 0) << two.err;
   // Rank 0 alone reports: one JSON document on stdout.
   auto j1 = nlohmann::json::parse(one.out), j2 = nlohmann::json::parse(two.out);
@@ -203,7 +199,7 @@ void expect_bit_identical(int ranks) {
     if (ranks > 1) a.insert(a.end(), {"--nproc-per-node", std::to_string(ranks)});
     return a;
   };
-  auto ref = run_command(args_for("ref"));
+  auto ref = testing::run_command(args_for("ref"));
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
 
   // Three kill points, increasing, anywhere in the 20 steps (on a step that saves, too: the save is then cut short).
@@ -233,7 +229,7 @@ void expect_bit_identical(int ranks) {
     ::waitpid(pid, &status, 0);
     EXPECT_TRUE(seen) << "the run never logged step " << p << ": " << read_text(err);
   }
-  auto last = run_command(args_for("cut"));
+  auto last = testing::run_command(args_for("cut"));
   ASSERT_EQ(last.exit_code, 0) << last.err;
   EXPECT_NE(last.err.find("resuming from"), std::string::npos) << last.err;
 
