@@ -6,6 +6,7 @@
 
 #include "apps/cli.h"
 #include "apps/cmd_train.h"
+#include "trainer/dist/launch.h"
 #include "trainer/sft.h"
 
 namespace crucible::cli {
@@ -13,6 +14,7 @@ namespace {
 
 int run_sft_command(const Globals& g, const trainer::SftConfig& c) {
   auto r = trainer::run_sft(c, g.db_path);
+  if (r.rank != 0) return r.status == "completed" ? 0 : 1;  // rank 0 reports for all
   if (g.json) {
     print_json(nlohmann::json{{"run_id", r.run_id},
                               {"status", r.status},
@@ -50,6 +52,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--grad-checkpointing", c->grad_checkpointing, "recompute each layer in backward (less memory)");
   cmd->add_option("--save-every", c->save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
+  cmd->add_option("--keep-last", c->keep_last, "keep only the newest K step-N folders (0: all)")->capture_default_str();
+  cmd->add_option("--resume", c->resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
   cmd->add_option("--save-dtype", c->save_dtype, "float32 or bfloat16")->capture_default_str();
   cmd->add_option("--device", c->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--bf16-autocast,!--no-bf16-autocast", c->bf16_autocast, "on CUDA: bf16 autocast, fp32 masters")
@@ -57,7 +61,16 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--threads", c->threads, "CPU threads (0: torch's default)")->capture_default_str();
   cmd->add_option("--name", c->run_name, "run name (default: train-sft-<model>)");
   add_optim_flags(cmd, c->optim);
-  cmd->callback([&g, &action, c] { action = [&g, c] { return run_sft_command(g, *c); }; });
+  auto nproc = std::make_shared<int>(1);
+  cmd->add_option("--nproc-per-node", *nproc, "start N data-parallel ranks of this command on this node")
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", c->dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
+      ->capture_default_str();
+  cmd->callback([&g, &action, c, nproc] {
+    action = [&g, c, nproc] {
+      return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_sft_command(g, *c);
+    };
+  });
 }
 
 CRUCIBLE_REGISTER_COMMAND(400, setup);

@@ -8,6 +8,7 @@
 #include "apps/cli.h"
 #include "apps/cmd_train.h"
 #include "core/error.h"
+#include "trainer/dist/env.h"
 #include "trainer/grpo.h"
 
 namespace crucible::cli {
@@ -38,6 +39,11 @@ int run_grpo_command(const Globals& g, GrpoFlags& f) {
       throw InputError("command line", "--solve-rate", "expected LO:HI numbers, got '" + f.solve_rate + "'");
     }
   }
+  // Data-parallel GRPO is not built yet (trainer/README.md, "Past one process"): W ranks would each run the whole
+  // training and write the store W times, so a launcher's variables are refused rather than ignored.
+  if (const auto env = trainer::dist::dist_env(); env.distributed())
+    throw InputError("environment", env.source == "slurm" ? "SLURM_NTASKS" : "WORLD_SIZE",
+                     std::to_string(env.world_size) + " ranks: train grpo runs as one process for now");
   auto r = trainer::run_grpo(c, g.db_path);
   if (g.json) {
     print_json(nlohmann::json{{"run_id", r.run_id},

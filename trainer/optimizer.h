@@ -34,6 +34,8 @@ class Optimizer {
   StepStats step();
   double lr_now() const { return config_.lr_at(steps_done_, total_steps_); }  // the next step's lr
   int64_t steps_done() const { return steps_done_; }
+  // A resumed run continues the schedule where the saved one stopped (the AdamW state is restored separately).
+  void set_steps_done(int64_t steps) { steps_done_ = steps; }
   const OptimConfig& config() const { return config_; }
   torch::optim::AdamW& adamw() { return *adamw_; }
 

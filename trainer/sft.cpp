@@ -4,11 +4,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "model/generation_model.h"
 #include "trainer/checkpoint.h"
+#include "trainer/dist/comm.h"
+#include "trainer/dist/launch.h"
+#include "trainer/dist/split.h"
 #include "trainer/optimizer.h"
 #include "trainer/run_log.h"
 #include "trainer/sft_data.h"
@@ -29,8 +33,10 @@ void SftConfig::validate() const {
   need(batch_tokens >= 1, "--batch-tokens", "must be >= 1");
   need(max_seq_len >= 2, "--max-seq-len", "must be >= 2");
   need(save_every >= 0, "--save-every", "must be >= 0");
+  need(keep_last >= 0, "--keep-last", "must be >= 0");
   need(save_dtype == "float32" || save_dtype == "bfloat16", "--save-dtype", "must be float32 or bfloat16");
   need(threads >= 0, "--threads", "must be >= 0");
+  need(dist_timeout_s >= 1, "--dist-timeout", "must be >= 1 second");
   optim.validate("train sft");
 }
 
@@ -47,69 +53,169 @@ nlohmann::json SftConfig::to_json() const {
           {"packing", packing},
           {"grad_checkpointing", grad_checkpointing},
           {"save_every", save_every},
+          {"keep_last", keep_last},
+          {"resume", resume},
           {"save_dtype", save_dtype},
           {"device", device},
           {"bf16_autocast", bf16_autocast},
           {"threads", threads},
           {"run_name", run_name},
+          {"dist_timeout_s", dist_timeout_s},
           {"optim", optim.to_json()}};
 }
 
 
+namespace {
+
+// One step's forward/backward on this rank's share of the global batch, then the reductions that make every rank
+// hold what one process would: the gradient of the global batch's mean NLL, and the step's metrics summed.
+// accumulate_batch divides this rank's NLL by its own target count t_r; scaling the gradient by t_r / T (T: the
+// global count, all-reduced first) before the sum makes it the global mean. Any rank's SIGINT stops every rank after
+// this step (the flag rides on the same reduction).
+StepOutcome data_parallel_batch(dist::Comm& comm, model::Transformer& model, const std::vector<SftExample>& data,
+                                const std::vector<size_t>& batch, const SftRowOptions& rows,
+                                const std::vector<torch::Tensor>& params, bool* stop) {
+  std::vector<int64_t> cost;
+  for (size_t i : batch) cost.push_back(static_cast<int64_t>(data[i].ids.size()));
+  std::vector<size_t> mine;
+  for (size_t j : dist::balanced_share(cost, comm.rank(), comm.world_size())) mine.push_back(batch[j]);
+  auto o = accumulate_batch(model, data, mine, rows);
+  // [targets, loss * targets, tokens, rows, stop]: float64 holds these counts exactly.
+  std::vector<torch::Tensor> m{torch::tensor({static_cast<double>(o.targets), o.loss * static_cast<double>(o.targets),
+                                              static_cast<double>(o.tokens), static_cast<double>(o.rows),
+                                              TrainRun::stop_requested() || dist::sigint_received() ? 1.0 : 0.0},
+                                             torch::kFloat64)};
+  comm.all_reduce_sum(m);
+  auto v = m[0];
+  const double total = v[0].item<double>();
+  dist::all_reduce_gradients(comm, params, total > 0 ? static_cast<double>(o.targets) / total : 0.0);
+  StepOutcome g;
+  g.targets = static_cast<int64_t>(total);
+  g.loss = total > 0 ? v[1].item<double>() / total : 0.0;
+  g.tokens = static_cast<int64_t>(v[2].item<double>());
+  g.rows = static_cast<int64_t>(v[3].item<double>());
+  *stop = v[4].item<double>() > 0;
+  return g;
+}
+
+// The device of this rank: with several ranks on CUDA, rank r of a node takes cuda:LOCAL_RANK.
+std::string rank_device(const std::string& device, const dist::DistEnv& env) {
+  if (!env.distributed()) return device;
+  const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
+  return cuda ? "cuda:" + std::to_string(env.local_rank) : device;
+}
+
+}  // namespace
+
 SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   c.validate();
   if (c.threads > 0) torch::set_num_threads(c.threads);
+  const auto denv = dist::dist_env();
   model::LoadOptions lo;
   lo.path = c.model;
   lo.tokenizer = c.tokenizer;
-  lo.device = c.device;
+  lo.device = rank_device(c.device, denv);
   lo.dtype = "float32";  // master weights; bf16 only inside autocast
   lo.trainable = true;
   auto gm = model::load_generation_model(lo);
   auto model = gm.model;
   model->train();
   const bool autocast = c.bf16_autocast && model->device().is_cuda();
+  // Data parallel (trainer/README.md, "Past one process"): nullptr for one process.
+  auto comm = dist::Comm::open(denv, model->device(), std::chrono::seconds(c.dist_timeout_s));
+  const bool lead = !comm || comm->rank() == 0;  // writes the store and the checkpoints
+  if (!lead) dist::install_sigint_flag();
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (comm) dist::broadcast_parameters(*comm, params);
 
   SftDataStats ds;
   auto data = load_sft_data(c.data, *gm.tokenizer, gm.chat_template ? &*gm.chat_template : nullptr, c.max_seq_len, &ds);
   auto plan = plan_batches(data, c.batch_tokens, c.steps, c.epochs, c.seed);
-  log::info("{}: {} records, {} used ({} truncated, {} dropped), {} tokens, {} completion tokens; {} steps",
-            c.data, ds.records, data.size(), ds.truncated, ds.dropped, ds.tokens, ds.targets, plan.size());
+  if (lead)
+    log::info("{}: {} records, {} used ({} truncated, {} dropped), {} tokens, {} completion tokens; {} steps",
+              c.data, ds.records, data.size(), ds.truncated, ds.dropped, ds.tokens, ds.targets, plan.size());
 
   auto config = c.to_json();
   config["resolved"] = {{"total_steps", plan.size()}, {"warmup_steps", c.optim.warmup_steps(static_cast<int64_t>(plan.size()))},
                         {"records", ds.records}, {"examples", data.size()}, {"dropped", ds.dropped},
-                        {"truncated", ds.truncated}, {"autocast_bf16", autocast}, {"device", model->device().str()}};
-  TrainRun run = TrainRun::start(db_path, {"train-sft", c.run_name, c.model, gm.format, gm.content_hash, gm.config,
-                                           config, static_cast<int64_t>(c.seed), static_cast<int64_t>(plan.size())});
+                        {"truncated", ds.truncated}, {"autocast_bf16", autocast}, {"device", model->device().str()},
+                        {"world_size", denv.world_size}, {"launcher", denv.source},
+                        {"backend", comm ? comm->backend_name() : "none"}};
+  std::optional<TrainRun> run;
+  if (lead)
+    run.emplace(TrainRun::start(db_path, {"train-sft", c.run_name, c.model, gm.format, gm.content_hash, gm.config,
+                                          config, static_cast<int64_t>(c.seed), static_cast<int64_t>(plan.size())}));
   Optimizer opt(model, c.optim, static_cast<int64_t>(plan.size()));
   const CheckpointConfig ckpt{c.tokenizer.empty() ? c.model : c.tokenizer, c.save_dtype};
+  // Resume: weights, AdamW state, schedule position and RNG from the step folder; the data cursor is the step (the
+  // plan is a function of the data, the seed and the flags, which must be the same).
+  size_t first = 0;
+  if (auto dir = find_resume_folder(c.out, c.resume)) {
+    auto st = load_resume_folder(model, opt.adamw(), *dir, denv.rank, denv.world_size);
+    if (st.value("total_steps", int64_t{-1}) != static_cast<int64_t>(plan.size()) || st.value("seed", uint64_t{0}) != c.seed)
+      throw InputError(*dir + "/trainer_state/state.json", "total_steps",
+                       "saved by a run of " + std::to_string(st.value("total_steps", int64_t{-1})) +
+                           " steps (seed " + std::to_string(st.value("seed", uint64_t{0})) + "); this one plans " +
+                           std::to_string(plan.size()) + " (seed " + std::to_string(c.seed) +
+                           "): resume with the same data and flags");
+    first = st.at("step").get<size_t>();
+    opt.set_steps_done(static_cast<int64_t>(first));
+    if (lead) log::info("resuming from {} (step {} of {})", *dir, first, plan.size());
+    if (run) {
+      config["resolved"]["resumed_from"] = *dir;
+      run->update_config(config);
+    }
+  }
 
   const SftRowOptions rows{c.max_seq_len, c.packing, c.grad_checkpointing, autocast};
 
   SftResult res;
-  res.run_id = run.id();
-  for (size_t k = 0; k < plan.size() && !TrainRun::stop_requested(); ++k) {
+  res.rank = comm ? comm->rank() : 0;
+  res.run_id = run ? run->id() : 0;
+  bool stop = false;
+  for (size_t k = first; k < plan.size() && !stop; ++k) {
     const int64_t step = static_cast<int64_t>(k) + 1;
     const auto t0 = std::chrono::steady_clock::now();
-    auto o = accumulate_batch(model, data, plan[k], rows);
+    StepOutcome o;
+    if (!comm) {
+      o = accumulate_batch(model, data, plan[k], rows);
+      stop = TrainRun::stop_requested();
+    } else {
+      o = data_parallel_batch(*comm, model, data, plan[k], rows, params, &stop);
+    }
     auto s = opt.step();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    run.log_step(step, {{"loss", o.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm}, {"tokens", o.tokens},
-                        {"seconds", secs}, {"targets", o.targets}, {"rows", o.rows}, {"examples", plan[k].size()},
-                        {"skipped", s.skipped}});
-    if (k == 0) res.first_loss = o.loss;
+    if (run)
+      run->log_step(step, {{"loss", o.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm}, {"tokens", o.tokens},
+                           {"seconds", secs}, {"targets", o.targets}, {"rows", o.rows}, {"examples", plan[k].size()},
+                           {"skipped", s.skipped}});
+    if (k == first) res.first_loss = o.loss;
     res.last_loss = o.loss;
     res.tokens += o.tokens;
     res.seconds += secs;
     res.steps = step;
-    if (c.save_every > 0 && step % c.save_every == 0 && k + 1 < plan.size())
-      run.add_checkpoint(save_checkpoint(model, step_dir(c.out, step), ckpt), step);
+    if (c.save_every > 0 && step % c.save_every == 0 && k + 1 < plan.size()) {
+      const auto dir = step_dir(c.out, step);
+      save_resume_folder(model, opt.adamw(), dir, ckpt,
+                         {{"step", step}, {"total_steps", plan.size()}, {"seed", c.seed}}, comm.get());
+      if (run) {
+        run->add_checkpoint(dir, step);
+        prune_step_folders(c.out, c.keep_last);
+      }
+    }
   }
-  res.out_dir = save_checkpoint(model, c.out, ckpt);
-  run.add_checkpoint(res.out_dir, res.steps);
-  res.status = TrainRun::stop_requested() ? "interrupted" : "completed";
-  run.finish(res.status);
+  res.out_dir = c.out;
+  if (lead) {
+    res.out_dir = save_checkpoint(model, c.out, ckpt);
+    run->add_checkpoint(res.out_dir, res.steps);
+  }
+  res.status = stop ? "interrupted" : "completed";
+  if (run) run->finish(res.status);
+  // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run
+  // as done.
+  if (comm) comm->barrier();
   return res;
 }
 

@@ -23,12 +23,15 @@ struct SftConfig {
   int64_t max_seq_len = 1024;    // longer examples are cut from the right; also the packed row length
   bool packing = true;           // several examples per row, each attending only to itself (block-diagonal mask)
   bool grad_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
-  int64_t save_every = 0;        // write out/step-N every N steps (0: only the final folder)
+  int64_t save_every = 0;        // write out/step-N every N steps (0: only the final folder); resumable (checkpoint.h)
+  int64_t keep_last = 0;         // keep only the newest K out/step-N folders (0: all)
+  std::string resume;            // "" | auto (newest complete out/step-N, or a fresh start) | a step folder
   std::string save_dtype = "float32";  // of the saved tensors: float32 | bfloat16
   std::string device = "auto";   // auto | cpu | cuda | cuda:N
   bool bf16_autocast = true;     // on CUDA: bf16 autocast over float32 master weights (CPU trains in float32)
   int threads = 0;               // torch intra-op threads on the CPU (0: torch's default)
   std::string run_name;          // default: train-sft-<model file name>
+  int64_t dist_timeout_s = 300;  // several ranks (trainer/dist/): the longest wait for a rendezvous or a collective
   OptimConfig optim;
 
   void validate() const;  // InputError naming the flag
@@ -43,6 +46,7 @@ struct SftResult {
   double seconds = 0;       // wall time of the steps (not the load)
   std::string out_dir;
   std::string status;       // completed | interrupted
+  int rank = 0;             // this process's rank (trainer/dist/env.h); only rank 0 writes the store and the folders
 };
 
 // Loads, trains, saves, records (db_path: the store). InputError for bad flags or data (file:line and field).

@@ -1,0 +1,61 @@
+// The collectives of a data-parallel run: PyTorch's own c10d (TCPStore rendezvous, ProcessGroupGloo on the CPU,
+// ProcessGroupNCCL on CUDA when torch and crucible were built with CUDA). Nothing here moves bytes itself.
+//
+//   auto comm = dist::Comm::open(dist::dist_env(), device, std::chrono::seconds(300));  // nullptr: one process
+//   comm->all_reduce_sum(tensors);   // in place, every rank ends with the sum
+//
+// Every collective waits at most `timeout`: a rank that died makes the others throw RunError (naming the operation
+// and the rank) instead of hanging.
+#pragma once
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/dist/env.h"
+
+namespace crucible::trainer::dist {
+
+class Comm {
+ public:
+  // nullptr when env.world_size == 1. Rank 0 hosts the TCPStore on master_port; every rank waits for all others
+  // (RunError after `timeout`, naming MASTER_ADDR:MASTER_PORT). device: cpu -> Gloo, cuda:N -> NCCL.
+  static std::shared_ptr<Comm> open(const DistEnv& env, const torch::Device& device, std::chrono::milliseconds timeout);
+
+  int rank() const { return env_.rank; }
+  int world_size() const { return env_.world_size; }
+  const DistEnv& env() const { return env_; }
+  std::string backend_name() const;
+
+  void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  void all_reduce_max(std::vector<torch::Tensor>& tensors);
+  void broadcast(std::vector<torch::Tensor>& tensors, int root);
+  void barrier();
+
+  ~Comm();
+
+ private:
+  Comm() = default;
+  void wait(const std::string& what, const std::function<void()>& op);
+  DistEnv env_;
+  std::chrono::milliseconds timeout_{0};
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::Backend> backend_;
+};
+
+// Data-parallel gradients: after the local backward, every rank's .grad (scaled by `scale`: its share of the global
+// normaliser) is summed over the ranks in flat buckets of about `bucket_bytes`, so each rank holds the gradient of
+// the global batch. Parameters without a gradient (a rank that drew no example) take part as zeros. Not overlapped
+// with backward: the reduction starts after the last micro-batch's backward.
+void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, double scale,
+                          int64_t bucket_bytes = 25 << 20);
+
+// Makes every rank start from rank 0's parameters (and checks nothing else: the optimizer state starts empty).
+void broadcast_parameters(Comm& comm, const std::vector<torch::Tensor>& params);
+
+}  // namespace crucible::trainer::dist
