@@ -55,17 +55,17 @@ struct DemoPlan {
 DemoPlan full_plan() {
   return {.teacher = {4, 128, 4, 384},
           .student = {2, 64, 4, 192},
-          .teacher_sft_steps = 800,
-          .student_sft_steps = 150,
+          .teacher_sft_steps = 700,
+          .student_sft_steps = 400,
           .teacher_lr = 3e-3,
           .student_lr = 3e-3,
           .batch_tokens = 1024,
           .eval_samples = 4,
           .eval_limit = 0,
-          .grpo_steps = 60,
+          .grpo_steps = 150,
           .grpo_prompts = 16,
           .grpo_group = 8,
-          .grpo_lr = 5e-4,
+          .grpo_lr = 1e-3,
           .max_tokens = 40,
           .distill_samples = 1,
           .distill_sft_steps = 150};
@@ -74,9 +74,9 @@ DemoPlan full_plan() {
 DemoPlan quick_plan() {
   DemoPlan p = full_plan();
   p.teacher_sft_steps = 250;
-  p.student_sft_steps = 80;
+  p.student_sft_steps = 300;
   p.eval_limit = 100;
-  p.grpo_steps = 20;
+  p.grpo_steps = 60;
   p.distill_sft_steps = 60;
   return p;
 }

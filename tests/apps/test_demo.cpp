@@ -37,23 +37,28 @@ TEST(Demo, QuickRunsEveryAvailableStageAndEachMovesTheRightWay) {
   const auto* grpo = find_stage(j, "eval grpo student");
   ASSERT_TRUE(teacher && base && grpo);
   for (const auto* s : {teacher, base, grpo}) EXPECT_GT((*s)["run_id"].get<int64_t>(), 0);
-  // The base student is weak but not zero (GRPO needs signal); the teacher, trained on worked solutions, is stronger.
+  // The base student is weak but not zero (GRPO needs signal).
   EXPECT_GT(pass1(*base), 0.0);
-  EXPECT_GT(pass1(*teacher), pass1(*base) + 0.1);
   const auto* distill = find_stage(j, "distill traces");
   ASSERT_NE(distill, nullptr);
   if (distill->at("kind") == "unavailable") {
     EXPECT_NE(distill->at("note").get<std::string>().find("not available in this build"), std::string::npos);
   }
 
-  // GRPO raises the base student: the paired bootstrap CI of the difference on the same problems lies above zero.
+  // Against the base student on the same test problems, the teacher (trained on worked solutions) and the GRPO
+  // student are better: the paired bootstrap 95% CI of the difference lies above zero.
+  auto id = [](const nlohmann::json* s) { return s->at("run_id").get<int64_t>(); };
   auto rep = run_command({crucible_binary(), "report", "--db", j["db"].get<std::string>(), "--format", "json",
-                          std::to_string(base->at("run_id").get<int64_t>()),
-                          std::to_string(grpo->at("run_id").get<int64_t>())});
+                          std::to_string(id(base)), std::to_string(id(teacher)), std::to_string(id(grpo))});
   ASSERT_EQ(rep.exit_code, 0) << rep.err;
   auto report = nlohmann::json::parse(rep.out);
-  const auto& cmp = report["suites"][0]["comparisons"][0];
-  EXPECT_TRUE(cmp["paired"].get<bool>());
-  EXPECT_GT(cmp["difference"]["low"].get<double>(), 0.0)
-      << "GRPO vs base: " << cmp["difference"].dump() << " (pass@1 " << pass1(*base) << " -> " << pass1(*grpo) << ")";
+  const auto& comparisons = report["suites"][0]["comparisons"];
+  ASSERT_EQ(comparisons.size(), 2u);
+  for (const auto& cmp : comparisons) {
+    const bool is_teacher = cmp["run"] == id(teacher);
+    EXPECT_GT(cmp["paired"].get<int64_t>(), 0);
+    EXPECT_GT(cmp["difference"]["low"].get<double>(), 0.0)
+        << (is_teacher ? "teacher" : "GRPO student") << " vs base: " << cmp["difference"].dump() << " (pass@1 "
+        << pass1(*base) << " -> " << pass1(is_teacher ? *teacher : *grpo) << ")";
+  }
 }
