@@ -131,8 +131,10 @@ class Demo {
   }
 
   // Runs `crucible --db DB --json ARGS…` with stdout (the JSON) to logs/NAME.json and stderr (logs, progress) to
-  // logs/NAME.log; returns the parsed JSON. A failed command stops the demo with the end of its log.
-  nlohmann::json run(const std::string& name, std::vector<std::string> args, double* seconds) {
+  // logs/NAME.log; returns the parsed JSON (null for a command that writes a file instead: `report -o`). A failed
+  // command stops the demo with the end of its log.
+  nlohmann::json run(const std::string& name, std::vector<std::string> args, double* seconds,
+                     bool prints_json = true) {
     std::vector<std::string> argv = {exe_, "--db", db_, "--json"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string line;
@@ -147,6 +149,7 @@ class Demo {
     if (status != 0)
       throw RunError(fmt::format("demo: stage '{}' failed (exit {}): crucible {}\n{}\n(full log: {})", name, status,
                                  line, tail_of(err_path, 2000), err_path));
+    if (!prints_json) return nullptr;
     auto j = nlohmann::json::parse(read_text_file(out_path), nullptr, false);
     if (j.is_discarded()) throw RunError(fmt::format("demo: stage '{}' printed no JSON ({})", name, out_path));
     return j;
@@ -270,7 +273,7 @@ class Demo {
       args.insert(args.end(), runs.begin(), runs.end());
       args.insert(args.end(), {"--baseline", baseline, "-o", a_.out + "/report." + ext});
       double seconds = 0;
-      run(std::string("report-") + ext, args, &seconds);
+      run(std::string("report-") + ext, args, &seconds, /*prints_json=*/false);
     }
   }
 
