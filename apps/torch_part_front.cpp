@@ -26,6 +26,10 @@ CRUCIBLE_REGISTER_COMMAND(300, [](CLI::App& app, Globals&, Action& action) {
 CRUCIBLE_REGISTER_COMMAND(400, [](CLI::App& app, Globals&, Action& action) {
   add_hand_over(app, action, "train", "Train a model: sft (supervised fine-tuning), grpo (reinforcement learning)");
 });
+CRUCIBLE_REGISTER_COMMAND(420, [](CLI::App& app, Globals&, Action& action) {
+  add_hand_over(app, action, "init-model",
+                "Write a Llama HF folder with seeded random weights and a byte-level tokenizer (ChatML, <think>)");
+});
 CRUCIBLE_REGISTER_COMMAND(350, [](CLI::App& app, Globals&, Action& action) {
   add_hand_over(app, action, "serve",
                 "Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models)");

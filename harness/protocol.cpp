@@ -33,6 +33,9 @@ std::string default_style(const SuiteInfo& suite) {
   if (suite.name == "livecodebench") return "lcb";
   if (suite.name == "humaneval") return "humaneval";
   if (suite.name == "mbpp") return "mbpp";
+  // The generated arith problems carry their own instruction ("Compute 7+5-3.") and are learned from scratch by
+  // byte-level models, for which R1's 70-character suffix would be most of every prompt's tokens.
+  if (suite.name == "arith" || suite.name == "arith_train") return "bare";
   return "r1-math";
 }
 
@@ -131,6 +134,8 @@ BuiltPrompt build_prompt(const Problem& problem, const SuiteInfo& suite, const P
   std::string user;
   if (config.style == "r1-math") {
     user = problem.question + "\n" + kMathSuffix;
+  } else if (config.style == "bare") {
+    user = problem.question;
   } else if (config.style == "simple-evals") {
     const auto& options = problem.meta.at("options");
     std::vector<int> order = option_order;

@@ -37,8 +37,8 @@ std::optional<double> parse_utc(const std::string& text) {
 const Json* suite_config(const RunRecord& run, const std::string& suite) {
   auto it = run.config.find("suites");
   if (it == run.config.end() || !it->is_array()) return nullptr;
-  for (const auto& c : *it)
-    if (c.value("suite", "") == suite) return &c;
+  for (const auto& c : *it)  // a training run lists its suites by name only (strings): no eval config to read
+    if (c.is_object() && c.value("suite", "") == suite) return &c;
   return nullptr;
 }
 
@@ -186,7 +186,7 @@ Json run_json(const LoadedRun& lr, Store& store) {
             {"ended_at", r.ended_at ? Json(*r.ended_at) : Json(nullptr)},
             {"model", lr.model_path ? Json(*lr.model_path) : Json(nullptr)}};
   j["sampling"] = nullptr;
-  if (auto it = r.config.find("suites"); it != r.config.end() && it->is_array() && !it->empty()) {
+  if (auto it = r.config.find("suites"); it != r.config.end() && it->is_array() && !it->empty() && (*it)[0].is_object()) {
     const Json& s = (*it)[0].value("sampling", Json::object());
     j["sampling"] = {{"temperature", s.value("temperature", Json(nullptr))},
                      {"top_p", s.value("top_p", Json(nullptr))},
@@ -369,6 +369,9 @@ Json build_report(Store& store, const ReportOptions& options) {
   }
   for (const auto& lr : loaded) {
     if (lr.run.id == runs.front().id) continue;
+    // A training or distillation run is in a report for its curves (and its samples' lengths), compared with
+    // nothing: its samples, if any, are on a train split. `crucible demo` reports its eval and training runs together.
+    if (lr.run.kind != "eval") continue;
     if (paired_total[{runs.front().id, lr.run.id}] == 0)
       throw InputError(store.path(), "runs",
                        fmt::format("run {} '{}' and baseline run {} '{}' share no problem: nothing to compare (report "

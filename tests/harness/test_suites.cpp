@@ -44,6 +44,7 @@ TEST(Suites, LoadEverySuiteFromSharedData) {
                                             {"olympiadbench", 675}, {"gpqa_diamond", 198}, {"humaneval", 164},
                                             {"mbpp", 500},        {"livecodebench", 279}};
   for (const auto& s : all_suites()) {
+    if (!expected.count(s.name)) continue;  // generated suites (arith) are not in shared/data: test_arith.cpp
     SCOPED_TRACE(s.name);
     auto loaded = load_suite(s, data_dir());
     EXPECT_EQ(loaded.problems.size(), expected.at(s.name));
