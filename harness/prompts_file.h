@@ -1,6 +1,6 @@
 // A JSONL of {"prompt", "answer"[, "id"]} as a suite named "prompts": prompted as a math suite (r1-math style) and
-// graded by the math grader (gsm8k's registry entry, renamed). `distill traces --prompts` reads it; GRPO's
-// `--prompts` reads the same format (trainer/grpo.cpp has its own reader, which could call this one).
+// graded by the math grader (gsm8k's registry entry, renamed). `distill traces --prompts` and `train grpo --prompts`
+// read it.
 #pragma once
 #include <string>
 

@@ -18,6 +18,7 @@
 #include "core/sha256.h"
 #include "harness/eval.h"
 #include "harness/native_backend.h"
+#include "harness/prompts_file.h"
 #include "harness/render_prompt.h"
 #include "kernels/torch/token_logprobs.h"
 #include "model/engine.h"
@@ -64,38 +65,23 @@ harness::Overrides sampling_overrides(const GrpoConfig& c) {
 
 std::vector<Source> load_sources(const GrpoConfig& c, Store& store) {
   std::vector<Source> out;
-  if (!c.prompts_file.empty()) {
-    // {"prompt", "answer"[, "id"]} graded with the math grader and prompted as a math suite (gsm8k's rules).
-    Source s;
-    s.info = harness::find_suite("gsm8k");
-    s.info.name = "prompts";
-    s.info.description = "GRPO prompts file " + c.prompts_file;
-    s.info.default_file = c.prompts_file;
-    int64_t idx = 0;
-    std::string bytes = read_text_file(c.prompts_file);
-    for_each_jsonl_file(c.prompts_file, [&](const Json& r, const std::string& where) {
-      harness::Problem p;
-      p.idx = idx++;
-      p.question = require_string(r, "prompt", where);
-      const auto& a = require_field(r, "answer", where);
-      p.gold = a.is_string() ? a.get<std::string>() : a.dump();
-      p.key = r.contains("id") ? (r["id"].is_string() ? r["id"].get<std::string>() : r["id"].dump())
-                               : "prompt-" + std::to_string(p.idx);
-      s.problems.push_back(std::move(p));
-    });
-    if (s.problems.empty()) throw InputError(c.prompts_file, "", "no prompts");
-    s.dataset_id = store.upsert_dataset({0, s.info.name, "1", c.prompts_file, sha256_hex(bytes),
-                                         static_cast<int64_t>(s.problems.size())});
-    out.push_back(std::move(s));
+  // --prompts: {"prompt", "answer"[, "id"]} as the suite "prompts" (math prompting and grading), read as
+  // `distill traces --prompts` reads it; --suite: the registry's suites, cut by --limit, as eval loads them.
+  std::vector<harness::LoadedSuite> loaded;
+  if (!c.prompts_file.empty()) loaded.push_back(harness::load_prompts_file(c.prompts_file));
+  if (!c.suites.empty()) {
+    const std::string data_dir = harness::resolve_data_dir(c.data_dir);
+    for (const auto& name : c.suites) {
+      auto suite = harness::load_suite(harness::find_suite(name), data_dir);
+      if (c.limit > 0 && static_cast<int64_t>(suite.problems.size()) > c.limit) suite.problems.resize(c.limit);
+      loaded.push_back(std::move(suite));
+    }
   }
-  const std::string data_dir = harness::resolve_data_dir(c.data_dir);
-  for (const auto& name : c.suites) {
+  for (auto& suite : loaded) {
     Source s;
-    s.info = harness::find_suite(name);
-    auto loaded = harness::load_suite(s.info, data_dir);
-    if (c.limit > 0 && static_cast<int64_t>(loaded.problems.size()) > c.limit) loaded.problems.resize(c.limit);
-    s.problems = std::move(loaded.problems);
-    s.dataset_id = store.upsert_dataset({0, s.info.name, s.info.version, loaded.path, loaded.sha256,
+    s.info = suite.info;
+    s.problems = std::move(suite.problems);
+    s.dataset_id = store.upsert_dataset({0, s.info.name, s.info.version, suite.path, suite.sha256,
                                          static_cast<int64_t>(s.problems.size())});
     out.push_back(std::move(s));
   }
