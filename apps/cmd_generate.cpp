@@ -118,6 +118,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--device", a.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a.dtype, "auto, float32, bfloat16")->capture_default_str();
   cmd->add_option("--max-batch", a.max_batch, "sequences decoded together")->capture_default_str();
+  cmd->add_flag("--dequantize", a.dequantize,
+                "a GGUF's integer blocks become float32 weights (default: kept as int groups, same values)");
   cmd->add_flag("--ignore-eos", p.ignore_eos, "always generate --max-tokens (benchmarks)");
   cmd->callback([&g, &action, f] {
     action = [&g, f] { return run_generate(g, *f); };

@@ -222,7 +222,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   return load_llama2c(path);
 }
 
-Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype, bool inference_only) {
+Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype, bool inference_only,
+                       bool keep_int_groups) {
   Transformer model(ck.config, /*initialise=*/false);
   torch::NoGradGuard no_grad;
   std::map<const c10::TensorImpl*, std::string> name_of;
@@ -245,7 +246,15 @@ Transformer load_model(Checkpoint ck, torch::Device device, torch::Dtype dtype, 
     }
   };
   // Inference on the CPU in float32: each part is packed (and its dense weights freed) right after it is read.
-  if (inference_only && device.is_cpu() && dtype == torch::kFloat32) model->release_dense_weights(fill);
+  // A linear weight the checkpoint stores in integer blocks is kept as such (int groups), not as float32.
+  auto groups_of = [&](const torch::Tensor& param) -> std::optional<IntGroupWeight> {
+    auto it = ck.tensors.find(name_of.at(param.unsafeGetTensorImpl()));
+    if (it == ck.tensors.end() || !it->second.read_groups) return std::nullopt;
+    return it->second.read_groups();
+  };
+  if (inference_only && device.is_cpu() && dtype == torch::kFloat32)
+    model->release_dense_weights(
+        fill, keep_int_groups ? std::function<std::optional<IntGroupWeight>(const torch::Tensor&)>(groups_of) : nullptr);
   fill(*model);  // everything (no packed path) or what packing left: norms, embeddings
   for (const auto& [name, t] : ck.tensors)
     if (!used.count(name) && name != "lm_head.weight" && name.find("rotary_emb") == std::string::npos)

@@ -30,6 +30,9 @@ struct CheckpointTensor {
   // it read from this process's memory (they stay in the page cache).
   std::function<void(torch::Tensor& dst)> read_into;
   torch::Tensor read() const;  // into a fresh float32 tensor
+  // Set for a 2-D tensor stored in an integer block format (a GGUF's Q4_K …; null otherwise): the tensor as int
+  // groups (rows in the model's order), without dequantising it.
+  std::function<IntGroupWeight()> read_groups;
 };
 
 struct Checkpoint {
@@ -53,7 +56,10 @@ Checkpoint load_checkpoint(const std::string& path);
 // for the cached forward as they are read and their dense copies freed (TransformerImpl::release_dense_weights), the
 // largest matrix first, so the load's peak is the weights once plus one layer. InputError naming the file and tensor
 // for a missing tensor or a shape that does not match the config.
-Transformer load_model(Checkpoint ckpt, torch::Device device, torch::Dtype dtype, bool inference_only = false);
+// `keep_int_groups` (with inference_only): linear weights stored in an integer block format stay int groups
+// (TransformerImpl::release_dense_weights) instead of float32 packed copies — same values, a third of the bytes.
+Transformer load_model(Checkpoint ckpt, torch::Device device, torch::Dtype dtype, bool inference_only = false,
+                       bool keep_int_groups = true);
 inline Transformer load_model(const std::string& path, torch::Device device = torch::kCPU,
                               torch::Dtype dtype = torch::kFloat32) {
   return load_model(load_checkpoint(path), device, dtype);
@@ -69,5 +75,12 @@ void save_hf_folder(Transformer& model, const std::string& dir, torch::Dtype dty
 // Dequantises `n` elements of ggml type `type` from `src` into `dst` (float32). InputError for a type we do not
 // implement. Exposed for the tests (each block format is checked against gguf-py's dequantisation).
 void dequantize_ggml(uint32_t type, const uint8_t* src, float* dst, uint64_t n, const std::string& origin);
+// Whether ggml type `type` is an integer block format (Q4_0 … Q8_0, the K-quants, IQ4_NL): one that decodes exactly
+// into int groups (kernels/int_groups.h). F32/F16/BF16 are not.
+bool ggml_int_group_type(uint32_t type);
+// Decodes `n` elements (whole blocks) of an integer block format into int groups: q (n int8), scale and offset (n/16
+// floats each); dequantize_ggml is this followed by kernels::dequantize_int_groups. InputError for other types.
+void decode_ggml_int_groups(uint32_t type, const uint8_t* src, uint64_t n, int8_t* q, float* scale, float* offset,
+                            const std::string& origin);
 
 }  // namespace crucible::model

@@ -26,6 +26,7 @@ GenerateResult generate_text(const GenerateArgs& a, const TextCallback& on_text)
   load.dtype = a.dtype;
   load.chat_template = load.require_template = a.chat;
   load.hash_content = false;
+  load.int_groups = !a.dequantize;
   GenerationModel gm = load_generation_model(load);
   GenerateResult result;
   result.model_format = gm.format;

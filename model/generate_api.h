@@ -20,6 +20,7 @@ struct GenerateArgs {
   std::string system;     // optional system message (with chat)
   std::string device = "auto";
   std::string dtype = "auto";  // "auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16"
+  bool dequantize = false;      // GGUF integer blocks to float32 weights (LoadOptions::int_groups = false)
   SamplingParams sampling;  // max_new_tokens is --max-tokens; logprobs / top_logprobs ask for TokenLogprobs
   int64_t samples = 1;
   int64_t max_batch = 32;

@@ -124,7 +124,7 @@ GenerationModel load_generation_model(const LoadOptions& o) {
   }
   if (o.hash_content) gm.content_hash = checkpoint_content_hash(o.path, o.tokenizer);
   log_memory("checkpoint opened, tokenizer and template loaded");
-  gm.model = load_model(std::move(ck), gm.device, gm.dtype, /*inference_only=*/!o.trainable);
+  gm.model = load_model(std::move(ck), gm.device, gm.dtype, /*inference_only=*/!o.trainable, o.int_groups);
   malloc_trim(0);  // what the load freed below the mmap threshold sits in the heap: give its pages back
   serve_step_allocations_from_the_heap();
   log_memory(o.trainable ? "weights loaded" : "weights loaded and packed, dense copies freed");

@@ -37,6 +37,9 @@ struct LoadOptions {
   // false (eval, generate, serve): the dense copies of the packed weights are freed once packed, so the weights are
   // held once (TransformerImpl::release_dense_weights). true: keep them for training.
   bool trainable = false;
+  // Inference only: linear weights a GGUF stores in integer blocks stay int groups (the same float32 values, a
+  // third of the bytes; TransformerImpl::release_dense_weights). false: dequantised to float32, as transformers does.
+  bool int_groups = true;
 };
 
 // InputError naming the file and the field on a bad checkpoint, tokenizer or template.

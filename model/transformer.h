@@ -19,6 +19,12 @@
 
 namespace crucible::model {
 
+// A linear weight [O, I] in int groups (kernels/int_groups.h): q [O, I] int8, scale and offset [O, I/16] float32.
+// A GGUF checkpoint's integer block formats decode to exactly this (model/checkpoint.h), so inference can keep them.
+struct IntGroupWeight {
+  torch::Tensor q, scale, offset;
+};
+
 // Per-layer K/V storage for N slots of up to S positions each: k_NKSE / v_NKSE.
 struct KVCache {
   std::vector<torch::Tensor> k_NKSE, v_NKSE;
@@ -153,10 +159,16 @@ class TransformerImpl : public torch::nn::Module {
   // `fill` (a loader's hook, load_model): called with each part right before it is packed — the lm_head (or the
   // tied embedding) first, then each decoder layer, then the whole module for what is left — to write that part's
   // parameters, so a load holds the packed weights plus one part's dense ones, never all the dense weights besides.
-  void release_dense_weights(const std::function<void(torch::nn::Module&)>& fill = {});
+  // `groups_of` (a loader's hook too): a linear weight's int groups when its checkpoint stores it in an integer
+  // block format (a GGUF's Q4_K …), else nullopt. A fused matrix whose parts all have them is kept as int groups
+  // (10-12 bits a value; the same float32 values, see kernels/int_groups.h) instead of a oneDNN-packed float32 copy:
+  // a decode step then streams a third of the bytes.
+  void release_dense_weights(const std::function<void(torch::nn::Module&)>& fill = {},
+                             const std::function<std::optional<IntGroupWeight>(const torch::Tensor&)>& groups_of = {});
   void restore_dense_weights();
   bool dense_released() const { return dense_released_; }
   int64_t times_packed() const { return times_packed_; }  // how often the inference weights were (re)made
+  int64_t int_group_linears() const;  // how many of the inference weights' linears are int groups (0 when none)
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const;
@@ -175,8 +187,9 @@ class TransformerImpl : public torch::nn::Module {
   struct InferenceWeights;
   // `release_dense`: free each layer's dense weights as soon as that layer is packed, so the peak is one copy of
   // the weights plus one layer, not two copies. `fill`: see release_dense_weights.
-  const InferenceWeights* inference_weights(bool release_dense = false,
-                                            const std::function<void(torch::nn::Module&)>& fill = {});
+  const InferenceWeights* inference_weights(
+      bool release_dense = false, const std::function<void(torch::nn::Module&)>& fill = {},
+      const std::function<std::optional<IntGroupWeight>(const torch::Tensor&)>& groups_of = {});
 
   ModelConfig config_;
   std::shared_ptr<InferenceWeights> packed_;

@@ -1,5 +1,7 @@
-"""Decode throughput of `crucible generate` vs transformers `generate`, same model (SmolLM2-135M-Instruct Q4_1 GGUF,
-dequantised to float32 by both), same machine, same sampling (temperature 0.7, top-p 0.95), one run each.
+"""Decode throughput of `crucible generate` vs transformers `generate`, same model (SmolLM2-135M-Instruct Q4_1 GGUF),
+same machine, same sampling (temperature 0.7, top-p 0.95), one run each. transformers dequantises the file to float32
+tensors; crucible keeps its integer blocks as int groups (the same float32 weight values, formed on the fly:
+model/README.md); `--also-dequantized` adds a crucible run with float32 weights (`generate --dequantize`).
 
   (a) 8 samples of one chat prompt, 256 new tokens each
   (b) 32 chat prompts x 4 samples, 256 new tokens each
@@ -7,6 +9,7 @@ Both sides generate exactly 256 tokens per sample (crucible --ignore-eos; transf
 Prints decode tokens/s, prefill tokens/s, wall time and peak RSS for each, and the ratios crucible / transformers.
 
   python benchmarks/model/bench_generate.py [--crucible build/bin/crucible] [--gguf PATH] [--threads N] [--only a|b]
+                                             [--also-dequantized]
 """
 import argparse
 import json
@@ -58,11 +61,11 @@ def run_transformers(gguf, case, threads):
             "wall_s": total_s}
 
 
-def run_crucible(binary, gguf, case, threads):
+def run_crucible(binary, gguf, case, threads, extra=()):
     prompts, k = prompts_for(case)
     cmd = [binary, "--json", "--log-level", "warn", "generate", "--model", gguf, "--samples", str(k),
            "--max-tokens", str(NEW_TOKENS), "--temperature", "0.7", "--top-p", "0.95", "--seed", "1", "--ignore-eos",
-           "--max-batch", str(len(prompts) * k)]
+           "--max-batch", str(len(prompts) * k), *extra]
     for p in prompts:
         cmd += ["--chat", p]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
@@ -95,6 +98,8 @@ def main():
     ap.add_argument("--gguf", default=DEFAULT_GGUF)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", choices=["a", "b"])
+    ap.add_argument("--also-dequantized", action="store_true",
+                    help="also run crucible with --dequantize (float32 weights, as transformers holds them)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -105,6 +110,9 @@ def main():
             continue
         prompts, k = prompts_for(case)
         c = run_crucible(args.crucible, args.gguf, case, args.threads)
+        rows = [("crucible", c)]
+        if args.also_dequantized:
+            rows.append(("crucible fp32", run_crucible(args.crucible, args.gguf, case, args.threads, ["--dequantize"])))
         out, err, code, peak = run_measured([sys.executable, __file__, "--child", case, "--gguf", args.gguf,
                                              "--threads", str(args.threads)])
         if code != 0:
@@ -113,7 +121,7 @@ def main():
         t["peak_rss_mb"] = peak / 1024
         label = f"({case}) {len(prompts)} prompt(s) x {k} samples x {NEW_TOKENS} tokens"
         print(label)
-        for name, m in (("crucible", c), ("transformers", t)):
+        for name, m in rows + [("transformers", t)]:
             print(f"  {name:13s} decode {m['decode_tokens'] / m['decode_s']:8.1f} tok/s   prefill "
                   f"{m['prefill_tokens'] / max(m['prefill_s'], 1e-9):8.1f} tok/s   wall {m['wall_s']:7.1f} s   "
                   f"peak RSS {m['peak_rss_mb']:7.0f} MB")
@@ -122,6 +130,9 @@ def main():
         print(f"  crucible/transformers: decode {ratio:.2f}x   prefill {prefill:.2f}x   wall "
               f"{t['wall_s'] / c['wall_s']:.2f}x (speed-ups, higher is better)   peak RSS "
               f"{c['peak_rss_mb'] / t['peak_rss_mb']:.2f}x (lower is better)")
+        for name, m in rows[1:]:
+            print(f"  {name}/transformers: decode "
+                  f"{(m['decode_tokens'] / m['decode_s']) / (t['decode_tokens'] / t['decode_s']):.2f}x")
         sys.stdout.flush()
 
 

@@ -113,12 +113,49 @@ TEST(StreamedLoad, GgufPackedAsReadGeneratesTheSameAsDense) {
   auto streamed = load_model(load_checkpoint(gguf), torch::kCPU, torch::kFloat32, /*inference_only=*/true);
   if (!streamed->dense_released()) GTEST_SKIP() << "no oneDNN packed path in this build: nothing is released";
   EXPECT_FALSE(dense->dense_released());
+  // Q4_1 (and the Q8_0/Q6_K a Q4_1 file mixes in): every linear stays in its integer blocks, lm_head included.
+  const int64_t L = streamed->config().num_hidden_layers;
+  EXPECT_EQ(streamed->int_group_linears(), 1 + 4 * L);
   Engine a(dense, nullptr), b(streamed, nullptr);
   EXPECT_EQ(greedy(b, 32), greedy(a, 32));
-  streamed->restore_dense_weights();
+  streamed->restore_dense_weights();  // int groups -> float32: bit-identical to the dequantising load
   auto want = dense->named_parameters();
   for (const auto& p : streamed->named_parameters())
     EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key() << " differs after restore";
+}
+
+// The same load without int groups packs float32 (oneDNN) copies; both cached forwards give the same logits up to
+// summation order, for a prefill (rows above the decode kernel's limit: blocks dequantised into MKL) and for decode
+// steps of 1 to 9 rows (the int-group kernel).
+TEST(StreamedLoad, GgufIntGroupsMatchFloat32Packing) {
+  const char* home = std::getenv("HOME");
+  const std::string gguf = std::string(home ? home : "/root") + "/.cache/crucible/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (!std::filesystem::exists(gguf)) GTEST_SKIP() << "demo SmolLM2 GGUF missing (scripts/setup)";
+  auto grouped = load_model(load_checkpoint(gguf), torch::kCPU, torch::kFloat32, true, /*keep_int_groups=*/true);
+  auto packed = load_model(load_checkpoint(gguf), torch::kCPU, torch::kFloat32, true, /*keep_int_groups=*/false);
+  if (!packed->dense_released()) GTEST_SKIP() << "no oneDNN packed path in this build";
+  EXPECT_EQ(packed->int_group_linears(), 0);
+  ASSERT_GT(grouped->int_group_linears(), 0);
+  torch::manual_seed(7);
+  for (int64_t B : {1, 3, 8, 9}) {
+    const int64_t P = 40;
+    auto prompt_BP = torch::randint(100, 40000, {B, P}, torch::kInt64);
+    auto next_B1 = torch::randint(100, 40000, {B, 1}, torch::kInt64);
+    std::vector<torch::Tensor> logits;
+    for (auto* m : {&grouped, &packed}) {
+      KVCache cache = (*m)->make_cache(B, P + 1);
+      CacheStep pre, dec;
+      for (int64_t b = 0; b < B; ++b) {
+        pre.slots_B.push_back(b), pre.start_B.push_back(0), pre.len_B.push_back(P);
+        dec.slots_B.push_back(b), dec.start_B.push_back(P);
+      }
+      auto first = (*m)->forward_cached(prompt_BP, pre, cache);
+      logits.push_back(torch::cat({first, (*m)->forward_cached(next_B1, dec, cache)}));
+    }
+    const double scale = logits[1].abs().max().item<double>();
+    const double diff = (logits[0] - logits[1]).abs().max().item<double>();
+    EXPECT_LT(diff, 1e-4 * scale) << "B=" << B << " max |int groups - float32| " << diff << " (logit scale " << scale << ")";
+  }
 }
 
 }  // namespace
