@@ -384,6 +384,22 @@ struct PackedLinear {
     op.callBoxed(&stack);
     return stack[0].toTensor();
   }
+  // Rows `ids` (any shape) of the weight, float32, shaped [..ids, I]: an embedding lookup (int groups only).
+  torch::Tensor rows(const torch::Tensor& ids) const {
+    const int64_t I = groups->q.size(1), G = I / kernels::kIntGroup;
+    auto ids_N = ids.reshape(-1).to(torch::kCPU, torch::kInt64).contiguous();
+    const int64_t N = ids_N.size(0);
+    auto out = torch::empty({N, I}, torch::kFloat32);
+    const int64_t* id = ids_N.data_ptr<int64_t>();
+    for (int64_t n = 0; n < N; ++n) {
+      TORCH_CHECK(id[n] >= 0 && id[n] < out_features, "token id ", id[n], " outside the vocabulary");
+      kernels::dequantize_int_groups(groups->q.data_ptr<int8_t>() + id[n] * I, groups->scale.data_ptr<float>() + id[n] * G,
+                                     groups->offset.data_ptr<float>() + id[n] * G, I, out.data_ptr<float>() + n * I);
+    }
+    auto shape = ids.sizes().vec();
+    shape.push_back(I);
+    return out.view(shape);
+  }
   // The weight as plain float32 rows [O, I].
   torch::Tensor dense() const {
     if (!groups) return w.to_dense();
@@ -435,6 +451,9 @@ struct TransformerImpl::InferenceWeights {
   };
   std::vector<Layer> layers;
   PackedLinear lm_head;
+  // Tied embeddings kept only as the lm_head's int groups: the lookup dequantises the rows it needs (the same values
+  // the dense table held), so a tied vocabulary matrix is held once, quantised.
+  bool embedding_in_head = false;
   // Each source parameter's storage and version when packed: any in-place update (optimizer step, copy_) bumps
   // the version, set_data/to() changes the storage; either makes the packed copy stale.
   std::vector<std::tuple<torch::Tensor, const void*, int64_t>> sources;
@@ -522,6 +541,10 @@ const TransformerImpl::InferenceWeights* TransformerImpl::inference_weights(
   const auto head_w = lm_head ? lm_head->weight : model->embed_tokens->weight;
   iw->lm_head = pack_linear({head_w}, {}, stacked_groups({head_w}, groups));
   if (lm_head) release({&lm_head});
+  else if (iw->lm_head.groups && release_dense) {
+    model->embed_tokens->weight.set_data(torch::empty({0}, model->embed_tokens->weight.options()));
+    iw->embedding_in_head = true;
+  }
   for (const auto& m : *model->layers) {
     if (fill) fill(*m);
     auto* layer = m->as<DecoderLayerImpl>();
@@ -596,6 +619,10 @@ void TransformerImpl::restore_dense_weights() {
     unpack(pl.down, {{&mlp.down_proj, D}});
   }
   if (lm_head) unpack(packed_->lm_head, {{&lm_head, config_.vocab_size}});
+  if (packed_->embedding_in_head) {
+    model->embed_tokens->weight.set_data(packed_->lm_head.dense());
+    packed_->embedding_in_head = false;
+  }
   // The packed copies still match the restored weights: keep them (a training loop's first step makes them stale).
   packed_->snapshot(parameters());
   dense_released_ = false;
@@ -640,7 +667,7 @@ torch::Tensor TransformerImpl::hidden_cached(const torch::Tensor& tokens_BT, con
   TORCH_CHECK(L <= cache.capacity(), "KV cache capacity ", cache.capacity(), " exceeded (", L, " positions)");
   const auto* packed = inference_weights();
 
-  auto h_BTD = model->embed_tokens(tokens_BT);
+  auto h_BTD = packed && packed->embedding_in_head ? packed->lm_head.rows(tokens_BT) : model->embed_tokens(tokens_BT);
   const auto act = h_BTD.scalar_type();
   const int64_t H = config_.num_attention_heads, K = config_.num_key_value_heads, E = config_.head_dim, G = H / K;
   // Attention with the query heads grouped by the kv head they read (HF's repeat_kv maps head h to kv head h / G):

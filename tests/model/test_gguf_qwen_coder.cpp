@@ -60,7 +60,10 @@ void expect_greedy_matches(const std::string& gguf, const std::string& recorded)
   ASSERT_EQ(oracle.size(), 2u);
   auto tok = text::load_tokenizer(gguf);
   const auto reqs = recorded_greedy_requests(gguf, oracle, *tok, 32);
-  Engine engine(load_model(gguf), tok.get());
+  // As eval loads it: inference only, so the Q4_K/Q5_0/Q6_K linears run as int groups (kernels/int_groups.h).
+  auto model = load_model(load_checkpoint(gguf), torch::kCPU, torch::kFloat32, /*inference_only=*/true);
+  if (model->dense_released()) EXPECT_GE(model->int_group_linears(), 4 * model->config().num_hidden_layers);
+  Engine engine(model, tok.get());
   auto outs = engine.generate(reqs);
   ASSERT_EQ(outs.size(), 2u);
   // Under min_new_tokens both sides mask their end tokens, but the sets differ: crucible stops on every id of the
