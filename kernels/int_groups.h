@@ -19,8 +19,9 @@ inline constexpr int64_t kIntGroup = 16;
 void dequantize_int_groups(const int8_t* q, const float* scale, const float* offset, int64_t n, float* y);
 
 // y[r · ldy + o] = Σ_c x[r · cols + c] · w[o, c] for r < R and lo <= o < hi, w the int-group matrix above (its rows
-// of `cols` values). One pass over the rows [lo, hi) of w per 8 rows of x: made for decode steps (R small), where
-// the time is the weights' memory traffic. Single-threaded; callers split [lo, hi) across threads.
+// of `cols` values). Up to 8 rows: one pass over the int8 rows [lo, hi) of w (decode steps, where the time is the
+// weights' memory traffic). More rows: 16 rows of w at a time dequantised into a float32 panel that 6 x 16 register
+// blocks of the product run over (compute-bound). Single-threaded; callers split [lo, hi) across threads.
 void int_group_matmul(const float* x, int64_t R, int64_t cols, const int8_t* q, const float* scale, const float* offset,
                       int64_t lo, int64_t hi, float* y, int64_t ldy);
 

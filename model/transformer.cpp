@@ -365,10 +365,11 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
 // barriers per step). The price is one packed copy of the weights (the dense parameters stay: forward() and training
 // use them). Only float32 on the CPU; everything else uses the module's own Linear layers.
 namespace {
-// Rows of input up to which an int-group linear runs the decode kernel (passes of 8 rows over L2-sized blocks of
-// weight rows); more rows (prefill, scoring) dequantise a block of weight rows at a time and multiply with MKL.
-// (SmolLM2-135M, one thread: at 32 rows the kernel decodes 1.24x faster than dequantise + MKL, at 128 rows 0.86x.)
-constexpr int64_t kIntGroupKernelRows = 48;
+// Rows of input up to which an int-group linear runs kernels::int_group_matmul (decode steps: the int8 pass up to
+// 8 rows, float32 panels above); more rows (prefill, scoring) dequantise ~4 MB of weight rows at a time into MKL.
+// (SmolLM2-135M, one thread, decode at 128 rows: panels 90-105 tok/s, dequantise + MKL 85-105, float32 oneDNN
+// 100-105, within this machine's run-to-run spread.)
+constexpr int64_t kIntGroupKernelRows = 256;
 
 struct PackedLinear {
   torch::Tensor w;                      // oneDNN-packed (opaque layout), rows = output features; or

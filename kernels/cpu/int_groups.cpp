@@ -3,6 +3,7 @@
 #include "kernels/int_groups.h"
 
 #include <algorithm>
+#include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -88,6 +89,55 @@ __attribute__((target("avx2,fma"))) void matmul_avx2_rows(const float* x, int64_
   }
 }
 
+// Panel kernel for more rows: 16 output features at a time are dequantised once into a [cols, 16] float32 panel (L2
+// resident), then every 6 rows of x run a 6 x 16 register block over it (12 accumulators, one broadcast of x and two
+// panel loads per 12 FMAs: the compute-bound shape, as a GEMM micro-kernel).
+template <int NR>
+__attribute__((target("avx2,fma"))) void panel_rows(const float* x, int64_t cols, const float* panel, int64_t n_out,
+                                                    float* y, int64_t ldy) {
+  __m256 acc0[NR], acc1[NR];
+#pragma GCC unroll 6
+  for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < cols; ++c) {
+    const __m256 b0 = _mm256_loadu_ps(panel + c * 16), b1 = _mm256_loadu_ps(panel + c * 16 + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < NR; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r * cols + c);
+      acc0[r] = _mm256_fmadd_ps(a, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(a, b1, acc1[r]);
+    }
+  }
+  alignas(32) float out[16];
+#pragma GCC unroll 6
+  for (int r = 0; r < NR; ++r) {
+    _mm256_store_ps(out, acc0[r]);
+    _mm256_store_ps(out + 8, acc1[r]);
+    for (int64_t j = 0; j < n_out; ++j) y[r * ldy + j] = out[j];
+  }
+}
+
+using PanelFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t);
+constexpr PanelFn kPanel[6] = {panel_rows<1>, panel_rows<2>, panel_rows<3>, panel_rows<4>, panel_rows<5>,
+                               panel_rows<6>};
+
+void matmul_panels(const float* x, int64_t R, int64_t cols, const int8_t* q, const float* scale, const float* offset,
+                   int64_t lo, int64_t hi, float* y, int64_t ldy) {
+  const int64_t G = cols / kIntGroup;
+  std::vector<float> panel(static_cast<size_t>(cols * 16)), row(static_cast<size_t>(cols));
+  for (int64_t o = lo; o < hi; o += 16) {
+    const int64_t n = std::min<int64_t>(16, hi - o);
+    for (int64_t j = 0; j < 16; ++j) {
+      if (j < n) dequantize_int_groups(q + (o + j) * cols, scale + (o + j) * G, offset + (o + j) * G, cols, row.data());
+      else std::fill(row.begin(), row.end(), 0.0f);
+      for (int64_t c = 0; c < cols; ++c) panel[c * 16 + j] = row[c];
+    }
+    for (int64_t r0 = 0; r0 < R; r0 += 6) {
+      const int64_t nr = std::min<int64_t>(6, R - r0);
+      kPanel[nr - 1](x + r0 * cols, cols, panel.data(), n, y + r0 * ldy + o, ldy);
+    }
+  }
+}
+
 using RowsFn = void (*)(const float*, int64_t, const int8_t*, const float*, const float*, int64_t, int64_t, float*,
                         int64_t);
 constexpr RowsFn kRows[8] = {matmul_avx2_rows<1>, matmul_avx2_rows<2>, matmul_avx2_rows<3>, matmul_avx2_rows<4>,
@@ -119,6 +169,10 @@ void dequantize_int_groups(const int8_t* q, const float* scale, const float* off
 void int_group_matmul(const float* x, int64_t R, int64_t cols, const int8_t* q, const float* scale, const float* offset,
                       int64_t lo, int64_t hi, float* y, int64_t ldy) {
 #ifdef CRUCIBLE_INT_GROUPS_X86
+  if (cpu_has_avx2() && R > 8) {
+    matmul_panels(x, R, cols, q, scale, offset, lo, hi, y, ldy);
+    return;
+  }
   if (cpu_has_avx2()) {
     // Blocks of weight rows small enough to stay in L2 while every pass of 8 rows of x runs over them.
     const int64_t block = std::max<int64_t>(8, (int64_t{128} << 10) / (cols + cols / kIntGroup * 8));
