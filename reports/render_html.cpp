@@ -286,8 +286,8 @@ std::string render_html(const Json& report) {
                        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                        r["id"].get<int64_t>(), run_color(report, r["id"]), esc(r["name"].get<std::string>()),
                        esc(basename_of(r["model"])), esc(protocol_or_kind(r)), esc(sampling), esc(r["status"].get<std::string>()),
-                       r["samples"].get<int64_t>(), r["completion_tokens"].get<int64_t>(), seconds(r["wall_s"]),
-                       number(r["tokens_per_s"], 1));
+                       count_or_dash(r["samples"]), count_or_dash(r["completion_tokens"]), seconds(r["wall_s"]),
+                       r["samples"].get<int64_t>() == 0 ? std::string("–") : number(r["tokens_per_s"], 1));
   }
   out += "</tbody></table>\n";
 

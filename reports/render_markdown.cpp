@@ -52,8 +52,8 @@ std::string render_markdown(const Json& report) {
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r["id"].get<int64_t>(),
                        md(r["name"].get<std::string>()), md(basename_of(r["model"])), md(protocol_or_kind(r)),
                        field("temperature"), field("top_p"), field("samples"), field("max_new_tokens"),
-                       r["status"].get<std::string>(), r["samples"].get<int64_t>(), seconds(r["wall_s"]),
-                       number(r["tokens_per_s"], 1));
+                       r["status"].get<std::string>(), count_or_dash(r["samples"]), seconds(r["wall_s"]),
+                       r["samples"].get<int64_t>() == 0 ? std::string("–") : number(r["tokens_per_s"], 1));
   }
 
   for (const auto& suite : report["suites"]) {

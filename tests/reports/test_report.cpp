@@ -138,6 +138,9 @@ TEST_F(ReportTest, ATrainingRunBringsItsCurvesAndNoComparison) {
   EXPECT_NE(html.find("<td class=\"l\">train-sft</td><td class=\"l\">–</td>"), std::string::npos) << html;
   EXPECT_EQ(html.find("T – ·"), std::string::npos);
   EXPECT_NE(md.find("| sft | – | train-sft |"), std::string::npos) << md;
+  // No samples: dashes, not "0 samples · 0.0 tok/s" beside a run that trained.
+  EXPECT_NE(md.find("| completed | – |"), std::string::npos) << md;
+  EXPECT_NE(html.find("<td class=\"l\">completed</td><td>–</td><td>–</td>"), std::string::npos) << html;
   EXPECT_NE(html.find("sft: loss"), std::string::npos);
   EXPECT_NE(html.find("<details><summary>1 more curve of #5 sft</summary>"), std::string::npos);
 }
