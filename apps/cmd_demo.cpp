@@ -4,11 +4,11 @@
 //
 //   data gen arith → init-model teacher, student → train sft teacher (solver traces) → train sft base student
 //   (answers without reasoning) → eval both → train grpo base student (R1-Zero: accuracy + format) → eval →
-//   [distill traces → distill sft → eval → train grpo distilled → eval] → report.md, report.html
+//   distill traces (teacher, rejection sampled) → distill sft base student → eval → train grpo distilled → eval →
+//   report.md, report.html
 //
-// The distillation stages call `crucible distill` (issue 15); where this build has no such command they are reported
-// as "not available in this build" and the demo goes on. Nothing here computes a score: the numbers in the stage table
-// are the eval commands' own (--json), and the report is `crucible report` over the stored runs.
+// Nothing here computes a score: the numbers in the stage table are the eval commands' own (--json), and the report
+// is `crucible report` over the stored runs.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -91,11 +91,10 @@ struct DemoArgs {
 
 struct StageRow {
   std::string stage;     // "eval base student"
-  std::string kind;      // eval | train | data | model | unavailable
+  std::string kind;      // eval | train | data | model
   int64_t run_id = 0;
   nlohmann::json result;  // the command's --json output
   double seconds = 0;
-  std::string note;
 };
 
 std::string self_exe() {
@@ -211,25 +210,19 @@ class Demo {
     grpo("grpo base student", models + "/student-base", models + "/student-grpo");
     eval("eval grpo student", models + "/student-grpo");
 
-    // Distillation (issue 15): `crucible distill traces|sft`. Guarded until that command is in this build.
-    if (has_command("distill")) {
-      nlohmann::json traces = stage("train", "distill traces",
-                                    {"distill", "traces", "--teacher", models + "/teacher", "--suite", "arith_train",
-                                     "--data-dir", data, "--samples", std::to_string(plan_.distill_samples),
-                                     "--max-tokens", max_tokens, "--seed", seed});
-      stage("train", "distill sft student",
-            {"distill", "sft", "--student", models + "/student-base", "--traces",
-             std::to_string(traces.value("run_id", int64_t(0))), "--out", models + "/student-distilled", "--steps",
-             std::to_string(plan_.distill_sft_steps), "--batch-tokens", std::to_string(plan_.batch_tokens), "--lr",
-             fmt::format("{}", plan_.student_lr), "--seed", seed, "--threads", std::to_string(a_.threads)});
-      eval("eval distilled student", models + "/student-distilled");
-      grpo("grpo distilled student", models + "/student-distilled", models + "/student-distilled-grpo");
-      eval("eval distilled+grpo student", models + "/student-distilled-grpo");
-    } else {
-      for (const char* s : {"distill traces", "distill sft student", "eval distilled student",
-                            "grpo distilled student", "eval distilled+grpo student"})
-        rows_.push_back({s, "unavailable", 0, nullptr, 0, "not available in this build (crucible distill, issue 15)"});
-    }
+    // Distillation (issue 15): the teacher's verified traces, SFT of the base student on them, then GRPO on top.
+    nlohmann::json traces = stage("train", "distill traces",
+                                  {"distill", "traces", "--teacher", models + "/teacher", "--suite", "arith_train",
+                                   "--data-dir", data, "--samples", std::to_string(plan_.distill_samples),
+                                   "--max-tokens", max_tokens, "--seed", seed});
+    stage("train", "distill sft student",
+          {"distill", "sft", "--student", models + "/student-base", "--traces",
+           std::to_string(traces.value("run_id", int64_t(0))), "--out", models + "/student-distilled", "--steps",
+           std::to_string(plan_.distill_sft_steps), "--batch-tokens", std::to_string(plan_.batch_tokens), "--lr",
+           fmt::format("{}", plan_.student_lr), "--seed", seed, "--threads", std::to_string(a_.threads)});
+    eval("eval distilled student", models + "/student-distilled");
+    grpo("grpo distilled student", models + "/student-distilled", models + "/student-distilled-grpo");
+    eval("eval distilled+grpo student", models + "/student-distilled-grpo");
 
     report();
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -239,13 +232,11 @@ class Demo {
   }
 
  private:
-  bool has_command(const std::string& name) const;
-
   nlohmann::json stage(const std::string& kind, const std::string& label, std::vector<std::string> args) {
     std::string name;
     for (char c : label) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
     name = fmt::format("{:02d}-{}", rows_.size() + 1, name);
-    StageRow row{label, kind, 0, nullptr, 0, ""};
+    StageRow row{label, kind, 0, nullptr, 0};
     row.result = run(name, std::move(args), &row.seconds);
     if (row.result.is_object()) row.run_id = row.result.value("run_id", int64_t(0));
     rows_.push_back(row);
@@ -281,7 +272,7 @@ class Demo {
     nlohmann::json stages = nlohmann::json::array();
     for (const auto& r : rows_)
       stages.push_back({{"stage", r.stage}, {"kind", r.kind}, {"run_id", r.run_id ? nlohmann::json(r.run_id) : nullptr},
-                        {"seconds", r.seconds}, {"result", r.result}, {"note", r.note}});
+                        {"seconds", r.seconds}, {"result", r.result}});
     return {{"out", a_.out}, {"db", db_}, {"seed", a_.seed}, {"quick", a_.quick}, {"threads", a_.threads},
             {"seconds", total}, {"report_html", a_.out + "/report.html"}, {"report_md", a_.out + "/report.md"},
             {"stages", stages}};
@@ -306,8 +297,6 @@ class Demo {
       } else if (r.kind == "train" && r.result.contains("last_reward")) {
         result = fmt::format("reward {:.2f} -> {:.2f}", r.result.value("first_reward", 0.0),
                              r.result.value("last_reward", 0.0));
-      } else if (r.kind == "unavailable") {
-        result = "not available in this build";
       }
       fmt::print("| {:<28} | {:>4} | {:<28} | {:>8} | {:>8.1f} |\n", r.stage,
                  r.run_id ? std::to_string(r.run_id) : std::string("-"), result, cons, r.seconds);
@@ -344,14 +333,7 @@ class Demo {
   std::string exe_, db_, logs_;
   std::ofstream commands_;
   std::vector<StageRow> rows_;
-
- public:
-  CLI::App* app = nullptr;
 };
-
-bool Demo::has_command(const std::string& name) const {
-  return app != nullptr && !app->get_subcommands([&](CLI::App* s) { return s->get_name() == name; }).empty();
-}
 
 CRUCIBLE_REGISTER_COMMAND(50, [](CLI::App& app, Globals& g, Action& action) {
   auto a = std::make_shared<DemoArgs>();
@@ -365,10 +347,9 @@ CRUCIBLE_REGISTER_COMMAND(50, [](CLI::App& app, Globals& g, Action& action) {
   cmd->add_flag("--quick", a->quick, "the CI smoke variant (fewer steps, 100 test problems)");
   cmd->add_option("--threads", a->threads, "torch threads of every stage (1: the same numbers on any machine)")
       ->capture_default_str();
-  cmd->callback([&app, &g, &action, a] {
-    action = [&app, &g, a] {
+  cmd->callback([&g, &action, a] {
+    action = [&g, a] {
       Demo demo(*a, a->quick ? quick_plan() : full_plan(), g.json);
-      demo.app = &app;
       return demo.main();
     };
   });

@@ -253,7 +253,7 @@ figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}figcaption{
 svg text{font-family:system-ui,sans-serif}.tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#111}
 .ctitle{font-size:13px;font-weight:600;fill:#111}.count{font-size:10px;fill:#000}
 .grid{stroke:#e6e6e6}.axis{stroke:#333}.diag{stroke:#999;stroke-dasharray:4 3}
-.meta{color:#555}.good{color:#006b4e}.bad{color:#a33c00}dl dt{font-weight:600}dl dd{margin:0 0 .4em 1em}
+details{margin:.4em 0 1em}summary{color:#555}.meta{color:#555}.good{color:#006b4e}.bad{color:#a33c00}dl dt{font-weight:600}dl dd{margin:0 0 .4em 1em}
 )CSS";
 
 }  // namespace
@@ -275,15 +275,19 @@ std::string render_html(const Json& report) {
          "<th scope=\"col\">completion tokens</th><th scope=\"col\">wall time</th><th scope=\"col\">tok/s</th></tr></thead><tbody>\n";
   for (const auto& r : report["runs"]) {
     const Json& s = r["sampling"];
-    auto field = [&](const char* k) { return s.is_null() ? std::string("–") : number(s[k]); };
+    // A training run stores no eval sampling: its kind stands in for the protocol and the sampling cell stays empty
+    // rather than a row of dashes.
+    const std::string sampling =
+        s.is_null() ? std::string("–")
+                    : fmt::format("T {} · top-p {} · k {} · ≤{} tokens", number(s["temperature"]), number(s["top_p"]),
+                                  number(s["samples"]), number(s["max_new_tokens"]));
     out += fmt::format("<tr><td>{}</td><th scope=\"row\" class=\"l\" style=\"color:{}\">{}</th><td class=\"l\">{}</td>"
-                       "<td class=\"l\">{}</td><td class=\"l\">T {} · top-p {} · k {} · ≤{} tokens</td><td class=\"l\">{}</td>"
+                       "<td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td>"
                        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                        r["id"].get<int64_t>(), run_color(report, r["id"]), esc(r["name"].get<std::string>()),
-                       esc(basename_of(r["model"])), esc(r["protocol"].get<std::string>()), field("temperature"),
-                       field("top_p"), field("samples"), field("max_new_tokens"), esc(r["status"].get<std::string>()),
-                       r["samples"].get<int64_t>(), r["completion_tokens"].get<int64_t>(), seconds(r["wall_s"]),
-                       number(r["tokens_per_s"], 1));
+                       esc(basename_of(r["model"])), esc(protocol_or_kind(r)), esc(sampling), esc(r["status"].get<std::string>()),
+                       count_or_dash(r["samples"]), count_or_dash(r["completion_tokens"]), seconds(r["wall_s"]),
+                       r["samples"].get<int64_t>() == 0 ? std::string("–") : number(r["tokens_per_s"], 1));
   }
   out += "</tbody></table>\n";
 
@@ -355,8 +359,30 @@ std::string render_html(const Json& report) {
   for (const auto& r : report["runs"]) any_training |= !r["train_curves"].empty();
   if (any_training) {
     out += "<h2>Training</h2>\n";
-    for (const auto& r : report["runs"])
-      for (const auto& c : r["train_curves"]) out += train_chart(r, c, fmt::format("c{}", chart++));
+    for (const auto& r : report["runs"]) {
+      // The curves a reader looks at first stay open (an SFT run's loss; a GRPO run's reward, accuracy, completion
+      // length and how many sequences had zero advantage); a run's other metrics (lr, timings, clip fractions…) fold
+      // into one <details> below them, so a report of many runs stays a page to read rather than a wall of charts.
+      bool rl = false;
+      for (const auto& c : r["train_curves"]) rl |= c["metric"] == "reward_mean";
+      const std::vector<std::string> headline = rl ? std::vector<std::string>{"reward_mean", "accuracy",
+                                                                              "response_len_mean", "sequences_skipped"}
+                                                   : std::vector<std::string>{"loss"};
+      std::string open, folded;
+      int n_folded = 0;
+      for (const auto& name : headline)
+        for (const auto& c : r["train_curves"])
+          if (c["metric"] == name) open += train_chart(r, c, fmt::format("c{}", chart++));
+      for (const auto& c : r["train_curves"])
+        if (std::find(headline.begin(), headline.end(), c["metric"].get<std::string>()) == headline.end()) {
+          folded += train_chart(r, c, fmt::format("c{}", chart++));
+          ++n_folded;
+        }
+      out += open;
+      if (n_folded > 0)
+        out += fmt::format("<details><summary>{} more curve{} of {}</summary>\n{}</details>\n", n_folded,
+                           n_folded == 1 ? "" : "s", esc(run_label(report, r["id"])), folded);
+    }
   }
 
   for (const auto& r : report["runs"]) {

@@ -50,10 +50,10 @@ std::string render_markdown(const Json& report) {
     const Json& s = r["sampling"];
     auto field = [&](const char* k) { return s.is_null() ? std::string("–") : number(s[k]); };
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r["id"].get<int64_t>(),
-                       md(r["name"].get<std::string>()), md(basename_of(r["model"])), md(r["protocol"].get<std::string>()),
+                       md(r["name"].get<std::string>()), md(basename_of(r["model"])), md(protocol_or_kind(r)),
                        field("temperature"), field("top_p"), field("samples"), field("max_new_tokens"),
-                       r["status"].get<std::string>(), r["samples"].get<int64_t>(), seconds(r["wall_s"]),
-                       number(r["tokens_per_s"], 1));
+                       r["status"].get<std::string>(), count_or_dash(r["samples"]), seconds(r["wall_s"]),
+                       r["samples"].get<int64_t>() == 0 ? std::string("–") : number(r["tokens_per_s"], 1));
   }
 
   for (const auto& suite : report["suites"]) {

@@ -44,6 +44,16 @@ inline std::string basename_of(const nlohmann::json& path) {
   auto slash = s.find_last_of('/');
   return slash == std::string::npos ? s : s.substr(slash + 1);
 }
+// A count, or "–" for none: an SFT run generates no samples, and "0 samples · 0.0 tok/s" beside its 100 s of training
+// would read as a run that did nothing.
+inline std::string count_or_dash(const nlohmann::json& n) {
+  return n.get<int64_t>() == 0 ? std::string("–") : std::to_string(n.get<int64_t>());
+}
+// The protocol of an eval run ("r1"); a training run has none, so its kind ("train-grpo") says what it is.
+inline std::string protocol_or_kind(const nlohmann::json& run) {
+  const std::string protocol = run.value("protocol", std::string());
+  return protocol.empty() ? run.value("kind", std::string()) : protocol;
+}
 // "#3 smol-greedy": runs are named by id and name everywhere, so two runs of the same name stay apart.
 inline std::string run_label(const nlohmann::json& report, const nlohmann::json& id) {
   for (const auto& r : report["runs"])

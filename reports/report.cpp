@@ -347,6 +347,9 @@ Json build_report(Store& store, const ReportOptions& options) {
       if (r["run_id"] == runs.front().id) base = &r;
     for (const auto& lr : loaded) {
       if (lr.run.id == runs.front().id) continue;
+      // A training or distillation run is compared with nothing (below): listing it as "not compared" under every
+      // suite would only be noise in a report of a whole pipeline (`crucible demo`).
+      if (lr.run.kind != "eval") continue;
       const Json* other = nullptr;
       for (const auto& r : suite["runs"])
         if (r["run_id"] == lr.run.id) other = &r;

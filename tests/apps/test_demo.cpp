@@ -1,6 +1,6 @@
-// `crucible demo --quick` end to end (slow: minutes): every available stage completes as a stored run, the
-// distillation stages are reported unavailable where this build has no `crucible distill`, the reports are written,
-// and each stage moves the way the R1 story says, by margins a 95% paired CI on the same test problems must clear.
+// `crucible demo --quick` end to end (slow: minutes): every stage, distillation included, completes as a stored run,
+// the reports are written, and each stage moves the way the R1 story says, by margins a 95% paired CI on the same
+// test problems must clear.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -22,7 +22,7 @@ const nlohmann::json* find_stage(const nlohmann::json& j, const std::string& nam
 double pass1(const nlohmann::json& stage) { return stage["result"]["suites"][0]["pass@1"].get<double>(); }
 }  // namespace
 
-TEST(Demo, QuickRunsEveryAvailableStageAndEachMovesTheRightWay) {
+TEST(Demo, QuickRunsEveryStageAndEachMovesTheRightWay) {
   TempDir dir;
   const std::string out = dir.file("demo");
   auto r = run_command({crucible_binary(), "--json", "demo", "--quick", "--out", out, "--seed", "0"});
@@ -39,26 +39,29 @@ TEST(Demo, QuickRunsEveryAvailableStageAndEachMovesTheRightWay) {
   for (const auto* s : {teacher, base, grpo}) EXPECT_GT((*s)["run_id"].get<int64_t>(), 0);
   // The base student is weak but not zero (GRPO needs signal).
   EXPECT_GT(pass1(*base), 0.0);
-  const auto* distill = find_stage(j, "distill traces");
-  ASSERT_NE(distill, nullptr);
-  if (distill->at("kind") == "unavailable") {
-    EXPECT_NE(distill->at("note").get<std::string>().find("not available in this build"), std::string::npos);
+  for (const char* s : {"distill traces", "distill sft student", "eval distilled student", "grpo distilled student",
+                        "eval distilled+grpo student"}) {
+    const auto* stage = find_stage(j, s);
+    ASSERT_NE(stage, nullptr) << s;
+    EXPECT_GT((*stage)["run_id"].get<int64_t>(), 0) << s;
   }
 
-  // Against the base student on the same test problems, the teacher (trained on worked solutions) and the GRPO
-  // student are better: the paired bootstrap 95% CI of the difference lies above zero.
+  // Against the base student on the same test problems, the teacher (trained on worked solutions), the GRPO student
+  // and the distilled student are each better: the paired bootstrap 95% CI of the difference lies above zero.
+  const auto* distilled = find_stage(j, "eval distilled student");
   auto id = [](const nlohmann::json* s) { return s->at("run_id").get<int64_t>(); };
   auto rep = run_command({crucible_binary(), "report", "--db", j["db"].get<std::string>(), "--format", "json",
-                          std::to_string(id(base)), std::to_string(id(teacher)), std::to_string(id(grpo))});
+                          std::to_string(id(base)), std::to_string(id(teacher)), std::to_string(id(grpo)),
+                          std::to_string(id(distilled))});
   ASSERT_EQ(rep.exit_code, 0) << rep.err;
   auto report = nlohmann::json::parse(rep.out);
   const auto& comparisons = report["suites"][0]["comparisons"];
-  ASSERT_EQ(comparisons.size(), 2u);
+  ASSERT_EQ(comparisons.size(), 3u);
   for (const auto& cmp : comparisons) {
-    const bool is_teacher = cmp["run"] == id(teacher);
+    const nlohmann::json* run = cmp["run"] == id(teacher) ? teacher : cmp["run"] == id(grpo) ? grpo : distilled;
     EXPECT_GT(cmp["paired"].get<int64_t>(), 0);
     EXPECT_GT(cmp["difference"]["low"].get<double>(), 0.0)
-        << (is_teacher ? "teacher" : "GRPO student") << " vs base: " << cmp["difference"].dump() << " (pass@1 "
-        << pass1(*base) << " -> " << pass1(is_teacher ? *teacher : *grpo) << ")";
+        << run->at("stage").get<std::string>() << " vs base: " << cmp["difference"].dump() << " (pass@1 "
+        << pass1(*base) << " -> " << pass1(*run) << ")";
   }
 }

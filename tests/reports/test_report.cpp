@@ -117,6 +117,34 @@ TEST_F(ReportTest, MultiSampleRunCurvesConsTokensAndSignTest) {
   EXPECT_EQ(multi_run["train_curves"][0]["points"].size(), 3u);
 }
 
+TEST_F(ReportTest, ATrainingRunBringsItsCurvesAndNoComparison) {
+  {
+    Store store = Store::open(dir.file("r.db"));
+    RunRecord r;
+    r.name = "sft";
+    r.kind = "train-sft";
+    r.identity = "identity-sft";
+    r.started_at = "2026-11-23T10:00:00.000Z";
+    r.status = "completed";
+    const int64_t id = store.create_run(r);
+    for (int step = 1; step <= 3; ++step) store.add_train_step({id, step, {{"loss", 3.0 / step}, {"lr", 0.001}}});
+  }
+  Json r = build({"base", "cand", "sft"});
+  // Compared with nothing, and not listed as "not compared" under every suite either.
+  for (const auto& suite : r["suites"])
+    for (const auto& u : suite["unpaired"]) EXPECT_NE(u["run"], r["runs"][2]["id"]) << u.dump();
+  const std::string html = report::render_html(r), md = report::render_markdown(r);
+  // Its kind stands in for the protocol; no "T – · top-p –" row of dashes for sampling it never did.
+  EXPECT_NE(html.find("<td class=\"l\">train-sft</td><td class=\"l\">–</td>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("T – ·"), std::string::npos);
+  EXPECT_NE(md.find("| sft | – | train-sft |"), std::string::npos) << md;
+  // No samples: dashes, not "0 samples · 0.0 tok/s" beside a run that trained.
+  EXPECT_NE(md.find("| completed | – |"), std::string::npos) << md;
+  EXPECT_NE(html.find("<td class=\"l\">completed</td><td>–</td><td>–</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("sft: loss"), std::string::npos);
+  EXPECT_NE(html.find("<details><summary>1 more curve of #5 sft</summary>"), std::string::npos);
+}
+
 TEST_F(ReportTest, BaselineFlagAndReproducibility) {
   Json a = build({"base", "cand", "multi"}, "cand");
   EXPECT_EQ(a["baseline_run"], ids.cand);
@@ -167,6 +195,9 @@ TEST_F(ReportTest, RenderersShowTheKeyNumbers) {
   EXPECT_NE(html.find("per-problem solve rate"), std::string::npos);
   EXPECT_NE(html.find("response length"), std::string::npos);
   EXPECT_NE(html.find("multi: loss"), std::string::npos);
+  // A run's headline curve (loss) is open; its other metrics fold into one <details> after it.
+  EXPECT_LT(html.find("multi: loss"), html.find("<details><summary>1 more curve of #3 multi</summary>"));
+  EXPECT_NE(html.find("<details><summary>1 more curve of #3 multi</summary>"), std::string::npos) << html;
 }
 
 TEST(ReportStore, ReadOnlyOpenReadsAVersionOneFileWithoutMigratingIt) {
