@@ -40,10 +40,12 @@ RunRecord require_run(Store& store, const std::string& id_or_name) {
   return *run;
 }
 
-int list_runs(const Globals& g) {
+int list_runs(const Globals& g, const std::string& kind) {
   // Listing never creates a database: a missing file simply has no runs.
   std::vector<RunSummary> runs;
   if (file_exists(g.db_path)) runs = Store::open(g.db_path, /*create=*/false).list_runs();
+  if (!kind.empty())
+    std::erase_if(runs, [&](const RunSummary& s) { return s.run.kind != kind; });
   if (g.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& s : runs) arr.push_back(summary_json(s));
@@ -54,10 +56,10 @@ int list_runs(const Globals& g) {
     fmt::print("no runs in {}\n", g.db_path);
     return 0;
   }
-  fmt::print("{:>5}  {:<28} {:<7} {:<11} {:>8} {:>8}  {:<24} {}\n", "id", "name", "kind", "status", "samples",
+  fmt::print("{:>5}  {:<28} {:<14} {:<11} {:>8} {:>8}  {:<24} {}\n", "id", "name", "kind", "status", "samples",
              "correct", "started", "model");
   for (const auto& s : runs) {
-    fmt::print("{:>5}  {:<28} {:<7} {:<11} {:>8} {:>8}  {:<24} {}\n", s.run.id, s.run.name.substr(0, 28), s.run.kind,
+    fmt::print("{:>5}  {:<28} {:<14} {:<11} {:>8} {:>8}  {:<24} {}\n", s.run.id, s.run.name.substr(0, 28), s.run.kind,
                s.run.status, s.n_samples, s.n_correct, s.run.started_at, s.model_path.value_or("-"));
   }
   return 0;
@@ -162,7 +164,10 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   runs->require_subcommand(1);
 
   auto* list = runs->add_subcommand("list", "List the runs in the store");
-  list->callback([&g, &action] { action = [&g] { return list_runs(g); }; });
+  auto kind = std::make_shared<std::string>();
+  list->add_option("--kind", *kind, "only runs of this kind")
+      ->check(CLI::IsMember({"eval", "grpo", "distill-traces", "train-sft", "train-grpo"}));
+  list->callback([&g, &action, kind] { action = [&g, kind] { return list_runs(g, *kind); }; });
 
   auto id = std::make_shared<std::string>();
   auto* show = runs->add_subcommand("show", "Show one run: config, datasets, scores");

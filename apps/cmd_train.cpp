@@ -6,7 +6,6 @@
 
 #include "apps/cli.h"
 #include "apps/cmd_train.h"
-#include "trainer/dist/launch.h"
 #include "trainer/sft.h"
 
 namespace crucible::cli {
@@ -38,34 +37,11 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   auto* cmd = train_parent(app)->add_subcommand(
       "sft", "Supervised fine-tuning on completion tokens ({messages} or {prompt, completion} JSONL)");
   cmd->add_option("--model", c->model, "starting checkpoint: HF folder, .gguf or llama2.c .bin")->required();
-  cmd->add_option("--tokenizer", c->tokenizer, "tokenizer (default: the checkpoint's own)");
   cmd->add_option("--data", c->data, "JSONL: {\"messages\": [...]} or {\"prompt\": ..., \"completion\": ...}")
       ->required();
   cmd->add_option("--out", c->out, "output folder (HF format; step-N/ folders with --save-every)")->required();
-  auto* steps = cmd->add_option("--steps", c->steps, "optimizer steps (default: --epochs passes over the data)");
-  cmd->add_option("--epochs", c->epochs, "passes over the data")->capture_default_str()->excludes(steps);
-  cmd->add_option("--seed", c->seed, "data order seed")->capture_default_str();
-  cmd->add_option("--batch-tokens", c->batch_tokens, "tokens per optimizer step (gradient accumulation)")
-      ->capture_default_str();
-  cmd->add_option("--max-seq-len", c->max_seq_len, "truncate longer examples; packed row length")->capture_default_str();
-  cmd->add_flag("--packing,!--no-packing", c->packing, "pack short examples into rows, each attending to itself only")
-      ->capture_default_str();
-  cmd->add_flag("--grad-checkpointing", c->grad_checkpointing, "recompute each layer in backward (less memory)");
-  cmd->add_option("--save-every", c->save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
-  cmd->add_option("--keep-last", c->keep_last, "keep only the newest K step-N folders (0: all)")->capture_default_str();
-  cmd->add_option("--resume", c->resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
-  cmd->add_option("--save-dtype", c->save_dtype, "float32 or bfloat16")->capture_default_str();
-  cmd->add_option("--device", c->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_flag("--bf16-autocast,!--no-bf16-autocast", c->bf16_autocast, "on CUDA: bf16 autocast, fp32 masters")
-      ->capture_default_str();
-  cmd->add_option("--threads", c->threads, "CPU threads (0: torch's default)")->capture_default_str();
   cmd->add_option("--name", c->run_name, "run name (default: train-sft-<model>)");
-  add_optim_flags(cmd, c->optim);
-  auto nproc = std::make_shared<int>(1);
-  cmd->add_option("--nproc-per-node", *nproc, "start N data-parallel ranks of this command on this node")
-      ->capture_default_str();
-  cmd->add_option("--dist-timeout", c->dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
-      ->capture_default_str();
+  auto nproc = add_sft_flags(cmd, *c);
   cmd->callback([&g, &action, c, nproc] {
     action = [&g, c, nproc] {
       return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_sft_command(g, *c);

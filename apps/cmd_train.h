@@ -7,8 +7,12 @@
 //   });
 // and is compiled into crucible-torch only (apps/CMakeLists.txt: cmd_train*.cpp); the front hands `train` over.
 #pragma once
+#include <memory>
+
 #include "apps/cli.h"
+#include "trainer/dist/launch.h"
 #include "trainer/optim.h"
+#include "trainer/sft.h"
 
 namespace crucible::cli {
 
@@ -30,6 +34,37 @@ inline void add_optim_flags(CLI::App* cmd, trainer::OptimConfig& o) {
   cmd->add_option("--min-lr-ratio", o.min_lr_ratio, "cosine floor as a fraction of --lr")->capture_default_str();
   cmd->add_option("--max-grad-norm", o.max_grad_norm, "clip the global gradient norm (<= 0: no clipping)")
       ->capture_default_str();
+}
+
+// Every `train sft` setting but where the model, the data, the output and the run name come from (each command names
+// those its own way: `train sft --model --data`, `distill sft --student --traces`), so `train sft` and `distill sft`
+// take one flag set. Returns --nproc-per-node's value (the launcher's, not the config's).
+inline std::shared_ptr<int> add_sft_flags(CLI::App* cmd, trainer::SftConfig& c) {
+  cmd->add_option("--tokenizer", c.tokenizer, "tokenizer (default: the checkpoint's own)");
+  auto* steps = cmd->add_option("--steps", c.steps, "optimizer steps (default: --epochs passes over the data)");
+  cmd->add_option("--epochs", c.epochs, "passes over the data")->capture_default_str()->excludes(steps);
+  cmd->add_option("--seed", c.seed, "data order seed")->capture_default_str();
+  cmd->add_option("--batch-tokens", c.batch_tokens, "tokens per optimizer step (gradient accumulation)")
+      ->capture_default_str();
+  cmd->add_option("--max-seq-len", c.max_seq_len, "truncate longer examples; packed row length")->capture_default_str();
+  cmd->add_flag("--packing,!--no-packing", c.packing, "pack short examples into rows, each attending to itself only")
+      ->capture_default_str();
+  cmd->add_flag("--grad-checkpointing", c.grad_checkpointing, "recompute each layer in backward (less memory)");
+  cmd->add_option("--save-every", c.save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
+  cmd->add_option("--keep-last", c.keep_last, "keep only the newest K step-N folders (0: all)")->capture_default_str();
+  cmd->add_option("--resume", c.resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
+  cmd->add_option("--save-dtype", c.save_dtype, "float32 or bfloat16")->capture_default_str();
+  cmd->add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--bf16-autocast,!--no-bf16-autocast", c.bf16_autocast, "on CUDA: bf16 autocast, fp32 masters")
+      ->capture_default_str();
+  cmd->add_option("--threads", c.threads, "CPU threads (0: torch's default)")->capture_default_str();
+  add_optim_flags(cmd, c.optim);
+  auto nproc = std::make_shared<int>(1);
+  cmd->add_option("--nproc-per-node", *nproc, "start N data-parallel ranks of this command on this node")
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", c.dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
+      ->capture_default_str();
+  return nproc;
 }
 
 }  // namespace crucible::cli

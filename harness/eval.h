@@ -44,7 +44,7 @@ struct EvalPlan {
   // Ask the backend for each generated token's logprob and keep them with the sample (table sample_logprobs,
   // harness/logprob_pack.h). Not part of the run's identity: the samples are the same with or without.
   bool store_logprobs = false;
-  // The stored run's kind: "eval", or "distill" for a teacher's traces (trainer/distill/traces.h). A kind other than
+  // The stored run's kind: "eval", or "distill-traces" for a teacher's traces (trainer/distill/traces.h). A kind other than
   // "eval" is part of the identity, so the same teacher and data as an eval make a run of their own.
   std::string run_kind = "eval";
 };

@@ -2,7 +2,7 @@
 
 namespace crucible::harness {
 
-std::string render_prompt(const std::optional<text::ChatTemplate>& chat_template, const std::vector<ChatTurn>& messages,
+std::string render_prompt(const text::ChatTemplate* chat_template, const std::vector<ChatTurn>& messages,
                           const std::string& assistant_prefix) {
   if (chat_template) {
     std::vector<text::ChatMessage> chat;

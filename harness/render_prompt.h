@@ -12,8 +12,12 @@
 
 namespace crucible::harness {
 
-std::string render_prompt(const std::optional<text::ChatTemplate>& chat_template, const std::vector<ChatTurn>& messages,
-                          const std::string& assistant_prefix);
+std::string render_prompt(const text::ChatTemplate* chat_template, const std::vector<ChatTurn>& messages,
+                          const std::string& assistant_prefix);  // chat_template null: no template
+inline std::string render_prompt(const std::optional<text::ChatTemplate>& chat_template,
+                                 const std::vector<ChatTurn>& messages, const std::string& assistant_prefix) {
+  return render_prompt(chat_template ? &*chat_template : nullptr, messages, assistant_prefix);
+}
 inline std::string render_prompt(const std::optional<text::ChatTemplate>& chat_template, const BuiltPrompt& prompt) {
   return render_prompt(chat_template, prompt.messages, prompt.assistant_prefix);
 }

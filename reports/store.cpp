@@ -25,8 +25,47 @@ using sql::Transaction;
 
 namespace {
 
+// `runs` rebuilt under a new CHECK on its kinds (migrations 4 and 5). SQLite cannot alter a CHECK constraint, so the
+// table is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema changes"): migrate() turns foreign
+// keys off around the transaction, so dropping the old table does not cascade into samples/scores/train_steps/
+// artifacts, and checks them before committing. AUTOINCREMENT's high-water mark is carried over, so an id once used
+// (by a deleted run) is still never reused. One text for every rebuild: with version 4 and its kinds it is migration
+// 4 as released, character for character.
+// `kind_of_row`: the SQL expression each copied row's kind is (migration 4: `kind`, unchanged).
+std::string rebuild_runs_sql(int version, const std::string& kinds, const std::string& kind_of_row) {
+  return fmt::format(R"SQL(
+CREATE TABLE runs_v{0} (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  name              TEXT NOT NULL,
+  kind              TEXT NOT NULL CHECK (kind IN ({1})),
+  model_id          INTEGER REFERENCES models(id),
+  config_json       TEXT NOT NULL DEFAULT '{{}}',
+  protocol          TEXT NOT NULL DEFAULT '',
+  identity          TEXT NOT NULL DEFAULT '',
+  seed              INTEGER NOT NULL DEFAULT 0,
+  crucible_version  TEXT NOT NULL,
+  git_sha           TEXT NOT NULL,
+  host              TEXT NOT NULL,
+  started_at        TEXT NOT NULL,
+  ended_at          TEXT,
+  status            TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))
+);
+INSERT INTO runs_v{0} (id, name, kind, model_id, config_json, protocol, identity, seed, crucible_version, git_sha, host,
+                     started_at, ended_at, status)
+  SELECT id, name, {2}, model_id, config_json, protocol, identity, seed, crucible_version, git_sha, host,
+         started_at, ended_at, status FROM runs;
+DELETE FROM sqlite_sequence WHERE name = 'runs_v{0}';
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'runs_v{0}', seq FROM (SELECT max(seq) AS seq FROM sqlite_sequence WHERE name = 'runs') WHERE seq IS NOT NULL;
+DROP TABLE runs;
+ALTER TABLE runs_v{0} RENAME TO runs;
+CREATE INDEX runs_identity ON runs(identity);
+CREATE INDEX runs_name ON runs(name);
+)SQL", version, kinds, kind_of_row);
+}
+
 // Forward migrations: migration N takes the schema from version N-1 to N. Never edit a released migration; append.
-const char* const kMigrations[] = {
+const char* const kFixedMigrations[] = {
     // 1: initial schema
     R"SQL(
 CREATE TABLE models (
@@ -145,43 +184,23 @@ CREATE TABLE sample_logprobs (
   data       BLOB NOT NULL
 );
 )SQL",
-    // 4: training runs get kinds of their own: 'train-sft' and 'train-grpo' (`crucible train …`). SQLite cannot
-    //    alter a CHECK constraint, so `runs` is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table
-    //    schema changes"): migrate() turns foreign keys off around the transaction, so dropping the old table does
-    //    not cascade into samples/scores/train_steps/artifacts, and checks them before committing. AUTOINCREMENT's
-    //    high-water mark is carried over, so an id once used (by a deleted run) is still never reused.
-    R"SQL(
-CREATE TABLE runs_v4 (
-  id                INTEGER PRIMARY KEY AUTOINCREMENT,
-  name              TEXT NOT NULL,
-  kind              TEXT NOT NULL CHECK (kind IN ('eval', 'grpo', 'distill', 'train-sft', 'train-grpo')),
-  model_id          INTEGER REFERENCES models(id),
-  config_json       TEXT NOT NULL DEFAULT '{}',
-  protocol          TEXT NOT NULL DEFAULT '',
-  identity          TEXT NOT NULL DEFAULT '',
-  seed              INTEGER NOT NULL DEFAULT 0,
-  crucible_version  TEXT NOT NULL,
-  git_sha           TEXT NOT NULL,
-  host              TEXT NOT NULL,
-  started_at        TEXT NOT NULL,
-  ended_at          TEXT,
-  status            TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))
-);
-INSERT INTO runs_v4 (id, name, kind, model_id, config_json, protocol, identity, seed, crucible_version, git_sha, host,
-                     started_at, ended_at, status)
-  SELECT id, name, kind, model_id, config_json, protocol, identity, seed, crucible_version, git_sha, host,
-         started_at, ended_at, status FROM runs;
-DELETE FROM sqlite_sequence WHERE name = 'runs_v4';
-INSERT INTO sqlite_sequence (name, seq)
-  SELECT 'runs_v4', seq FROM (SELECT max(seq) AS seq FROM sqlite_sequence WHERE name = 'runs') WHERE seq IS NOT NULL;
-DROP TABLE runs;
-ALTER TABLE runs_v4 RENAME TO runs;
-CREATE INDEX runs_identity ON runs(identity);
-CREATE INDEX runs_name ON runs(name);
-)SQL",
 };
-constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
-static_assert(kNumMigrations == Store::kSchemaVersion, "append a migration when bumping kSchemaVersion");
+
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> all = [] {
+    std::vector<std::string> m(std::begin(kFixedMigrations), std::end(kFixedMigrations));
+    // 4: training runs get kinds of their own: 'train-sft' and 'train-grpo' (`crucible train …`).
+    m.push_back(rebuild_runs_sql(4, "'eval', 'grpo', 'distill', 'train-sft', 'train-grpo'", "kind"));
+    // 5: a teacher's traces (`crucible distill traces`) are kind 'distill-traces' (they were 'distill', which
+    //    nothing else ever wrote), so `runs list --kind distill-traces` finds them. The old rows are renamed as they
+    //    are copied; their identity keeps the old kind, so the identical command starts a new run instead of
+    //    resuming one.
+    m.push_back(rebuild_runs_sql(5, "'eval', 'grpo', 'distill-traces', 'train-sft', 'train-grpo'",
+                                 "CASE kind WHEN 'distill' THEN 'distill-traces' ELSE kind END"));
+    return m;
+  }();
+  return all;
+}
 
 nlohmann::json parse_json_column(const std::string& text, const std::string& what) {
   try {
@@ -267,9 +286,9 @@ constexpr const char* kInsertSample =
 }  // namespace
 
 const char* store_migration_sql(int version) {
-  if (version < 1 || version > kNumMigrations)
+  if (version < 1 || version > static_cast<int>(migrations().size()))
     throw std::out_of_range("store_migration_sql: no migration " + std::to_string(version));
-  return kMigrations[version - 1];
+  return migrations()[static_cast<size_t>(version - 1)].c_str();
 }
 
 Store::Store(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
@@ -356,8 +375,10 @@ void Store::migrate() {
     throw InputError(path(), "schema_version",
                      fmt::format("database schema version {} is newer than this crucible ({}); upgrade crucible",
                                  current, kSchemaVersion));
+  if (migrations().size() != static_cast<size_t>(kSchemaVersion))
+    throw std::logic_error("reports/store.cpp: append a migration when bumping kSchemaVersion");
   for (int v = current + 1; v <= kSchemaVersion; ++v) {
-    conn_->exec(kMigrations[v - 1]);
+    conn_->exec(store_migration_sql(v));
     Statement st(conn_->handle(), "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)");
     st.bind(1, int64_t(v)).bind(2, utc_now_iso8601()).run();
   }
@@ -417,8 +438,10 @@ int64_t Store::upsert_problem(const ProblemRecord& p) {
 }
 
 int64_t Store::create_run(RunRecord r) {
-  if (r.kind != "eval" && r.kind != "grpo" && r.kind != "distill" && r.kind != "train-sft" && r.kind != "train-grpo")
-    throw InputError("run", "kind", "must be eval, grpo, distill, train-sft or train-grpo, got '" + r.kind + "'");
+  if (r.kind != "eval" && r.kind != "grpo" && r.kind != "distill-traces" && r.kind != "train-sft" &&
+      r.kind != "train-grpo")
+    throw InputError("run", "kind",
+                     "must be eval, grpo, distill-traces, train-sft or train-grpo, got '" + r.kind + "'");
   if (r.crucible_version.empty()) r.crucible_version = version();
   if (r.git_sha.empty()) r.git_sha = git_sha();
   if (r.host.empty()) r.host = host_name();
@@ -880,6 +903,7 @@ int64_t Store::import_run(std::istream& in, const std::string& source_name) {
       RunRecord r;
       r.name = get_req<std::string>(j, "name", where);
       r.kind = get_req<std::string>(j, "kind", where);
+      if (r.kind == "distill") r.kind = "distill-traces";  // exported before schema 5 (see migration 5)
       if (auto mid = get_opt<int64_t>(j, "model_id", where)) {
         if (!model_ids.count(*mid)) throw InputError(where, "model_id", "refers to no model line before it");
         r.model_id = model_ids[*mid];

@@ -37,6 +37,7 @@ void SftConfig::validate() const {
   need(save_dtype == "float32" || save_dtype == "bfloat16", "--save-dtype", "must be float32 or bfloat16");
   need(threads >= 0, "--threads", "must be >= 0");
   need(dist_timeout_s >= 1, "--dist-timeout", "must be >= 1 second");
+  need(kd_alpha >= 0 && kd_alpha <= 1, "--kd-alpha", "must be in [0, 1]");
   optim.validate("train sft");
 }
 
@@ -61,7 +62,8 @@ nlohmann::json SftConfig::to_json() const {
           {"threads", threads},
           {"run_name", run_name},
           {"dist_timeout_s", dist_timeout_s},
-          {"optim", optim.to_json()}};
+          {"optim", optim.to_json()},
+          {"kd_alpha", kd_alpha}};
 }
 
 
@@ -169,7 +171,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     }
   }
 
-  const SftRowOptions rows{c.max_seq_len, c.packing, c.grad_checkpointing, autocast};
+  const SftRowOptions rows{c.max_seq_len, c.packing, c.grad_checkpointing, autocast, c.kd_alpha};
 
   SftResult res;
   res.rank = comm ? comm->rank() : 0;

@@ -33,6 +33,8 @@ struct SftConfig {
   std::string run_name;          // default: train-sft-<model file name>
   int64_t dist_timeout_s = 300;  // several ranks (trainer/dist/): the longest wait for a rendezvous or a collective
   OptimConfig optim;
+  // distill sft --kd (trainer/distill/README.md): the KL share of the loss on data that carries a teacher's top-K.
+  double kd_alpha = 0;
 
   void validate() const;  // InputError naming the flag
   nlohmann::json to_json() const;

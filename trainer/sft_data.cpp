@@ -1,5 +1,7 @@
 #include "trainer/sft_data.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -8,6 +10,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "harness/render_prompt.h"
 
 namespace crucible::trainer {
 namespace {
@@ -57,6 +60,87 @@ SftExample render(const std::vector<ChatMessage>& msgs, size_t first_learned, co
   return ex;
 }
 
+// A teacher's tokens after the prompt as the teacher was given it (sft_data.h, "A teacher's tokens").
+SftExample teacher_tokens_example(const Json& j, const std::string& where, const text::Tokenizer& tok,
+                                  const text::ChatTemplate* tmpl) {
+  if (!j.contains("prompt")) throw InputError(where, "prompt", "missing (completion_ids need their prompt)");
+  if (!j.contains("completion") || !j["completion"].is_string())
+    throw InputError(where, "completion", "expected the teacher's completion text (a string) beside completion_ids");
+  const Json& p = j["prompt"];
+  std::vector<harness::ChatTurn> turns;
+  if (p.is_string()) turns.push_back({"user", p.get<std::string>()});
+  else
+    for (auto& m : messages_of(p, where, "prompt")) turns.push_back({m.role, m.content});
+  const Json prefix = j.value("assistant_prefix", Json(""));
+  if (!prefix.is_string()) throw InputError(where, "assistant_prefix", "expected a string");
+  // As the engine encodes a rendered prompt: a chat template writes BOS itself, plain text gets the tokenizer's.
+  SftExample ex;
+  ex.ids = tok.encode(harness::render_prompt(tmpl, turns, prefix.get<std::string>()), /*add_special=*/!tmpl);
+  const size_t n_prompt = ex.ids.size();
+  if (j.contains("teacher_prompt_tokens") &&
+      (!j["teacher_prompt_tokens"].is_number_integer() || j["teacher_prompt_tokens"].get<int64_t>() != static_cast<int64_t>(n_prompt)))
+    throw InputError(where, "teacher_prompt_tokens",
+                     fmt::format("the teacher was given {} prompt tokens, the student renders the prompt to {}: teacher "
+                                 "and student must share a tokenizer and chat template", j["teacher_prompt_tokens"].dump(),
+                                 n_prompt));
+
+  const Json& ids = j["completion_ids"];
+  if (!ids.is_array() || ids.empty()) throw InputError(where, "completion_ids", "expected a non-empty list of token ids");
+  const auto vocab = static_cast<int64_t>(tok.vocab_size());
+  text::StreamDecoder decoder(tok, /*skip_special=*/true);
+  decoder.prime(ex.ids);
+  std::string decoded;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!ids[i].is_number_integer() || ids[i].get<int64_t>() < 0 || ids[i].get<int64_t>() >= vocab)
+      throw InputError(where, "completion_ids[" + std::to_string(i) + "]",
+                       fmt::format("{} is not an id of the student's vocabulary ({} tokens): teacher and student must "
+                                   "share a tokenizer", ids[i].dump(), vocab));
+    ex.ids.push_back(static_cast<TokenId>(ids[i].get<int64_t>()));
+    decoded += decoder.push(ex.ids.back());
+  }
+  decoded += decoder.flush();
+  // The stored text is the teacher's decoding of these ids, cut before a stop string: a different vocabulary reads
+  // them as other text.
+  const auto& completion = j["completion"].get_ref<const std::string&>();
+  if (decoded.compare(0, completion.size(), completion) != 0)
+    throw InputError(where, "completion_ids",
+                     fmt::format("the student's tokenizer reads the teacher's tokens as {:?}, the teacher wrote {:?}: "
+                                 "teacher and student must share a tokenizer (same vocabulary and ids)",
+                                 decoded.substr(0, 60), completion.substr(0, 60)));
+  ex.learn.assign(ex.ids.size(), 0);
+  std::fill(ex.learn.begin() + static_cast<std::ptrdiff_t>(n_prompt), ex.learn.end(), 1);
+
+  if (!j.contains("teacher_topk")) return ex;
+  const Json& top = j["teacher_topk"];
+  if (!top.is_object() || !top.contains("ids") || !top.contains("logprobs"))
+    throw InputError(where, "teacher_topk", "expected {\"ids\": [[K ids] per token], \"logprobs\": [[K] per token]}");
+  const Json &tids = top["ids"], &tlps = top["logprobs"];
+  if (!tids.is_array() || tids.size() != ids.size() || !tlps.is_array() || tlps.size() != ids.size())
+    throw InputError(where, "teacher_topk", fmt::format("needs one entry per completion id ({})", ids.size()));
+  ex.teacher_k = tids[0].is_array() ? static_cast<int64_t>(tids[0].size()) : 0;
+  if (ex.teacher_k < 1) throw InputError(where, "teacher_topk.ids[0]", "expected a non-empty list of ids");
+  const auto K = static_cast<size_t>(ex.teacher_k);
+  ex.teacher_ids.assign(ex.ids.size() * K, -1);
+  ex.teacher_logprobs.assign(ex.ids.size() * K, 0.0f);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string f = "[" + std::to_string(i) + "]";
+    if (!tids[i].is_array() || tids[i].size() != K) throw InputError(where, "teacher_topk.ids" + f, fmt::format("expected {} ids", K));
+    if (!tlps[i].is_array() || tlps[i].size() != K)
+      throw InputError(where, "teacher_topk.logprobs" + f, fmt::format("expected {} numbers", K));
+    for (size_t k = 0; k < K; ++k) {
+      const Json &id = tids[i][k], &lp = tlps[i][k];
+      if (!id.is_number_integer() || id.get<int64_t>() < -1 || id.get<int64_t>() >= vocab)
+        throw InputError(where, "teacher_topk.ids" + f,
+                         fmt::format("{} is not -1 (none) or an id of the student's vocabulary ({} tokens)", id.dump(), vocab));
+      if (!lp.is_number() || !(lp.get<double>() <= 0.0))
+        throw InputError(where, "teacher_topk.logprobs" + f, "expected logprobs (numbers <= 0)");
+      ex.teacher_ids[(n_prompt + i) * K + k] = static_cast<int32_t>(id.get<int64_t>());
+      ex.teacher_logprobs[(n_prompt + i) * K + k] = static_cast<float>(lp.get<double>());
+    }
+  }
+  return ex;
+}
+
 }  // namespace
 
 int64_t SftExample::targets() const {
@@ -72,7 +156,9 @@ std::vector<SftExample> load_sft_data(const std::string& path, const text::Token
   for_each_jsonl_file(path, [&](const Json& j, const std::string& where) {
     ++st.records;
     SftExample ex;
-    if (j.contains("messages")) {
+    if (j.contains("completion_ids")) {
+      ex = teacher_tokens_example(j, where, tok, tmpl);
+    } else if (j.contains("messages")) {
       if (!tmpl) throw InputError(where, "messages", "the model has no chat template to render messages with");
       auto msgs = messages_of(j["messages"], where, "messages");
       if (std::none_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.role == "assistant"; }))
@@ -118,8 +204,15 @@ std::vector<SftExample> load_sft_data(const std::string& path, const text::Token
     if (static_cast<int64_t>(ex.ids.size()) > max_seq_len) {
       ex.ids.resize(static_cast<size_t>(max_seq_len));
       ex.learn.resize(static_cast<size_t>(max_seq_len));
+      ex.teacher_ids.resize(static_cast<size_t>(max_seq_len * ex.teacher_k));
+      ex.teacher_logprobs.resize(static_cast<size_t>(max_seq_len * ex.teacher_k));
       ++st.truncated;
     }
+    // The step takes KD rows or CE rows of one K: a file holds teacher top-K on every record or on none.
+    if (!out.empty() && ex.teacher_k != out.front().teacher_k)
+      throw InputError(where, "teacher_topk",
+                       fmt::format("{} alternatives per token, {} has {}: every record needs the same K (or none)",
+                                   ex.teacher_k, out.front().where, out.front().teacher_k));
     if (ex.targets() == 0) {
       log::warn("{}: nothing to learn after truncation to {} tokens; record skipped", where, max_seq_len);
       ++st.dropped;

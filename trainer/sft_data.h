@@ -12,6 +12,18 @@
 // prompt + completion with the tokenizer's BOS, then EOS (TRL's non-conversational form).
 // Texts are tokenised without special tokens (apply_chat_template's tokenize=True), then cut to max_seq_len from the
 // right (TRL's truncation). A record left with nothing to learn is dropped with a warning (counted in the stats).
+//
+// A teacher's tokens (what `distill sft --kd` writes; trainer/distill/README.md):
+//   {"prompt": P, "assistant_prefix": S, "completion": C, "completion_ids": [T ids],
+//    "teacher_topk": {"ids": [[K ids] x T], "logprobs": [[K logprobs] x T]}}
+// The completion is the teacher's own token ids, not C re-tokenised, so each position lines up with the teacher's
+// top-K recorded for it. The prompt is rendered as the teacher was given it (harness/render_prompt.h: the chat
+// template's generation prompt, then S; without a template one line per turn, then S, with BOS), the ids follow,
+// and every one of them is learned. The student's tokenizer must be the teacher's: every id is inside its vocabulary
+// and the ids decode (after the prompt, as the engine decodes) to text that starts with C (C is the teacher's text,
+// cut before a stop string) — else an InputError naming `completion_ids`; "teacher_prompt_tokens" (optional) must
+// equal the student's prompt length. `teacher_topk` (optional; id -1 pads a
+// position with fewer than K alternatives) gives the KD targets; a file has it on every record or on none, with one K.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -26,6 +38,11 @@ struct SftExample {
   std::vector<text::TokenId> ids;
   std::vector<uint8_t> learn;  // learn[t] = 1: token t is a completion token, predicted from tokens < t
   std::string where;           // "file:line"
+  // With a teacher's top-K (teacher_k > 0): [ids.size() * teacher_k], entries t*K..t*K+K-1 are the teacher's K most
+  // likely tokens (and logprobs) at the position that predicts token t; id -1 where there is none (prompt tokens).
+  int64_t teacher_k = 0;
+  std::vector<int32_t> teacher_ids;
+  std::vector<float> teacher_logprobs;
   int64_t targets() const;     // completion tokens with a token before them (what the loss counts)
 };
 

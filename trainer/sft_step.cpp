@@ -1,8 +1,11 @@
-// Shape legend: B rows (1 per micro-batch here), T tokens in a row, D hidden, V vocabulary.
+// Shape legend: B rows (1 per micro-batch here), T tokens in a row, D hidden, V vocabulary, N scored positions of a
+// row, K teacher alternatives per position.
 #include "trainer/sft_step.h"
 
 #include <ATen/autocast_mode.h>
 
+#include "core/error.h"
+#include "trainer/distill/losses.h"
 #include "trainer/sft_loss.h"
 
 namespace crucible::trainer {
@@ -24,6 +27,27 @@ struct CudaAutocast {
   }
 };
 
+// The top-K KD loss of a row, summed over its N scored positions (topk_kd_loss is a mean: times N), as nll_sum is.
+// Logits exist only at the scored positions, as in nll_sum.
+torch::Tensor kd_sum(const torch::Tensor& h_BTD, const torch::Tensor& w_VD, const torch::Tensor& targets_BT,
+                     const std::vector<int32_t>& teacher_ids, const std::vector<float>& teacher_logprobs, int64_t K,
+                     double alpha) {
+  auto targets_N = targets_BT.reshape({-1});
+  auto scored_N = (targets_N != -100).nonzero().squeeze(1);
+  const auto N = scored_N.size(0);
+  if (N == 0) return h_BTD.sum() * 0.0;  // nothing scored (topk_kd_loss's mean would be 0/0)
+  auto h_ND = h_BTD.reshape({-1, h_BTD.size(-1)}).index_select(0, scored_N);
+  auto logits_NV = torch::matmul(h_ND, w_VD.t());
+  if (logits_NV.element_size() < 4) logits_NV = logits_NV.to(torch::kFloat32);
+  const auto on_cpu = scored_N.cpu();
+  auto ids_TK = torch::tensor(teacher_ids, torch::kInt32).view({-1, K}).index_select(0, on_cpu);
+  auto lps_TK = torch::tensor(teacher_logprobs, torch::kFloat32).view({-1, K}).index_select(0, on_cpu);
+  const auto dev = logits_NV.device();
+  auto r = distill::topk_kd_loss(logits_NV, targets_N.index_select(0, scored_N), ids_TK.to(dev, torch::kInt64),
+                                 lps_TK.to(dev), alpha);
+  return r.loss * static_cast<double>(N);
+}
+
 }  // namespace
 
 StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
@@ -33,9 +57,25 @@ StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExa
   const auto dev = model->device();
   for (const auto& row : pack_rows(data, batch, c.row_tokens, c.packing)) {
     std::vector<int64_t> ids, pos, seg, targets;
+    // With KD: the teacher's top-K at each position of the row, for the token it predicts (t + 1).
+    const int64_t K = data[row[0]].teacher_k;
+    std::vector<int32_t> t_ids;
+    std::vector<float> t_lps;
     for (size_t k = 0; k < row.size(); ++k) {
       const auto& ex = data[row[k]];
+      if (ex.teacher_k != K || (c.kd_alpha > 0 && K == 0))
+        throw InputError(ex.where, "teacher_topk",
+                         K == 0 ? "--kd-alpha > 0 needs the teacher's top-K on every example"
+                                : "every example of a batch needs the teacher's top-K with the same K");
       for (size_t t = 0; t < ex.ids.size(); ++t) {
+        if (K > 0) {
+          const bool has_next = t + 1 < ex.ids.size();
+          const auto at = static_cast<std::ptrdiff_t>((t + 1) * static_cast<size_t>(K));
+          for (int64_t j = 0; j < K; ++j) {
+            t_ids.push_back(has_next ? ex.teacher_ids[static_cast<size_t>(at + j)] : -1);
+            t_lps.push_back(has_next ? ex.teacher_logprobs[static_cast<size_t>(at + j)] : 0.0f);
+          }
+        }
         ids.push_back(ex.ids[t]);
         pos.push_back(static_cast<int64_t>(t));
         seg.push_back(static_cast<int64_t>(k));
@@ -53,7 +93,9 @@ StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExa
     {
       CudaAutocast ac(c.bf16_autocast);
       auto h_BTD = model->forward_hidden(to_row(ids), in);
-      loss = nll_sum(h_BTD, model->lm_head_weight(), to_row(targets)) / static_cast<double>(out.targets);
+      const auto sum = K > 0 ? kd_sum(h_BTD, model->lm_head_weight(), to_row(targets), t_ids, t_lps, K, c.kd_alpha)
+                             : nll_sum(h_BTD, model->lm_head_weight(), to_row(targets));
+      loss = sum / static_cast<double>(out.targets);
     }
     loss.backward();
     out.loss += loss.item<double>();

@@ -15,6 +15,9 @@ struct SftRowOptions {
   bool packing = true;
   bool grad_checkpointing = false;
   bool bf16_autocast = false;       // CUDA only
+  // Examples that carry a teacher's top-K (SftExample::teacher_k > 0) are scored by distill::topk_kd_loss:
+  // (1 - kd_alpha) CE + kd_alpha KL(teacher top-K + rest || student). > 0 with examples that carry none: InputError.
+  double kd_alpha = 0;
 };
 
 struct StepOutcome {
@@ -24,7 +27,9 @@ struct StepOutcome {
 
 // Each row holds whole examples; positions restart at every example and a segment id keeps attention inside it.
 // Each row's loss is its NLL sum divided by the whole batch's target count, so the rows' gradients add up to the
-// gradient of the batch mean, however the examples fall into rows.
+// gradient of the batch mean, however the examples fall into rows. With a teacher's top-K the same holds for the
+// KD loss: a row's per-token mean times its scored tokens, over the batch's target count, so the batch loss is
+// (1 - alpha) mean CE + alpha mean KL over every completion token of the batch (alpha = 0: the CE path's loss).
 StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
                              const std::vector<size_t>& batch, const SftRowOptions& options);
 

@@ -74,20 +74,27 @@ def run_native(args) -> tuple[float, int, list[str], float]:
     return seconds, sum(s["completion_tokens"] for s in out["samples"]), texts, cpu
 
 
-def run_serve(args) -> tuple[float, int, list[str], int, float]:
+def start_serve(args, max_batch: int) -> tuple[subprocess.Popen, str]:
+    """`crucible serve --model args.model` on a free loopback port, once /health answers: (process, base URL)."""
     port = free_port()
     proc = subprocess.Popen([args.crucible, "serve", "--model", args.model, "--port", str(port), "--max-batch",
-                             str(args.clients)], stderr=subprocess.PIPE, text=True, env=child_env(args))
+                             str(max_batch)], stderr=subprocess.PIPE, text=True, env=child_env(args))
     base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1).read()
+            return proc, base
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit("crucible serve exited: " + proc.stderr.read())
+            time.sleep(0.1)
+    proc.kill()
+    sys.exit(f"crucible serve did not answer {base}/health in 60 s")
+
+
+def run_serve(args) -> tuple[float, int, list[str], int, float]:
+    proc, base = start_serve(args, args.clients)
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    sys.exit("crucible serve exited: " + proc.stderr.read())
-                time.sleep(0.1)
         body = lambda p: {"model": "default", "messages": [{"role": "user", "content": p}],
                           "max_tokens": args.max_tokens, "temperature": 0.8, "seed": 7}
         t0 = time.perf_counter()

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -299,28 +300,31 @@ TEST(Store, SampleKeysComeFromTheIndexAlone) {
 }
 
 namespace {
-// Turns a current store back into a version-3 file: `runs` with v3's CHECK (no training kinds), migration 4 not
-// recorded. Done the way migration 4 is (table rebuild with foreign keys off), so every other row stays. v3's `runs`
-// is migration 1's, as released (a released migration is never edited), so it is taken from there.
-void downgrade_to_v3(Store& s) {
-  const std::string m1 = store_migration_sql(1);
-  const size_t begin = m1.find("CREATE TABLE runs (");
-  const size_t end = m1.find("\n);", begin);
+// Turns a current store back into version `to`: `runs` as migration `defined_by` created it (1: versions 1-3, 4:
+// version 4), the migrations above `to` not recorded. Done the way migration 4 is (table rebuild with foreign keys
+// off), so every other row stays. The old `runs` is taken from the released migration itself (a released migration
+// is never edited). Rows of kinds the old CHECK refuses must be gone first.
+void downgrade(Store& s, int to, int defined_by) {
+  const std::string m = store_migration_sql(defined_by);
+  const size_t begin = m.find("CREATE TABLE runs");
+  const size_t paren = m.find(" (", begin);
+  const size_t end = m.find("\n);", begin);
   ASSERT_NE(begin, std::string::npos);
   ASSERT_NE(end, std::string::npos);
-  const std::string runs_v3 = "CREATE TABLE runs_v3" + m1.substr(begin + 17, end + 3 - (begin + 17));
-  s.connection().exec("PRAGMA foreign_keys = OFF;\nBEGIN;\n" + runs_v3 + R"SQL(
-INSERT INTO runs_v3 SELECT * FROM runs;
-DELETE FROM sqlite_sequence WHERE name = 'runs_v3';
-INSERT INTO sqlite_sequence (name, seq) SELECT 'runs_v3', seq FROM sqlite_sequence WHERE name = 'runs';
+  const std::string old = "runs_v" + std::to_string(to);
+  s.connection().exec("PRAGMA foreign_keys = OFF;\nBEGIN;\nCREATE TABLE " + old + m.substr(paren, end + 3 - paren) +
+                      fmt::format(R"SQL(
+INSERT INTO {0} SELECT * FROM runs;
+DELETE FROM sqlite_sequence WHERE name = '{0}';
+INSERT INTO sqlite_sequence (name, seq) SELECT '{0}', seq FROM sqlite_sequence WHERE name = 'runs';
 DROP TABLE runs;
-ALTER TABLE runs_v3 RENAME TO runs;
+ALTER TABLE {0} RENAME TO runs;
 CREATE INDEX runs_identity ON runs(identity);
 CREATE INDEX runs_name ON runs(name);
-DELETE FROM schema_version WHERE version >= 4;
+DELETE FROM schema_version WHERE version > {1};
 COMMIT;
 PRAGMA foreign_keys = ON;
-)SQL");
+)SQL", old, to));
 }
 int64_t count_rows(Store& s, const std::string& table) {
   sql::Statement st(s.connection().handle(), "SELECT count(*) FROM " + table);
@@ -347,7 +351,7 @@ TEST(Store, MigrationFourAddsTrainingKindsAndKeepsEveryRow) {
     s.add_artifact({0, p.run_id, "report", "/tmp/r.html", {}, {}});
     deleted_id = populate(s, "gone", "id-gone").run_id;  // the highest id, then deleted: must never come back
     ASSERT_TRUE(s.delete_run(deleted_id));
-    downgrade_to_v3(s);
+    downgrade(s, 3, 1);
     ASSERT_EQ(s.schema_version(), 3);
     // A v3 file refuses the training kinds in SQL itself.
     EXPECT_THROW(s.connection().exec("INSERT INTO runs (name, kind, crucible_version, git_sha, host, started_at, "
@@ -355,7 +359,7 @@ TEST(Store, MigrationFourAddsTrainingKindsAndKeepsEveryRow) {
                  RunError);
   }
   Store s = Store::open(db);
-  EXPECT_EQ(s.schema_version(), 4);
+  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
   EXPECT_EQ(pragma(s, "foreign_keys"), "1");
   auto run = s.get_run(run_id);
   ASSERT_TRUE(run);
@@ -382,4 +386,60 @@ TEST(Store, MigrationFourAddsTrainingKindsAndKeepsEveryRow) {
   EXPECT_TRUE(s.delete_run(run_id));
   for (const char* table : {"samples", "sample_logprobs", "scores", "train_steps", "artifacts", "run_datasets"})
     EXPECT_EQ(count_rows(s, table), 0) << table;
+}
+
+// Schema 5: a version-4 file (its `runs` rebuilt from migration 4, a traces run written as v4 wrote it: kind
+// 'distill') opens as version 5 with that run renamed 'distill-traces' and every row of every run kept.
+TEST(Store, MigrationFiveRenamesTracesRunsAndKeepsEveryRow) {
+  TempDir dir;
+  std::string db = dir.file("v4.db");
+  int64_t eval_id = 0, traces_id = 0;
+  {
+    Store s = Store::open(db);
+    auto p = populate(s);
+    eval_id = p.run_id;
+    s.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true));
+    downgrade(s, 4, 4);
+    ASSERT_EQ(s.schema_version(), 4);
+    // A v4 file refuses the new kind in SQL itself, and takes the old one.
+    const std::string insert = "INSERT INTO runs (name, kind, config_json, crucible_version, git_sha, host, "
+                               "started_at, status) VALUES ('traces', '{}', '{{\"distill\": {{\"stage\": \"traces\", "
+                               "\"funnel\": {{\"generated\": 2, \"kept\": 1}}}}}}', 'v', 'g', 'h', 't', 'completed')";
+    EXPECT_THROW(s.connection().exec(fmt::format(fmt::runtime(insert), "distill-traces")), RunError);
+    s.connection().exec(fmt::format(fmt::runtime(insert), "distill"));
+    traces_id = s.find_run("traces")->id;
+    for (int i = 0; i < 2; ++i) {
+      auto smp = make_sample(traces_id, p.problem_ids[i], 0, i == 0);
+      smp.logprobs = "packed";
+      s.insert_sample(smp);
+    }
+    s.add_train_step({traces_id, 1, {{"kept", 1}}});
+  }
+  Store s = Store::open(db);
+  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(pragma(s, "foreign_keys"), "1");
+  auto traces = s.get_run(traces_id);
+  ASSERT_TRUE(traces);
+  EXPECT_EQ(traces->kind, "distill-traces");
+  EXPECT_EQ(traces->name, "traces");
+  EXPECT_EQ(traces->status, "completed");
+  EXPECT_EQ(traces->config["distill"]["funnel"]["kept"], 1);
+  ASSERT_EQ(s.run_samples(traces_id).size(), 2u);
+  EXPECT_EQ(s.sample_logprobs(s.run_samples(traces_id)[1].id).value_or(""), "packed");
+  EXPECT_EQ(s.run_train_steps(traces_id).size(), 1u);
+  auto eval = s.get_run(eval_id);
+  ASSERT_TRUE(eval);
+  EXPECT_EQ(eval->kind, "eval");
+  EXPECT_EQ(s.run_samples(eval_id).size(), 1u);
+  EXPECT_EQ(s.run_datasets(eval_id).size(), 1u);
+
+  RunRecord r;
+  r.name = "new traces";
+  r.kind = "distill-traces";
+  EXPECT_GT(s.create_run(r), traces_id);
+  r.kind = "distill";  // the old kind is not written any more
+  EXPECT_THROW(s.create_run(r), InputError);
+  EXPECT_TRUE(s.delete_run(traces_id));
+  EXPECT_EQ(s.run_samples(eval_id).size(), 1u);
+  EXPECT_EQ(count_rows(s, "sample_logprobs"), 0);
 }

@@ -170,7 +170,10 @@ std::vector<KeptTrace> kept_traces(Store& store, const RunRecord& run) {
       throw InputError(sample_where, "detail.distill.prompt", "missing");
     for (const auto& turn : (*d)["prompt"])
       k.prompt.push_back({turn.value("role", ""), turn.value("content", "")});
-    k.response = d->value("assistant_prefix", "") + s.completion;
+    k.assistant_prefix = d->value("assistant_prefix", "");
+    k.completion = s.completion;
+    k.response = k.assistant_prefix + k.completion;
+    k.prompt_tokens = s.prompt_tokens;
     out.push_back(std::move(k));
   }
   return out;

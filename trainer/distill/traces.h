@@ -1,4 +1,4 @@
-// `crucible distill traces` / `distill export`: a teacher's traces as a stored run of kind "distill", judged by
+// `crucible distill traces` / `distill export`: a teacher's traces as a stored run of kind "distill-traces", judged by
 // the funnel (funnel.h), and the kept ones written out for training. Torch-free: the generation itself is the eval
 // loop's (harness::run_eval: same prompts, same backends, same per-sample commits and resume); this file plans it and
 // judges what it stored.
@@ -21,9 +21,9 @@
 
 namespace crucible::distill {
 
-// The store's runs.kind has a CHECK constraint (schema 4) that allows 'distill' but not 'distill-traces': traces runs
-// are kind "distill" with config "distill" -> "stage" = "traces" (a new kind would need a schema migration).
-inline constexpr const char* kTracesRunKind = "distill";
+// The run's kind (store schema 5; runs stored as 'distill' before it were renamed by the migration), and the stage
+// its config records ("distill" -> "stage").
+inline constexpr const char* kTracesRunKind = "distill-traces";
 inline constexpr const char* kTracesStage = "traces";
 
 // Where the prompts come from and how they are sampled: registry suites, or a {"prompt", "answer"[, "id"]} JSONL.
@@ -37,7 +37,7 @@ struct TracesSource {
   harness::CodeLimits code_limits;
 };
 
-// The eval plan of a traces run: kind "distill", logprobs stored when asked. `name` empty: "traces-<model>".
+// The eval plan of a traces run: kind "distill-traces", logprobs stored when asked. `name` empty: "traces-<model>".
 harness::EvalPlan traces_plan(const TracesSource& source, const std::string& name, const std::string& model_shown);
 
 // What `distill traces` stores with the run besides the eval config.
@@ -62,7 +62,10 @@ TracesOutcome judge_run(Store& store, int64_t run_id, const harness::EvalPlan& p
 struct KeptTrace {
   int64_t sample_id = 0;
   std::vector<harness::ChatTurn> prompt;
-  std::string response;
+  std::string response;          // assistant_prefix + completion
+  std::string assistant_prefix;  // what the prompt ended with (r1: "<think>\n"), not generated
+  std::string completion;        // the teacher's text
+  int64_t prompt_tokens = 0;     // the teacher's prompt length in its tokens
 };
 
 // The kept traces of a traces run, in sample order. InputError when the run is not a traces run, was never judged,

@@ -3,6 +3,7 @@
 // The funnel shows in `crucible report`, the identical command resumes, and the student's run records its traces run.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -64,7 +65,7 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
     auto store = Store::open_read_only(db);
     auto run = store.get_run(run_id);
     ASSERT_TRUE(run);
-    EXPECT_EQ(run->kind, "distill");
+    EXPECT_EQ(run->kind, "distill-traces");
     EXPECT_EQ(run->config["distill"]["stage"], "traces");
     int64_t stored_kept = 0;
     for (const auto& s : store.run_samples(run_id)) {
@@ -117,6 +118,17 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
   EXPECT_EQ(again["samples_generated"], 0);
   EXPECT_EQ(again["funnel"], funnel);
 
+  // `runs list --kind distill-traces` lists it (and only it).
+  r = run_command({crucible_binary(), "--json", "--db", db, "runs", "list", "--kind", "distill-traces"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto listed = nlohmann::json::parse(r.out);
+  ASSERT_EQ(listed.size(), 1u) << r.out;
+  EXPECT_EQ(listed[0]["id"], run_id);
+  EXPECT_EQ(listed[0]["kind"], "distill-traces");
+  r = run_command({crucible_binary(), "--json", "--db", db, "runs", "list", "--kind", "train-sft"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 0u);
+
   r = run_command({crucible_binary(), "--db", db, "report", std::to_string(run_id)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("## Trace funnel"), std::string::npos) << r.out;
@@ -158,6 +170,83 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
     EXPECT_EQ(student->config["distill"]["traces_run"], run_id);
     EXPECT_EQ(store.run_train_steps(student->id).size(), 2u);
   }
+
+  // --kd topk:2: the student trains on the teacher's own token ids with its top-2 per token; the run records it.
+  const std::vector<std::string> kd_cmd = {
+      crucible_binary(), "--json", "--db", db, "distill", "sft", "--student", stories("stories260K.bin"), "--tokenizer",
+      stories("tok512.bin"), "--traces", std::to_string(run_id), "--steps", "2", "--batch-tokens", "256",
+      "--max-seq-len", "256", "--lr", "1e-3"};
+  auto with = [](std::vector<std::string> v, std::initializer_list<std::string> more) {
+    v.insert(v.end(), more);
+    return v;
+  };
+  r = run_command(with(kd_cmd, {"--kd", "topk:2", "--kd-alpha", "0.5", "--out", dir.file("kd")}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto kd = nlohmann::json::parse(r.out);
+  EXPECT_EQ(kd["status"], "completed");
+  EXPECT_EQ(kd["steps"], 2);
+  {
+    auto store = Store::open_read_only(db);
+    auto student = store.get_run(kd["run_id"].get<int64_t>());
+    ASSERT_TRUE(student);
+    EXPECT_EQ(student->kind, "train-sft");
+    EXPECT_EQ(student->config["distill"]["kd"]["k"], 2);
+    EXPECT_EQ(student->config["distill"]["kd"]["alpha"], 0.5);
+    EXPECT_EQ(student->config["kd_alpha"], 0.5);
+    // The records carry the stored trace tokens and top-2 arrays, one per token.
+    auto topk = distill::kept_teacher_topk(store, *store.get_run(run_id), 2);
+    std::ifstream f(dir.file("kd/distill-traces.jsonl"));
+    size_t n = 0;
+    for (std::string line; std::getline(f, line); ++n) {
+      auto j = nlohmann::json::parse(line);
+      ASSERT_LT(n, topk.size());
+      EXPECT_EQ(j["completion_ids"].get<std::vector<int32_t>>(), topk[n].token_ids);
+      ASSERT_EQ(j["teacher_topk"]["ids"].size(), topk[n].token_ids.size());
+      EXPECT_EQ(j["teacher_topk"]["ids"][0].size(), 2u);
+      EXPECT_EQ(j["assistant_prefix"], "<think>\n");
+    }
+    EXPECT_EQ(n, topk.size());
+  }
+  // alpha = 0 is the CE path on the same (teacher-token) examples: the same losses as KD-free training on the
+  // records without their top-K.
+  r = run_command(with(kd_cmd, {"--kd", "topk:2", "--kd-alpha", "0", "--out", dir.file("kd0")}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto kd0 = nlohmann::json::parse(r.out);
+  {
+    std::ifstream in(dir.file("kd0/distill-traces.jsonl"));
+    std::ofstream out(dir.file("plain.jsonl")), bad(dir.file("other-vocab.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      j.erase("teacher_topk");
+      out << j.dump() << "\n";
+      j["completion"] = "[" + j["completion"].get<std::string>();  // as a tokenizer with other ids would read them
+      bad << j.dump() << "\n";
+    }
+  }
+  r = run_command({crucible_binary(), "--json", "--db", db, "distill", "sft", "--student", stories("stories260K.bin"),
+                   "--tokenizer", stories("tok512.bin"), "--traces", dir.file("plain.jsonl"), "--steps", "2",
+                   "--batch-tokens", "256", "--max-seq-len", "256", "--lr", "1e-3", "--out", dir.file("plain")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto plain = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(kd0["first_loss"].get<double>(), plain["first_loss"].get<double>(), 1e-6);
+  EXPECT_NEAR(kd0["last_loss"].get<double>(), plain["last_loss"].get<double>(), 1e-6);
+  std::printf("alpha 0 vs CE: first loss %.9f vs %.9f, last %.9f vs %.9f\n", kd0["first_loss"].get<double>(),
+              plain["first_loss"].get<double>(), kd0["last_loss"].get<double>(), plain["last_loss"].get<double>());
+  // A student whose tokenizer reads the teacher's ids as other text is refused, naming the file and the field.
+  r = run_command({crucible_binary(), "--db", db, "distill", "sft", "--student", stories("stories260K.bin"),
+                   "--tokenizer", stories("tok512.bin"), "--traces", dir.file("other-vocab.jsonl"), "--steps", "1",
+                   "--out", dir.file("refused")});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("other-vocab.jsonl:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("completion_ids"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("share a tokenizer"), std::string::npos) << r.err;
+  // --kd needs the run; a K above the stored top-N names the field.
+  r = run_command(with(kd_cmd, {"--kd", "topk:4", "--out", dir.file("kd4")}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("top_logprobs"), std::string::npos) << r.err;
+  r = run_command(with(kd_cmd, {"--kd", "top:2", "--out", dir.file("kdx")}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--kd"), std::string::npos) << r.err;
 
   // Bad input: exporting a run that is not a traces run names the run and the field, exit 2.
   r = run_command({crucible_binary(), "--db", db, "distill", "export", sft["run_id"].dump(), "-o", dir.file("x.jsonl")});
