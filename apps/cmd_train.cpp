@@ -62,12 +62,18 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--name", c->run_name, "run name (default: train-sft-<model>)");
   add_optim_flags(cmd, c->optim);
   auto nproc = std::make_shared<int>(1);
-  cmd->add_option("--nproc-per-node", *nproc, "start N data-parallel ranks of this command on this node")
-      ->capture_default_str();
-  cmd->add_option("--dist-timeout", c->dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
-      ->capture_default_str();
-  cmd->callback([&g, &action, c, nproc] {
-    action = [&g, c, nproc] {
+  add_dist_flags(cmd, *nproc, c->dist_timeout_s, c->max_bad_steps, c->shard);
+  auto dry_run = std::make_shared<bool>(false);
+  cmd->add_flag("--dry-run", *dry_run, "print the per-rank memory plan from config.json (no weights read) and exit");
+  cmd->callback([&g, &action, c, nproc, dry_run] {
+    action = [&g, c, nproc, dry_run] {
+      if (*dry_run) {
+        trainer::dist::MemoryPlanInput in;
+        in.shard = c->shard;
+        in.grad_checkpointing = c->grad_checkpointing;
+        in.row_tokens = in.scored_tokens = c->max_seq_len;  // one packed row at a time (sft_step.h)
+        return print_memory_plan(c->model, *nproc, in);
+      }
       return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_sft_command(g, *c);
     };
   });
