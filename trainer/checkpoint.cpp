@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -70,6 +73,40 @@ void sync_tree(const fs::path& dir) {
   sync_path(dir);
 }
 
+// Torch serialises into memory and the bytes are written here, every write checked: torch's own file writer throws
+// from its destructor when a write fails (a full disk), which ends the process before any cleanup.
+void write_file(const fs::path& p, const std::string& bytes) {
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw RunError("cannot create " + p.string() + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      throw RunError("cannot write " + p.string() + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) throw RunError("cannot write " + p.string() + ": " + std::strerror(errno));
+}
+
+template <typename T>
+std::string torch_bytes(const T& value) {
+  std::ostringstream out;
+  torch::save(value, out);
+  return out.str();
+}
+
+std::string archive_bytes(torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive ar;
+  optimizer.save(ar);
+  std::ostringstream out;
+  ar.save_to(out);
+  return out.str();
+}
+
 std::string rng_file(int rank) { return "rng-rank-" + std::to_string(rank) + ".pt"; }
 std::string optimizer_file(int rank, bool per_rank) {
   return per_rank ? "optimizer-rank-" + std::to_string(rank) + ".pt" : "optimizer.pt";
@@ -110,8 +147,10 @@ void save_resume_folder(model::Transformer& model, torch::optim::Optimizer& opti
     try {
       write();
     } catch (const std::exception& e) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
+      try {
+        remove_tree(tmp.string());  // not fs::remove_all: core/fs.h says why
+      } catch (const std::exception&) {
+      }
       throw RunError("rank " + std::to_string(rank) + ": writing the checkpoint " + final_dir.string() +
                      " failed: " + e.what() +
                      " (the previous step folders are intact; --resume auto restarts from the newest)");
@@ -130,12 +169,8 @@ void save_resume_folder(model::Transformer& model, torch::optim::Optimizer& opti
     // generators, but a rank that drew from torch's would resume from the same point.
     std::vector<torch::Tensor> rng{at::globalContext().defaultGenerator(torch::kCPU).get_state()};
     if (model->device().is_cuda()) rng.push_back(at::globalContext().defaultGenerator(model->device()).get_state());
-    torch::save(rng, (ts / rng_file(rank)).string());
-    if (optimizer_per_rank) {
-      torch::serialize::OutputArchive ar;
-      optimizer.save(ar);
-      ar.save_to((ts / optimizer_file(rank, true)).string());
-    }
+    write_file(ts / rng_file(rank), torch_bytes(rng));
+    if (optimizer_per_rank) write_file(ts / optimizer_file(rank, true), archive_bytes(optimizer));
   });
   if (comm) comm->barrier();
   if (rank == 0) {
@@ -143,18 +178,11 @@ void save_resume_folder(model::Transformer& model, torch::optim::Optimizer& opti
       std::vector<torch::Tensor> params;
       for (auto& p : model->parameters())
         if (p.requires_grad()) params.push_back(p.detach().to(torch::kCPU));
-      torch::save(params, (ts / "params.pt").string());
-      if (!optimizer_per_rank) {
-        torch::serialize::OutputArchive ar;
-        optimizer.save(ar);
-        ar.save_to((ts / optimizer_file(0, false)).string());
-      }
+      write_file(ts / "params.pt", torch_bytes(params));
+      if (!optimizer_per_rank) write_file(ts / optimizer_file(0, false), archive_bytes(optimizer));
       nlohmann::json st = state;
       st["world_size"] = comm ? comm->world_size() : 1;
-      std::ofstream out((ts / "state.json").string());
-      out << st.dump(2) << "\n";
-      out.close();
-      if (!out) throw RunError("cannot write " + (ts / "state.json").string());
+      write_file(ts / "state.json", st.dump(2) + "\n");
       sync_tree(tmp);
     });
     remove_tree(final_dir.string());  // only a folder of the same step (a run resumed from before it) can be there

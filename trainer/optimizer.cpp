@@ -102,6 +102,8 @@ void Optimizer::step_sharded() {
     pc.piece.mutable_grad() =
         params_[pc.param].grad().reshape({-1}).narrow(0, pc.begin, pc.piece.numel()).to(pc.piece.dtype());
   adamw_->step();
+  // The pieces' gradients are views of the parameters' (zero_grad could not detach them in place): dropped here.
+  for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
   torch::NoGradGuard ng;
   for (auto& p : params_) p.zero_();
   for (auto& pc : pieces_)

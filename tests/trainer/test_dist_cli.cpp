@@ -285,7 +285,7 @@ std::vector<std::string> grpo_args(const std::string& db, const std::string& pro
   return {testing::crucible_binary(), "--json", "--db", db, "train", "grpo", "--model", stories("stories260K.bin"),
           "--tokenizer", stories("tok512.bin"), "--prompts", prompts, "--out", out, "--steps", steps,
           "--prompts-per-step", "4", "--group-size", "4", "--max-tokens", "32", "--temperature", "1.5",
-          "--overlong-shaping", "--overlong-buffer", "32", "--assistant-prefix", "", "--beta", "0", "--lr", "5e-3",
+          "--overlong-shaping", "--overlong-buffer", "32", "--assistant-prefix", "", "--beta", "0", "--lr", "1e-3",
           "--micro-batch", "4", "--seed", "3", "--threads", "1", "--device", "cpu"};
 }
 
