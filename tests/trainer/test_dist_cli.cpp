@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -82,18 +83,28 @@ std::pair<double, std::string> max_relative_difference(const std::string& fa, co
   return {worst, worst_name};
 }
 
+// Runs a command as one process and as 2 Gloo ranks (--nproc-per-node 2); `args(db, out)` builds it. Returns the
+// JSON reports (rank 0 alone reports: one document on stdout).
+std::pair<nlohmann::json, nlohmann::json> one_and_two_ranks(
+    const testing::TempDir& dir, const std::function<std::vector<std::string>(std::string, std::string)>& args) {
+  auto one = testing::run_command(args(dir.file("one.db"), dir.file("one")));
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  auto a = args(dir.file("two.db"), dir.file("two"));
+  a.insert(a.end(), {"--nproc-per-node", "2"});
+  auto two = testing::run_command(a);
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  if (one.exit_code != 0 || two.exit_code != 0) return {};
+  return {nlohmann::json::parse(one.out), nlohmann::json::parse(two.out)};
+}
+
 TEST(DistCli, TwoGlooRanksEqualOneProcess) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
-  auto one = testing::run_command(sft_args(dir.file("one.db"), dir.file("d.jsonl"), dir.file("one"), "20"));
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  auto args = sft_args(dir.file("two.db"), dir.file("d.jsonl"), dir.file("two"), "20");
-  args.insert(args.end(), {"--nproc-per-node", "2"});
-  auto two = testing::run_command(args);
-  ASSERT_EQ(two.exit_code, 0) << two.err;
-  // Rank 0 alone reports: one JSON document on stdout.
-  auto j1 = nlohmann::json::parse(one.out), j2 = nlohmann::json::parse(two.out);
+  auto [j1, j2] = one_and_two_ranks(dir, [&](std::string db, std::string out) {
+    return sft_args(db, dir.file("d.jsonl"), out, "20");
+  });
+  ASSERT_FALSE(j1.is_null() || j2.is_null());
   EXPECT_EQ(j2["steps"], 20);
   EXPECT_EQ(j1["tokens"], j2["tokens"]);  // the same global batches
 
@@ -293,13 +304,10 @@ TEST(DistCli, GrpoTwoGlooRanksEqualOneProcess) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_prompts(dir.file("p.jsonl"));
-  auto one = testing::run_command(grpo_args(dir.file("one.db"), dir.file("p.jsonl"), dir.file("one"), "20"));
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  auto args = grpo_args(dir.file("two.db"), dir.file("p.jsonl"), dir.file("two"), "20");
-  args.insert(args.end(), {"--nproc-per-node", "2"});
-  auto two = testing::run_command(args);
-  ASSERT_EQ(two.exit_code, 0) << two.err;
-  auto j1 = nlohmann::json::parse(one.out), j2 = nlohmann::json::parse(two.out);  // rank 0 alone reports
+  auto [j1, j2] = one_and_two_ranks(dir, [&](std::string db, std::string out) {
+    return grpo_args(db, dir.file("p.jsonl"), out, "20");
+  });
+  ASSERT_FALSE(j1.is_null() || j2.is_null());
   EXPECT_EQ(j2["steps"], 20);
 
   auto [worst, where] = max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
