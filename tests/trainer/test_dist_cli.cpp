@@ -63,6 +63,17 @@ std::map<std::string, std::vector<float>> read_f32(const std::string& file) {
   return out;
 }
 
+// Every tensor of two float32 safetensors files bit for bit the same.
+void expect_same_bits(const std::string& fa, const std::string& fb) {
+  const auto a = read_f32(fa), b = read_f32(fb);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, va] : a) {
+    const auto& vb = b.at(name);
+    ASSERT_EQ(va.size(), vb.size());
+    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
+  }
+}
+
 // The largest per-tensor max |a - b| / max |a| of two float32 safetensors files, and where.
 std::pair<double, std::string> max_relative_difference(const std::string& fa, const std::string& fb) {
   auto a = read_f32(fa), b = read_f32(fb);
@@ -251,13 +262,7 @@ void expect_bit_identical(int ranks) {
   ASSERT_EQ(last.exit_code, 0) << last.err;
   EXPECT_NE(last.err.find("resuming from"), std::string::npos) << last.err;
 
-  const auto a = read_f32(dir.file("ref/model.safetensors")), b = read_f32(dir.file("cut/model.safetensors"));
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    ASSERT_EQ(va.size(), vb.size());
-    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
-  }
+  expect_same_bits(dir.file("ref/model.safetensors"), dir.file("cut/model.safetensors"));
   // --keep-last 2: only the newest two step folders remain.
   int folders = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.file("cut")))
@@ -374,13 +379,7 @@ TEST(DistCli, GrpoTwoRanksKilledAndResumedIsBitIdentical) {
   auto last = testing::run_command(args_for("cut"));
   ASSERT_EQ(last.exit_code, 0) << last.err;
   EXPECT_NE(last.err.find("resuming from"), std::string::npos) << last.err;
-  const auto a = read_f32(dir.file("ref/model.safetensors")), b = read_f32(dir.file("cut/model.safetensors"));
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    ASSERT_EQ(va.size(), vb.size());
-    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
-  }
+  expect_same_bits(dir.file("ref/model.safetensors"), dir.file("cut/model.safetensors"));
 }
 
 // ---- a checkpoint write that fails --------------------------------------------------------------------------------
@@ -431,12 +430,7 @@ TEST(DistCli, FailedCheckpointWriteLeavesThePreviousOneUsable) {
   auto last = testing::run_command(args_for("cut"));
   ASSERT_EQ(last.exit_code, 0) << last.err;
   EXPECT_NE(last.err.find("resuming from " + dir.file("cut/step-3")), std::string::npos) << last.err;
-  const auto a = read_f32(dir.file("ref/model.safetensors")), b = read_f32(dir.file("cut/model.safetensors"));
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    ASSERT_EQ(va.size(), vb.size());
-    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
-  }
+  expect_same_bits(dir.file("ref/model.safetensors"), dir.file("cut/model.safetensors"));
 }
 
 // ---- non-finite gradients (CRUCIBLE_TEST_NAN_AT_STEP, trainer/optimizer.h) ------------------------------------
