@@ -42,8 +42,17 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--out", c->out, "output folder (HF format; step-N/ folders with --save-every)")->required();
   cmd->add_option("--name", c->run_name, "run name (default: train-sft-<model>)");
   auto nproc = add_sft_flags(cmd, *c);
-  cmd->callback([&g, &action, c, nproc] {
-    action = [&g, c, nproc] {
+  auto dry_run = std::make_shared<bool>(false);
+  cmd->add_flag("--dry-run", *dry_run, "print the per-rank memory plan from config.json (no weights read) and exit");
+  cmd->callback([&g, &action, c, nproc, dry_run] {
+    action = [&g, c, nproc, dry_run] {
+      if (*dry_run) {
+        trainer::dist::MemoryPlanInput in;
+        in.shard = c->shard;
+        in.grad_checkpointing = c->grad_checkpointing;
+        in.row_tokens = in.scored_tokens = c->max_seq_len;  // one packed row at a time (sft_step.h)
+        return print_memory_plan(c->model, *nproc, in);
+      }
       return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_sft_command(g, *c);
     };
   });

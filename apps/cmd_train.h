@@ -7,10 +7,18 @@
 //   });
 // and is compiled into crucible-torch only (apps/CMakeLists.txt: cmd_train*.cpp); the front hands `train` over.
 #pragma once
+#include <fmt/format.h>
+
+#include <filesystem>
 #include <memory>
+#include <string>
 
 #include "apps/cli.h"
+#include "core/error.h"
+#include "model/config.h"
+#include "trainer/dist/env.h"
 #include "trainer/dist/launch.h"
+#include "trainer/dist/memory_plan.h"
 #include "trainer/optim.h"
 #include "trainer/sft.h"
 
@@ -34,6 +42,32 @@ inline void add_optim_flags(CLI::App* cmd, trainer::OptimConfig& o) {
   cmd->add_option("--min-lr-ratio", o.min_lr_ratio, "cosine floor as a fraction of --lr")->capture_default_str();
   cmd->add_option("--max-grad-norm", o.max_grad_norm, "clip the global gradient norm (<= 0: no clipping)")
       ->capture_default_str();
+}
+
+// Several processes and faults (trainer/README.md, "Past one process"), the same for every training command.
+inline void add_dist_flags(CLI::App* cmd, int& nproc, int64_t& dist_timeout_s, int64_t& max_bad_steps, bool& shard) {
+  cmd->add_option("--nproc-per-node", nproc, "start N data-parallel ranks of this command on this node")
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
+      ->capture_default_str();
+  cmd->add_option("--max-bad-steps", max_bad_steps,
+                  "non-finite gradients in a row that fail the run (each one skips its update)")
+      ->capture_default_str();
+  cmd->add_flag("--shard", shard, "several ranks: each keeps AdamW's state for its 1/W slice of the parameters (ZeRO)");
+}
+
+// --dry-run: prints the per-rank memory plan (trainer/dist/memory_plan.h) from the model's config.json alone (no
+// weights read) and returns 0. `in.model` and `in.world_size` are filled here: the ranks are --nproc-per-node's, else
+// the launcher's (torchrun / Slurm variables), else 1.
+inline int print_memory_plan(const std::string& model_path, int nproc, trainer::dist::MemoryPlanInput in) {
+  namespace fs = std::filesystem;
+  std::string config = fs::is_directory(model_path) ? (fs::path(model_path) / "config.json").string() : model_path;
+  if (fs::path(config).extension() != ".json" || !fs::exists(config))
+    throw InputError("--model", model_path, "--dry-run reads config.json: give an HF folder or its config.json");
+  in.model = model::ModelConfig::from_hf_file(config);
+  in.world_size = nproc > 1 ? nproc : trainer::dist::dist_env().world_size;
+  fmt::print("{}", trainer::dist::format_plan(in, trainer::dist::plan_memory(in)));
+  return 0;
 }
 
 // Every `train sft` setting but where the model, the data, the output and the run name come from (each command names
@@ -60,10 +94,7 @@ inline std::shared_ptr<int> add_sft_flags(CLI::App* cmd, trainer::SftConfig& c) 
   cmd->add_option("--threads", c.threads, "CPU threads (0: torch's default)")->capture_default_str();
   add_optim_flags(cmd, c.optim);
   auto nproc = std::make_shared<int>(1);
-  cmd->add_option("--nproc-per-node", *nproc, "start N data-parallel ranks of this command on this node")
-      ->capture_default_str();
-  cmd->add_option("--dist-timeout", c.dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
-      ->capture_default_str();
+  add_dist_flags(cmd, *nproc, c.dist_timeout_s, c.max_bad_steps, c.shard);
   return nproc;
 }
 

@@ -3,12 +3,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <memory>
 
 #include "apps/cli.h"
 #include "apps/cmd_train.h"
 #include "core/error.h"
-#include "trainer/dist/env.h"
+#include "trainer/dist/launch.h"
 #include "trainer/grpo.h"
 
 namespace crucible::cli {
@@ -39,12 +40,8 @@ int run_grpo_command(const Globals& g, GrpoFlags& f) {
       throw InputError("command line", "--solve-rate", "expected LO:HI numbers, got '" + f.solve_rate + "'");
     }
   }
-  // Data-parallel GRPO is not built yet (trainer/README.md, "Past one process"): W ranks would each run the whole
-  // training and write the store W times, so a launcher's variables are refused rather than ignored.
-  if (const auto env = trainer::dist::dist_env(); env.distributed())
-    throw InputError("environment", env.source == "slurm" ? "SLURM_NTASKS" : "WORLD_SIZE",
-                     std::to_string(env.world_size) + " ranks: train grpo runs as one process for now");
   auto r = trainer::run_grpo(c, g.db_path);
+  if (r.rank != 0) return r.status == "completed" ? 0 : 1;  // rank 0 reports for all
   if (g.json) {
     print_json(nlohmann::json{{"run_id", r.run_id},
                               {"status", r.status},
@@ -134,6 +131,10 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--overlong-buffer", c.rewards.overlong_buffer, "its buffer in tokens (DAPO: 4096)")
       ->capture_default_str();
   cmd->add_option("--save-every", c.save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
+  cmd->add_option("--keep-last", c.keep_last, "keep only the newest K resumable step-N folders (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--resume", c.resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
+  cmd->add_option("--threads", c.threads, "CPU threads (0: torch's default)")->capture_default_str();
   cmd->add_option("--eval-every", c.eval_every, "evaluate the step-N folder on --eval-suite every N steps")
       ->capture_default_str();
   cmd->add_option("--eval-suite", c.eval_suite, "held-out suite for --eval-every (r1 preset)");
@@ -141,7 +142,27 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", c.dtype, "auto, float32 or bfloat16")->capture_default_str();
   add_optim_flags(cmd, c.optim);
-  cmd->callback([&g, &action, f] { action = [&g, f] { return run_grpo_command(g, *f); }; });
+  auto nproc = std::make_shared<int>(1);
+  add_dist_flags(cmd, *nproc, c.dist_timeout_s, c.max_bad_steps, c.shard);
+  auto dry_run = std::make_shared<bool>(false);
+  cmd->add_flag("--dry-run", *dry_run,
+                "print the per-rank memory plan from config.json (no weights read; prompts taken as 512 tokens)");
+  cmd->callback([&g, &action, f, nproc, dry_run] {
+    action = [&g, f, nproc, dry_run] {
+      if (*dry_run) {
+        const auto& c = f->c;
+        const int64_t prompt = 512;  // an assumption: the plan does not read the data
+        trainer::dist::MemoryPlanInput in;
+        in.shard = c.shard;
+        in.row_tokens = std::min(c.micro_batch, c.prompts_per_step * c.group_size) * (prompt + c.max_tokens);
+        in.scored_tokens = std::min(c.micro_batch, c.prompts_per_step * c.group_size) * c.max_tokens;
+        in.kv_slots = c.max_batch;
+        in.kv_tokens = prompt + c.max_tokens;
+        return print_memory_plan(c.model, *nproc, in);
+      }
+      return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_grpo_command(g, *f);
+    };
+  });
 }
 
 CRUCIBLE_REGISTER_COMMAND(410, setup);

@@ -4,8 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -69,7 +73,44 @@ void sync_tree(const fs::path& dir) {
   sync_path(dir);
 }
 
+// Torch serialises into memory and the bytes are written here, every write checked: torch's own file writer throws
+// from its destructor when a write fails (a full disk), which ends the process before any cleanup.
+void write_file(const fs::path& p, const std::string& bytes) {
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw RunError("cannot create " + p.string() + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      throw RunError("cannot write " + p.string() + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) throw RunError("cannot write " + p.string() + ": " + std::strerror(errno));
+}
+
+template <typename T>
+std::string torch_bytes(const T& value) {
+  std::ostringstream out;
+  torch::save(value, out);
+  return out.str();
+}
+
+std::string archive_bytes(torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive ar;
+  optimizer.save(ar);
+  std::ostringstream out;
+  ar.save_to(out);
+  return out.str();
+}
+
 std::string rng_file(int rank) { return "rng-rank-" + std::to_string(rank) + ".pt"; }
+std::string optimizer_file(int rank, bool per_rank) {
+  return per_rank ? "optimizer-rank-" + std::to_string(rank) + ".pt" : "optimizer.pt";
+}
 
 // The newest complete step folders first: (step, path).
 std::vector<std::pair<int64_t, fs::path>> step_folders(const std::string& out_dir) {
@@ -92,38 +133,58 @@ std::vector<std::pair<int64_t, fs::path>> step_folders(const std::string& out_di
 }  // namespace
 
 void save_resume_folder(model::Transformer& model, torch::optim::Optimizer& optimizer, const std::string& dir,
-                        const CheckpointConfig& config, const nlohmann::json& state, dist::Comm* comm) {
+                        const CheckpointConfig& config, const nlohmann::json& state, dist::Comm* comm,
+                        bool optimizer_per_rank) {
   const int rank = comm ? comm->rank() : 0;
   const fs::path final_dir(dir);
   fs::path tmp = final_dir;
   tmp += ".tmp";
   const fs::path ts = tmp / "trainer_state";
+  // A write that fails (a full disk, a file size limit, an I/O error) leaves the previous step folders as they were:
+  // nothing is renamed or pruned before every file of this one is written and synced. The half-written .tmp folder
+  // is removed and the error names the folder.
+  auto guarded = [&](const std::function<void()>& write) {
+    try {
+      write();
+    } catch (const std::exception& e) {
+      try {
+        remove_tree(tmp.string());  // not fs::remove_all: core/fs.h says why
+      } catch (const std::exception&) {
+      }
+      throw RunError("rank " + std::to_string(rank) + ": writing the checkpoint " + final_dir.string() +
+                     " failed: " + e.what() +
+                     " (the previous step folders are intact; --resume auto restarts from the newest)");
+    }
+  };
   if (rank == 0) {
-    remove_tree(tmp.string());
-    save_checkpoint(model, tmp.string(), config);  // the HF folder (its own .tmp, then moved into tmp)
-    fs::create_directories(ts);
+    guarded([&] {
+      remove_tree(tmp.string());
+      save_checkpoint(model, tmp.string(), config);  // the HF folder (its own .tmp, then moved into tmp)
+      fs::create_directories(ts);
+    });
   }
   if (comm) comm->barrier();
-  {
+  guarded([&] {
     // Each rank's generators: SFT draws nothing after the data plan, GRPO samples on the engine's own seeded
     // generators, but a rank that drew from torch's would resume from the same point.
     std::vector<torch::Tensor> rng{at::globalContext().defaultGenerator(torch::kCPU).get_state()};
     if (model->device().is_cuda()) rng.push_back(at::globalContext().defaultGenerator(model->device()).get_state());
-    torch::save(rng, (ts / rng_file(rank)).string());
-  }
+    write_file(ts / rng_file(rank), torch_bytes(rng));
+    if (optimizer_per_rank) write_file(ts / optimizer_file(rank, true), archive_bytes(optimizer));
+  });
   if (comm) comm->barrier();
   if (rank == 0) {
-    std::vector<torch::Tensor> params;
-    for (auto& p : model->parameters())
-      if (p.requires_grad()) params.push_back(p.detach().to(torch::kCPU));
-    torch::save(params, (ts / "params.pt").string());
-    torch::serialize::OutputArchive ar;
-    optimizer.save(ar);
-    ar.save_to((ts / "optimizer.pt").string());
-    nlohmann::json st = state;
-    st["world_size"] = comm ? comm->world_size() : 1;
-    std::ofstream((ts / "state.json").string()) << st.dump(2) << "\n";
-    sync_tree(tmp);
+    guarded([&] {
+      std::vector<torch::Tensor> params;
+      for (auto& p : model->parameters())
+        if (p.requires_grad()) params.push_back(p.detach().to(torch::kCPU));
+      write_file(ts / "params.pt", torch_bytes(params));
+      if (!optimizer_per_rank) write_file(ts / optimizer_file(0, false), archive_bytes(optimizer));
+      nlohmann::json st = state;
+      st["world_size"] = comm ? comm->world_size() : 1;
+      write_file(ts / "state.json", st.dump(2) + "\n");
+      sync_tree(tmp);
+    });
     remove_tree(final_dir.string());  // only a folder of the same step (a run resumed from before it) can be there
     std::error_code ec;
     fs::rename(tmp, final_dir, ec);
@@ -134,7 +195,7 @@ void save_resume_folder(model::Transformer& model, torch::optim::Optimizer& opti
 }
 
 nlohmann::json load_resume_folder(model::Transformer& model, torch::optim::Optimizer& optimizer, const std::string& dir,
-                                  int rank, int world_size) {
+                                  int rank, int world_size, bool optimizer_per_rank) {
   const fs::path ts = fs::path(dir) / "trainer_state";
   const auto state_file = (ts / "state.json").string();
   std::ifstream f(state_file);
@@ -166,7 +227,12 @@ nlohmann::json load_resume_folder(model::Transformer& model, torch::optim::Optim
     }
   }
   torch::serialize::InputArchive ar;
-  ar.load_from((ts / "optimizer.pt").string(), model->device());
+  const auto opt_file = ts / optimizer_file(rank, optimizer_per_rank);
+  if (!fs::exists(opt_file))
+    throw InputError(opt_file.string(), "optimizer state",
+                     optimizer_per_rank ? "missing: this run has --shard; was the folder saved without it?"
+                                        : "missing: was the folder saved with --shard? (resume with the same flags)");
+  ar.load_from(opt_file.string(), model->device());
   optimizer.load(ar);
   std::vector<torch::Tensor> rng;
   torch::load(rng, (ts / rng_file(rank)).string());

@@ -40,13 +40,16 @@ class Comm;
 // Atomic: every rank writes its RNG file into DIR.tmp, then rank 0 the rest; every file and folder is fsynced and
 // DIR.tmp renamed to DIR in one rename(2). A crash (SIGKILL, a full disk) at any point leaves either no DIR or a
 // complete one, and the previous step folders untouched. Every rank calls it (comm nullptr: one process).
+// optimizer_per_rank (--shard: each rank holds the state of its own slice): every rank writes
+// trainer_state/optimizer-rank-R.pt instead of rank 0's optimizer.pt.
 void save_resume_folder(model::Transformer& model, torch::optim::Optimizer& optimizer, const std::string& dir,
-                        const CheckpointConfig& config, const nlohmann::json& state, dist::Comm* comm);
+                        const CheckpointConfig& config, const nlohmann::json& state, dist::Comm* comm,
+                        bool optimizer_per_rank = false);
 
 // Restores what save_resume_folder wrote into `model` and `optimizer` (this rank's RNG too) and returns state.json.
 // InputError naming the file when it is missing or was written by a different world size.
 nlohmann::json load_resume_folder(model::Transformer& model, torch::optim::Optimizer& optimizer, const std::string& dir,
-                                  int rank, int world_size);
+                                  int rank, int world_size, bool optimizer_per_rank = false);
 
 // --resume: "auto" takes the newest complete OUT/step-N (one with trainer_state/state.json; none: start fresh);
 // anything else must be such a folder (InputError otherwise).

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -25,6 +27,9 @@
 #include "model/generation_model.h"
 #include "reports/store.h"
 #include "trainer/checkpoint.h"
+#include "trainer/dist/comm.h"
+#include "trainer/dist/launch.h"
+#include "trainer/dist/split.h"
 #include "trainer/grpo_loss.h"
 #include "trainer/grpo_update.h"
 #include "trainer/optimizer.h"
@@ -63,7 +68,8 @@ harness::Overrides sampling_overrides(const GrpoConfig& c) {
   return o;
 }
 
-std::vector<Source> load_sources(const GrpoConfig& c, Store& store) {
+// `store` nullptr (a rank other than 0): the same sources, without their store ids.
+std::vector<Source> load_sources(const GrpoConfig& c, Store* store) {
   std::vector<Source> out;
   // --prompts: {"prompt", "answer"[, "id"]} as the suite "prompts" (math prompting and grading), read as
   // `distill traces --prompts` reads it; --suite: the registry's suites, cut by --limit, as eval loads them.
@@ -81,8 +87,9 @@ std::vector<Source> load_sources(const GrpoConfig& c, Store& store) {
     Source s;
     s.info = suite.info;
     s.problems = std::move(suite.problems);
-    s.dataset_id = store.upsert_dataset({0, s.info.name, s.info.version, suite.path, suite.sha256,
-                                         static_cast<int64_t>(s.problems.size())});
+    if (store)
+      s.dataset_id = store->upsert_dataset({0, s.info.name, s.info.version, suite.path, suite.sha256,
+                                            static_cast<int64_t>(s.problems.size())});
     out.push_back(std::move(s));
   }
   for (auto& s : out) {
@@ -90,14 +97,16 @@ std::vector<Source> load_sources(const GrpoConfig& c, Store& store) {
     s.grader = harness::make_grader(s.info, s.config);
     s.rewarder = std::make_unique<Rewarder>(s.grader, c.rewards);
     for (const auto& p : s.problems) {
+      if (!store) break;
       std::optional<std::string> gold = s.info.confidential ? std::nullopt : p.gold;
-      s.problem_ids.push_back(store.upsert_problem({0, s.dataset_id, p.key, p.idx, gold, Json::object()}));
+      s.problem_ids.push_back(store->upsert_problem({0, s.dataset_id, p.key, p.idx, gold, Json::object()}));
     }
   }
   return out;
 }
 
 // Curriculum: the problems whose solve rate in a stored eval run lies in [lo, hi].
+// Rank 0 only (the curriculum reads its store); the other ranks receive the list (broadcast_tasks).
 std::vector<Task> pick_tasks(const GrpoConfig& c, const std::vector<Source>& sources, Store& store) {
   std::map<int64_t, std::pair<int64_t, int64_t>> solved;  // problem id -> (correct, graded)
   if (c.solve_rate) {
@@ -232,15 +241,17 @@ int64_t drop_flat_groups(std::vector<Rollout>& rs, int64_t group_size) {
   return dropped;
 }
 
-void store_rollouts(Store& store, int64_t run_id, const std::vector<Source>& sources, const std::vector<Rollout>& rs,
-                    int64_t step, std::map<int64_t, int64_t>& next_index) {
-  std::vector<SampleRecord> batch;
+// A rollout as the store keeps it, less the ids only rank 0 knows (run, problem, sample index): ranks other than 0
+// send theirs to rank 0 as JSON (dist::Comm::gather_strings), rank 0 stores every rank's.
+struct PendingSample {
+  Task task;
+  SampleRecord record;
+};
+
+std::vector<PendingSample> sample_records(const std::vector<Rollout>& rs, int64_t step) {
+  std::vector<PendingSample> out;
   for (const auto& r : rs) {
-    const auto& src = sources[r.task.source];
     SampleRecord s;
-    s.run_id = run_id;
-    s.problem_id = src.problem_ids[r.task.problem];
-    s.sample_index = next_index[s.problem_id]++;
     s.prompt_hash = r.prompt_hash;
     s.completion = r.text;
     s.prompt_tokens = static_cast<int64_t>(r.prompt_ids.size());
@@ -249,9 +260,117 @@ void store_rollouts(Store& store, int64_t run_id, const std::vector<Source>& sou
     harness::apply_grade(s, r.reward.outcome, r.prompt);
     s.detail["grpo"] = {{"step", step}, {"group", r.group}, {"advantage", r.advantage},
                         {"reward", r.reward.to_json()}};
+    out.push_back({r.task, std::move(s)});
+  }
+  return out;
+}
+
+template <typename T>
+Json opt_json(const std::optional<T>& v) { return v ? Json(*v) : Json(nullptr); }
+template <typename T>
+std::optional<T> json_opt(const Json& j) { return j.is_null() ? std::nullopt : std::optional<T>(j.get<T>()); }
+
+std::string samples_to_json(const std::vector<PendingSample>& ps) {
+  Json a = Json::array();
+  for (const auto& p : ps) {
+    const auto& s = p.record;
+    a.push_back({{"source", p.task.source}, {"problem", p.task.problem}, {"prompt_hash", s.prompt_hash},
+                 {"completion", s.completion}, {"prompt_tokens", s.prompt_tokens},
+                 {"completion_tokens", s.completion_tokens}, {"finish_reason", s.finish_reason},
+                 {"extracted_answer", opt_json(s.extracted_answer)}, {"verdict", opt_json(s.verdict)},
+                 {"correct", opt_json(s.correct)}, {"grader_version", opt_json(s.grader_version)},
+                 {"detail", s.detail}});
+  }
+  return a.dump();
+}
+
+std::vector<PendingSample> samples_from_json(const std::string& text) {
+  std::vector<PendingSample> out;
+  for (const auto& j : Json::parse(text)) {
+    PendingSample p;
+    p.task = {j.at("source").get<size_t>(), j.at("problem").get<size_t>()};
+    auto& s = p.record;
+    s.prompt_hash = j.at("prompt_hash");
+    s.completion = j.at("completion");
+    s.prompt_tokens = j.at("prompt_tokens");
+    s.completion_tokens = j.at("completion_tokens");
+    s.finish_reason = j.at("finish_reason");
+    s.extracted_answer = json_opt<std::string>(j.at("extracted_answer"));
+    s.verdict = json_opt<std::string>(j.at("verdict"));
+    s.correct = json_opt<bool>(j.at("correct"));
+    s.grader_version = json_opt<std::string>(j.at("grader_version"));
+    s.detail = j.at("detail");
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sources, std::vector<PendingSample>& ps,
+                   std::map<int64_t, int64_t>& next_index) {
+  std::vector<SampleRecord> batch;
+  for (auto& p : ps) {
+    SampleRecord s = std::move(p.record);
+    s.run_id = run_id;
+    s.problem_id = sources[p.task.source].problem_ids[p.task.problem];
+    s.sample_index = next_index[s.problem_id]++;
     batch.push_back(std::move(s));
   }
   store.insert_samples(batch);
+}
+
+// ---- several ranks ------------------------------------------------------------------------------------------
+
+// Sums (or maxima) over the ranks, in place; one process: unchanged. float64 holds the counts exactly.
+void reduce_over_ranks(dist::Comm* comm, std::vector<double>& v, bool max = false) {
+  if (!comm || v.empty()) return;
+  std::vector<torch::Tensor> t{torch::tensor(v, torch::kFloat64)};
+  max ? comm->all_reduce_max(t) : comm->all_reduce_sum(t);
+  std::memcpy(v.data(), t[0].contiguous().data_ptr<double>(), v.size() * sizeof(double));
+}
+
+// Every rank's values laid end to end in rank order (each rank fills its slot of a zero vector; the sum adds zeros
+// only, so it is exact). Returns the global vector and where this rank's part starts.
+std::pair<std::vector<double>, size_t> all_gather_values(dist::Comm* comm, const std::vector<double>& mine) {
+  if (!comm) return {mine, 0};
+  std::vector<double> sizes(static_cast<size_t>(comm->world_size()), 0.0);
+  sizes[static_cast<size_t>(comm->rank())] = static_cast<double>(mine.size());
+  reduce_over_ranks(comm, sizes);
+  size_t offset = 0, total = 0;
+  for (int r = 0; r < comm->world_size(); ++r) {
+    if (r < comm->rank()) offset += static_cast<size_t>(sizes[static_cast<size_t>(r)]);
+    total += static_cast<size_t>(sizes[static_cast<size_t>(r)]);
+  }
+  std::vector<double> all(total, 0.0);
+  std::copy(mine.begin(), mine.end(), all.begin() + static_cast<std::ptrdiff_t>(offset));
+  reduce_over_ranks(comm, all);
+  return {all, offset};
+}
+
+// Rank 0's task list on every rank: [count], then [source, problem] pairs.
+std::vector<Task> broadcast_tasks(dist::Comm& comm, const std::vector<Task>& tasks) {
+  std::vector<torch::Tensor> n{torch::tensor({static_cast<int64_t>(tasks.size())}, torch::kInt64)};
+  comm.broadcast(n, 0);
+  const int64_t count = n[0].item<int64_t>();
+  std::vector<int64_t> flat;
+  for (const auto& t : tasks) flat.insert(flat.end(), {static_cast<int64_t>(t.source), static_cast<int64_t>(t.problem)});
+  flat.resize(static_cast<size_t>(2 * count), 0);
+  std::vector<torch::Tensor> v{torch::tensor(flat, torch::kInt64)};
+  comm.broadcast(v, 0);
+  std::vector<Task> out;
+  auto a = v[0].contiguous();
+  for (int64_t i = 0; i < count; ++i)
+    out.push_back({static_cast<size_t>(a[2 * i].item<int64_t>()), static_cast<size_t>(a[2 * i + 1].item<int64_t>())});
+  return out;
+}
+
+// This rank's groups of a step's prompts: a contiguous run (groups are never split), so rank 0's rollouts followed
+// by rank 1's ... are the one-process batch. Returns the tasks and the global index of the first.
+std::pair<std::vector<Task>, int64_t> my_groups(dist::Comm* comm, const std::vector<Task>& tasks) {
+  if (!comm) return {tasks, 0};
+  const auto s = dist::contiguous_share(tasks.size(), comm->rank(), comm->world_size());
+  return {std::vector<Task>(tasks.begin() + static_cast<std::ptrdiff_t>(s.first),
+                            tasks.begin() + static_cast<std::ptrdiff_t>(s.first + s.count)),
+          static_cast<int64_t>(s.first)};
 }
 
 // Evaluates the saved step folder on the held-out suite exactly as `crucible eval --model DIR` would.
@@ -285,27 +404,44 @@ int64_t evaluate(const GrpoConfig& c, const std::string& folder, Store& store, i
 
 GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
   c.validate();
+  if (c.threads > 0) torch::set_num_threads(c.threads);
   const auto started = Clock::now();
-  auto gm = model::load_generation_model({.path = c.model, .tokenizer = c.tokenizer, .device = c.device,
-                                          .dtype = c.dtype, .trainable = true});
+  // Data parallel (trainer/README.md, "Past one process"): each rank generates, grades and trains on its own
+  // groups; comm is nullptr for one process.
+  const auto denv = dist::dist_env();
+  auto gm = model::load_generation_model({.path = c.model, .tokenizer = c.tokenizer,
+                                          .device = dist::rank_device(c.device, denv), .dtype = c.dtype,
+                                          .trainable = true});
   model::Transformer& m = gm.model;
   model::Transformer ref{nullptr};  // beta = 0 loads no reference
   if (c.loss.beta != 0.0) {
-    ref = model::load_generation_model({.path = c.model, .tokenizer = c.tokenizer, .device = c.device,
+    ref = model::load_generation_model({.path = c.model, .tokenizer = c.tokenizer, .device = gm.device.str(),
                                         .dtype = c.dtype, .chat_template = false, .hash_content = false})
               .model;
   }
-  TrainRun run = TrainRun::start(db_path, {.kind = "train-grpo", .name = c.name, .model_path = gm.path,
-                                           .model_format = gm.format, .model_hash = gm.content_hash,
-                                           .model_config = gm.config, .config = c.to_json(),
-                                           .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
-                                           .progress = c.progress});
-  auto sources = load_sources(c, run.store());
-  for (const auto& s : sources) run.store().link_run_dataset(run.id(), s.dataset_id);
-  auto tasks = pick_tasks(c, sources, run.store());
+  auto comm = dist::Comm::open(denv, gm.device, std::chrono::seconds(c.dist_timeout_s));
+  const bool lead = !comm || comm->rank() == 0;  // writes the store and the folders
+  if (!lead) dist::install_sigint_flag();
+  Json config = c.to_json();
+  config["resolved"] = {{"world_size", denv.world_size}, {"launcher", denv.source},
+                        {"backend", comm ? comm->backend_name() : "none"}, {"device", gm.device.str()}};
+  std::optional<TrainRun> run;
+  if (lead)
+    run.emplace(TrainRun::start(db_path, {.kind = "train-grpo", .name = c.name, .model_path = gm.path,
+                                          .model_format = gm.format, .model_hash = gm.content_hash,
+                                          .model_config = gm.config, .config = config,
+                                          .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
+                                          .progress = c.progress}));
+  auto sources = load_sources(c, run ? &run->store() : nullptr);
+  if (run)
+    for (const auto& s : sources) run->store().link_run_dataset(run->id(), s.dataset_id);
+  std::vector<Task> tasks;
+  if (run) tasks = pick_tasks(c, sources, run->store());
+  if (comm) tasks = broadcast_tasks(*comm, tasks);
   std::mt19937_64 order_rng(c.seed);
   std::shuffle(tasks.begin(), tasks.end(), order_rng);
   size_t next_task = 0;
+  int64_t drawn = 0;  // the data cursor a resumed run replays
   auto next_tasks = [&](int64_t n) {
     std::vector<Task> out;
     for (int64_t i = 0; i < n; ++i) {
@@ -315,120 +451,213 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
       }
       out.push_back(tasks[next_task++]);
     }
+    drawn += n;
     return out;
   };
 
-  Optimizer opt(m, c.optim, c.steps);
+  Optimizer opt(m, c.optim, c.steps, c.shard ? comm.get() : nullptr);
+  std::vector<torch::Tensor> params;
+  for (auto& p : m->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (comm) dist::broadcast_parameters(*comm, params);
+  const CheckpointConfig ckpt{.tokenizer_source = c.model};
+  // Resume: weights, AdamW state and schedule position from the step folder; the problem order is replayed to the
+  // saved cursor (it is a function of the data and the seed); every rollout's seed is a function of (seed, step,
+  // problem, sample), so the steps that follow sample what the uninterrupted run sampled.
+  int64_t first_step = 1;
+  if (auto dir = find_resume_folder(c.out_dir, c.resume)) {
+    auto st = load_resume_folder(m, opt.adamw(), *dir, denv.rank, denv.world_size, opt.sharded());
+    if (st.value("total_steps", int64_t{-1}) != c.steps || st.value("seed", uint64_t{0}) != c.seed)
+      throw InputError(*dir + "/trainer_state/state.json", "total_steps",
+                       "saved by a run of " + std::to_string(st.value("total_steps", int64_t{-1})) + " steps (seed " +
+                           std::to_string(st.value("seed", uint64_t{0})) + "); this one runs " +
+                           std::to_string(c.steps) + " (seed " + std::to_string(c.seed) +
+                           "): resume with the same data and flags");
+    const int64_t done = st.at("step").get<int64_t>();
+    next_tasks(st.at("tasks_drawn").get<int64_t>());
+    opt.set_steps_done(done);
+    first_step = done + 1;
+    if (lead) log::info("resuming from {} (step {} of {})", *dir, done, c.steps);
+    if (run) {
+      config["resolved"]["resumed_from"] = *dir;
+      run->update_config(config);
+    }
+  }
+  if (m->times_packed() > 0) m->refresh_inference_weights();  // after the broadcast / the resumed weights
   model::Engine engine(m, gm.tokenizer.get(), model::EngineOptions{c.max_batch, 0});
   const torch::Device device = gm.device;
   std::map<int64_t, int64_t> next_index;
   GrpoResult result;
-  result.run_id = run.id();
+  result.rank = comm ? comm->rank() : 0;
+  result.run_id = run ? run->id() : 0;
   result.out_dir = c.out_dir;
+  BadStepStreak bad_steps(c.max_bad_steps);
 
-  std::vector<Rollout> rollouts;
+  std::vector<Rollout> rollouts;  // this rank's groups of the generation batch
+  StepCounts counts;              // the whole batch's (all ranks)
   Json rollout_metrics;
-  for (int64_t step = 1; step <= c.steps && !TrainRun::stop_requested(); ++step) {
+  bool stop = false;
+  for (int64_t step = first_step; step <= c.steps && !stop; ++step) {
     const auto t0 = Clock::now();
     const bool fresh = (step - 1) % c.num_iterations == 0;  // mu optimizer steps per generation batch
     if (fresh) {
       // rollouts -> rewards (-> dynamic sampling refills) -> advantages
-      rollouts = generate(c, gm, engine, sources, next_tasks(c.prompts_per_step), step, 0, 0);
+      auto [mine, first_group] = my_groups(comm.get(), next_tasks(c.prompts_per_step));
+      rollouts = generate(c, gm, engine, sources, mine, step, 0, first_group);
       score(c, sources, rollouts);
-      int64_t filtered = 0;
+      std::vector<double> filtered{0.0};
       if (c.dynamic_sampling) {
         std::vector<Rollout> kept;
         for (int64_t round = 0; round <= c.max_refill_rounds; ++round) {
-          filtered += drop_flat_groups(rollouts, c.group_size);
+          filtered[0] += static_cast<double>(drop_flat_groups(rollouts, c.group_size));
           for (auto& r : rollouts) kept.push_back(std::move(r));
-          const int64_t have = static_cast<int64_t>(kept.size()) / c.group_size;
-          if (have >= c.prompts_per_step || round == c.max_refill_rounds) break;
-          rollouts = generate(c, gm, engine, sources, next_tasks(c.prompts_per_step - have), step, round + 1, have);
+          std::vector<double> have{static_cast<double>(kept.size() / static_cast<size_t>(c.group_size))};
+          reduce_over_ranks(comm.get(), have);  // groups kept on every rank: the refill is global
+          const auto n = static_cast<int64_t>(have[0]);
+          if (n >= c.prompts_per_step || round == c.max_refill_rounds) break;
+          auto [more, first] = my_groups(comm.get(), next_tasks(c.prompts_per_step - n));
+          rollouts = generate(c, gm, engine, sources, more, step, round + 1, n + first);
           score(c, sources, rollouts);
         }
         rollouts = std::move(kept);
-        if (rollouts.empty()) {
-          log::warn("step {}: every group had equal rewards after {} refills; nothing to train on", step,
-                    c.max_refill_rounds);
-        }
       }
+      reduce_over_ranks(comm.get(), filtered);
+      // Advantages over the whole batch's rewards (scale batch needs every rank's; group scaling is per group),
+      // then this rank's slice: what one process computes.
       std::vector<double> totals;
       for (const auto& r : rollouts) totals.push_back(r.reward.total);
-      if (!rollouts.empty()) {
-        auto adv = group_advantages(torch::tensor(totals, torch::kFloat64), c.group_size, c.scale_rewards);
-        for (size_t i = 0; i < rollouts.size(); ++i) rollouts[i].advantage = adv[static_cast<int64_t>(i)].item<double>();
+      auto [all, offset] = all_gather_values(comm.get(), totals);
+      if (all.empty() && lead) {
+        log::warn("step {}: every group had equal rewards after {} refills; nothing to train on", step,
+                  c.max_refill_rounds);
+      }
+      if (!all.empty()) {
+        auto adv = group_advantages(torch::tensor(all, torch::kFloat64), c.group_size, c.scale_rewards);
+        for (size_t i = 0; i < rollouts.size(); ++i)
+          rollouts[i].advantage = adv[static_cast<int64_t>(offset + i)].item<double>();
       }
       if (c.num_iterations > 1 || c.is_mode) score_logprobs(m, pointers(rollouts), c, device, &TrainSequence::old_logp);
       if (c.loss.beta != 0.0) score_logprobs(ref, pointers(rollouts), c, device, &TrainSequence::ref_logp);
-      store_rollouts(run.store(), run.id(), sources, rollouts, step, next_index);
-
-      double acc = 0, fmt_ok = 0, len = 0, trunc = 0, rsum = 0, rsq = 0;
-      for (const auto& r : rollouts) {
-        acc += r.reward.accuracy;
-        fmt_ok += r.reward.format;
-        len += static_cast<double>(r.completion_ids.size());
-        trunc += r.finish == "length" ? 1 : 0;
-        rsum += r.reward.total;
-        rsq += r.reward.total * r.reward.total;
+      counts = step_counts(c, pointers(rollouts));
+      std::vector<double> cv{static_cast<double>(counts.sequences), counts.tokens,
+                             static_cast<double>(counts.micro_batches)};
+      reduce_over_ranks(comm.get(), cv);  // TRL: num_items_in_batch gathered; DDP averages over the ranks
+      counts = {static_cast<int64_t>(cv[0]), cv[1], std::max<int64_t>(1, static_cast<int64_t>(cv[2]))};
+      // Rank 0 stores every rank's rollouts, in rank order (the one-process order).
+      auto records = sample_records(rollouts, step);
+      if (comm) {
+        auto parts = comm->gather_strings(lead ? std::string() : samples_to_json(records));
+        for (size_t r = 1; r < parts.size(); ++r)
+          for (auto& p : samples_from_json(parts[r])) records.push_back(std::move(p));
       }
-      const double n = std::max<double>(1.0, static_cast<double>(rollouts.size()));
-      rollout_metrics = {{"reward_mean", rsum / n},
-                         {"reward_std", std::sqrt(std::max(0.0, rsq / n - (rsum / n) * (rsum / n)))},
-                         {"accuracy", acc / n},
-                         {"format_rate", fmt_ok / n},
-                         {"response_len_mean", len / n},
-                         {"truncated_frac", trunc / n},
-                         {"filtered_groups", filtered},
+      if (run) store_samples(run->store(), run->id(), sources, records, next_index);
+
+      std::vector<double> sums(7, 0.0);  // accuracy, format, length, truncated, reward, reward^2, rollouts
+      for (const auto& r : rollouts) {
+        sums[0] += r.reward.accuracy;
+        sums[1] += r.reward.format;
+        sums[2] += static_cast<double>(r.completion_ids.size());
+        sums[3] += r.finish == "length" ? 1 : 0;
+        sums[4] += r.reward.total;
+        sums[5] += r.reward.total * r.reward.total;
+        sums[6] += 1;
+      }
+      reduce_over_ranks(comm.get(), sums);
+      const double n = std::max<double>(1.0, sums[6]);
+      rollout_metrics = {{"reward_mean", sums[4] / n},
+                         {"reward_std", std::sqrt(std::max(0.0, sums[5] / n - (sums[4] / n) * (sums[4] / n)))},
+                         {"accuracy", sums[0] / n},
+                         {"format_rate", sums[1] / n},
+                         {"response_len_mean", sums[2] / n},
+                         {"truncated_frac", sums[3] / n},
+                         {"filtered_groups", static_cast<int64_t>(filtered[0])},
                          {"seconds_rollout", since(t0)}};
     }
     const auto t1 = Clock::now();
     Json metrics = rollout_metrics;
     if (!fresh) metrics["seconds_rollout"] = 0.0;  // mu > 1: this step reuses the batch generated before
     UpdateStats u;
-    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), device, fresh);
+    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), counts, device, fresh);
+    inject_test_nan(params, step, result.rank);
+    auto& s = u.sums;
+    // Every rank's share: the loss terms are already normalised by the global counts, so they add up.
+    std::vector<double> sum{u.loss, s.tokens, s.kl_sum, s.entropy_sum, s.clip_count, s.clip_low_sum,
+                            s.clip_high_sum, s.clip_region_sum, u.mismatch_abs_sum, u.mismatch_k3_sum,
+                            u.mismatch_tokens, static_cast<double>(u.sequences_backward),
+                            static_cast<double>(u.sequences_skipped),
+                            TrainRun::stop_requested() || dist::sigint_received() ? 1.0 : 0.0};
+    std::vector<double> mx{u.mismatch_max};
+    reduce_over_ranks(comm.get(), sum);
+    reduce_over_ranks(comm.get(), mx, /*max=*/true);
+    if (comm) dist::all_reduce_gradients(*comm, params, 1.0);  // losses carry the global normalisers already
+    stop = sum[13] > 0;
     auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
-    const auto& s = u.sums;
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    metrics.update({{"loss", u.loss},
+    metrics.update({{"loss", sum[0]},
                     {"lr", st.lr},
                     {"grad_norm", st.grad_norm},
-                    {"tokens", s.tokens},
-                    {"kl", ratio(s.kl_sum, s.tokens)},
-                    {"entropy", ratio(s.entropy_sum, s.tokens)},
-                    {"clip_frac", ratio(s.clip_region_sum, s.clip_count)},
-                    {"clip_low_frac", ratio(s.clip_low_sum, s.clip_count)},
-                    {"clip_high_frac", ratio(s.clip_high_sum, s.clip_count)},
+                    {"skipped", st.skipped},
+                    {"tokens", sum[1]},
+                    {"kl", ratio(sum[2], sum[1])},
+                    {"entropy", ratio(sum[3], sum[1])},
+                    {"clip_frac", ratio(sum[7], sum[4])},
+                    {"clip_low_frac", ratio(sum[5], sum[4])},
+                    {"clip_high_frac", ratio(sum[6], sum[4])},
                     {"seconds_update", since(t1)},
-                    {"sequences_backward", u.sequences_backward},
-                    {"sequences_skipped", u.sequences_skipped},
+                    {"sequences_backward", static_cast<int64_t>(sum[11])},
+                    {"sequences_skipped", static_cast<int64_t>(sum[12])},
                     {"seconds", since(t0)}});
     if (fresh) {
-      metrics["mismatch_abs_mean"] = ratio(u.mismatch_abs_sum, u.mismatch_tokens);
-      metrics["mismatch_abs_max"] = u.mismatch_max;
-      metrics["mismatch_kl"] = ratio(u.mismatch_k3_sum, u.mismatch_tokens);
+      metrics["mismatch_abs_mean"] = ratio(sum[8], sum[10]);
+      metrics["mismatch_abs_max"] = mx[0];
+      metrics["mismatch_kl"] = ratio(sum[9], sum[10]);
+    }
+    if (!std::isfinite(st.grad_norm)) {
+      metrics["grad_norm"] = nullptr;  // JSON has no NaN
+      if (lead) log::warn("step {}: non-finite gradient norm; the update is skipped", step);
     }
     const bool save = c.save_every > 0 && step % c.save_every == 0;
     const bool eval = c.eval_every > 0 && step % c.eval_every == 0;
-    if (save || eval) {
-      auto dir = save_checkpoint(m, step_dir(c.out_dir, step), {.tokenizer_source = c.model});
-      run.add_checkpoint(dir, step);
-      if (eval) evaluate(c, dir, run.store(), step, metrics);
+    if (save && step % c.num_iterations == 0) {
+      // A resumable folder at a generation boundary (mu > 1 in the middle of a batch: the HF folder only).
+      const auto dir = step_dir(c.out_dir, step);
+      save_resume_folder(m, opt.adamw(), dir, ckpt,
+                         {{"step", step}, {"total_steps", c.steps}, {"seed", c.seed}, {"tasks_drawn", drawn}},
+                         comm.get(), opt.sharded());
+      if (run) {
+        run->add_checkpoint(dir, step);
+        prune_step_folders(c.out_dir, c.keep_last);
+      }
+    } else if ((save || eval) && run) {
+      run->add_checkpoint(save_checkpoint(m, step_dir(c.out_dir, step), ckpt), step);
     }
-    run.log_step(step, metrics);
-    if (step == 1) {
+    if (eval && run) evaluate(c, step_dir(c.out_dir, step), run->store(), step, metrics);  // rank 0 only
+    if (run) run->log_step(step, metrics);
+    if (step == first_step) {
       result.first_reward = metrics.value("reward_mean", 0.0);
       result.first_accuracy = metrics.value("accuracy", 0.0);
     }
     result.last_reward = metrics.value("reward_mean", 0.0);
     result.last_accuracy = metrics.value("accuracy", 0.0);
     result.steps = step;
+    if (auto err = bad_steps.record(st, step)) {  // every rank stops at the same step (the norm is global)
+      if (run) run->finish("failed");
+      if (comm) comm->barrier();  // rank 0 has marked the run before any rank exits
+      throw RunError(*err);
+    }
   }
-  auto dir = save_checkpoint(m, c.out_dir, {.tokenizer_source = c.model});
-  run.add_checkpoint(dir, result.steps);
-  result.status = TrainRun::stop_requested() ? "interrupted" : "completed";
-  run.finish(result.status);
+  if (run) {
+    auto dir = save_checkpoint(m, c.out_dir, ckpt);
+    run->add_checkpoint(dir, result.steps);
+  }
+  result.status = stop ? "interrupted" : "completed";
+  if (run) run->finish(result.status);
+  log_rank_memory(result.rank, opt);
   result.seconds = since(started);
   result.seconds_per_step = result.steps > 0 ? result.seconds / static_cast<double>(result.steps) : 0;
+  // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run
+  // as done.
+  if (comm) comm->barrier();
   return result;
 }
 

@@ -58,11 +58,19 @@ struct GrpoConfig {
   OptimConfig optim;                   // lr: R1's 3e-6, constant (default_grpo_config)
   int64_t logprob_chunk = 1024;        // positions per chunk of the trainer's logprob/entropy
   // checkpoints and evaluation
-  int64_t save_every = 0;              // DIR/step-N every N optimizer steps (0: only the final one)
+  int64_t save_every = 0;              // DIR/step-N every N optimizer steps (0: only the final one); resumable
+                                       // (checkpoint.h) when N is a multiple of num_iterations
+  int64_t keep_last = 0;               // keep only the newest K resumable step folders (0: all)
+  std::string resume;                  // "" | auto (newest complete DIR/step-N, or a fresh start) | a step folder
   int64_t eval_every = 0;              // evaluate on eval_suite every N steps (0: never)
   std::string eval_suite;
   int64_t eval_limit = 0;
   bool progress = true;
+  // processes (trainer/dist/, "Past one process" in trainer/README.md)
+  int threads = 0;                     // torch intra-op threads on the CPU (0: torch's default)
+  int64_t dist_timeout_s = 300;        // the longest wait for a rendezvous or a collective (several ranks)
+  int64_t max_bad_steps = 5;           // this many non-finite gradients in a row fail the run (each one is skipped)
+  bool shard = false;            // several ranks: each keeps the optimizer state of its 1/W slice (optimizer.h)
 
   void validate() const;               // InputError naming the flag
   nlohmann::json to_json() const;      // stored with the run
@@ -77,6 +85,7 @@ struct GrpoResult {
   double first_accuracy = 0, last_accuracy = 0;
   double seconds = 0, seconds_per_step = 0;
   std::string out_dir;
+  int rank = 0;        // this process's rank; rank 0 alone writes the store and the folders, and reports
 };
 
 // Runs the whole training; InputError (exit 2) for bad flags or data, naming the flag, file and field.

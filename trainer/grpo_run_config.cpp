@@ -49,6 +49,10 @@ void GrpoConfig::validate() const {
   if (!(is_max > 0)) bad("--is-max", "must be > 0");
   if (save_every < 0) bad("--save-every", "must be >= 0");
   if (eval_every < 0) bad("--eval-every", "must be >= 0");
+  if (keep_last < 0) bad("--keep-last", "must be >= 0");
+  if (threads < 0) bad("--threads", "must be >= 0");
+  if (dist_timeout_s < 1) bad("--dist-timeout", "must be >= 1 second");
+  if (max_bad_steps < 1) bad("--max-bad-steps", "must be >= 1");
   if (eval_every > 0 && eval_suite.empty()) bad("--eval-suite", "required with --eval-every");
   if (eval_every > 0) {
     // The step folders are evaluated as HF folders: they need a tokenizer to carry over, which a llama2.c
@@ -97,6 +101,12 @@ nlohmann::json GrpoConfig::to_json() const {
                       {"optim", optim.to_json()},
                       {"logprob_chunk", logprob_chunk},
                       {"save_every", save_every},
+                      {"keep_last", keep_last},
+                      {"resume", resume},
+                      {"threads", threads},
+                      {"dist_timeout_s", dist_timeout_s},
+                      {"max_bad_steps", max_bad_steps},
+                      {"shard", shard},
                       {"eval_every", eval_every},
                       {"eval_suite", eval_suite},
                       {"eval_limit", eval_limit}};

@@ -108,14 +108,22 @@ bool zero_gradient(const GrpoConfig& c, const TrainSequence& s) {
          c.loss.top_entropy_quantile >= 1.0;
 }
 
-UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs, torch::Device device,
-                              bool measure_mismatch) {
-  UpdateStats u;
+namespace {
+bool trains(const GrpoConfig& c, const TrainSequence& r) { return !(c.mask_truncated && r.finish == "length"); }
+}  // namespace
+
+StepCounts step_counts(const GrpoConfig& c, const Sequences& rs) {
   StepCounts counts;
   counts.sequences = static_cast<int64_t>(rs.size());
   counts.micro_batches = (counts.sequences + c.micro_batch - 1) / c.micro_batch;
-  auto trains = [&](const TrainSequence& r) { return !(c.mask_truncated && r.finish == "length"); };
-  for (const auto* r : rs) counts.tokens += trains(*r) ? static_cast<double>(r->completion_ids.size()) : 0.0;
+  for (const auto* r : rs) counts.tokens += trains(c, *r) ? static_cast<double>(r->completion_ids.size()) : 0.0;
+  return counts;
+}
+
+UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
+                              const StepCounts& counts, torch::Device device, bool measure_mismatch) {
+  UpdateStats u;
+  auto trains = [&](const TrainSequence& r) { return trainer::trains(c, r); };
   GrpoLossConfig lc = c.loss;
   lc.max_completion_length = c.max_tokens;
   const bool have_old = !rs.empty() && !rs[0]->old_logp.empty();

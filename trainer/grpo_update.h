@@ -43,12 +43,17 @@ struct UpdateStats {
   int64_t sequences_backward = 0, sequences_skipped = 0;
 };
 
+// The normalisers of one optimizer step over `rs`: sequences, masked completion tokens, micro-batches. With data
+// parallelism each rank counts its own share and the sums over the ranks normalise every rank's loss (grpo.cpp), as
+// TRL gathers num_items_in_batch and DDP averages the per-rank gradients.
+StepCounts step_counts(const GrpoConfig& c, const Sequences& rs);
+
 // Accumulates one optimizer step's gradient into the parameters' .grad (micro-batches of c.micro_batch sequences,
-// each loss normalised over the whole step: StepCounts). Sequences for which zero_gradient() holds skip the backward
+// each loss normalised over the whole step: `counts`, step_counts() of the step's sequences on every rank). Sequences for which zero_gradient() holds skip the backward
 // when c.skip_zero_advantage; they still run a no-grad forward so the step's entropy and the sampler/trainer
 // mismatch (`measure_mismatch`) cover every token. Every trainable parameter leaves with a defined gradient (zeros
 // when nothing trained), so AdamW's moments and weight decay advance exactly as after a backward of zeros.
-UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs, torch::Device device,
-                              bool measure_mismatch);
+UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
+                              const StepCounts& counts, torch::Device device, bool measure_mismatch);
 
 }  // namespace crucible::trainer

@@ -1,9 +1,17 @@
 #include "trainer/optimizer.h"
 
+#include <sys/resource.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <regex>
+#include <string>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "trainer/dist/comm.h"
+#include "trainer/dist/split.h"
 
 namespace crucible::trainer {
 
@@ -15,19 +23,40 @@ bool Optimizer::decays(const std::string& name) {
   return !std::regex_search(lower, no_decay);
 }
 
-Optimizer::Optimizer(model::Transformer model, const OptimConfig& config, int64_t total_steps)
-    : model_(std::move(model)), config_(config), total_steps_(total_steps) {
+Optimizer::Optimizer(model::Transformer model, const OptimConfig& config, int64_t total_steps, dist::Comm* shard)
+    : model_(std::move(model)), config_(config), total_steps_(total_steps), shard_(shard) {
   config_.validate();
   if (total_steps_ < 1) throw InputError("optimizer", "total_steps", "must be >= 1");
   // An inference-loaded model holds its linear weights only in packed form; AdamW needs the dense parameters.
   model_->restore_dense_weights();
   std::vector<torch::Tensor> decay, no_decay;
+  std::vector<bool> decayed;
   for (auto& item : model_->named_parameters()) {
     if (!item.value().requires_grad()) continue;
     params_.push_back(item.value());
-    (decays(item.key()) ? decay : no_decay).push_back(item.value());
+    decayed.push_back(decays(item.key()));
+    (decayed.back() ? decay : no_decay).push_back(item.value());
   }
   if (params_.empty()) throw InputError("optimizer", "parameters", "the model has no trainable parameters");
+  if (shard_) {
+    // AdamW over this rank's pieces only: the same elementwise update on fewer elements.
+    decay.clear();
+    no_decay.clear();
+    int64_t total = 0;
+    for (const auto& p : params_) total += p.numel();
+    const auto share = dist::contiguous_share(static_cast<size_t>(total), shard_->rank(), shard_->world_size());
+    const auto lo = static_cast<int64_t>(share.first), hi = static_cast<int64_t>(share.first + share.count);
+    int64_t offset = 0;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const int64_t a = std::max(offset, lo), b = std::min(offset + params_[i].numel(), hi);
+      if (a < b) {
+        auto piece = params_[i].detach().reshape({-1}).narrow(0, a - offset, b - a).clone().requires_grad_(true);
+        pieces_.push_back({i, a - offset, piece});
+        (decayed[i] ? decay : no_decay).push_back(piece);
+      }
+      offset += params_[i].numel();
+    }
+  }
   auto opts = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(config_.lr)
                                                             .betas({config_.beta1, config_.beta2})
@@ -53,14 +82,70 @@ StepStats Optimizer::step() {
     s.skipped = true;
   } else {
     for (auto& g : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(s.lr);
-    adamw_->step();
+    if (shard_) {
+      step_sharded();
+    } else {
+      adamw_->step();
+    }
   }
   adamw_->zero_grad(/*set_to_none=*/true);
+  for (auto& p : params_) p.mutable_grad().reset();  // --shard: AdamW's parameters are the pieces
   ++steps_done_;
   // Only a model that has generated (a GRPO rollout, an eval) has packed inference weights to refresh; packing them
   // for a model that never generates (SFT) would cost a second copy of the weights for nothing.
   if (model_->times_packed() > 0) model_->refresh_inference_weights();
   return s;
+}
+
+void Optimizer::step_sharded() {
+  for (auto& pc : pieces_)  // the clipped, all-reduced gradient's slice
+    pc.piece.mutable_grad() =
+        params_[pc.param].grad().reshape({-1}).narrow(0, pc.begin, pc.piece.numel()).to(pc.piece.dtype());
+  adamw_->step();
+  // The pieces' gradients are views of the parameters' (zero_grad could not detach them in place): dropped here.
+  for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
+  torch::NoGradGuard ng;
+  for (auto& p : params_) p.zero_();
+  for (auto& pc : pieces_)
+    params_[pc.param].view({-1}).narrow(0, pc.begin, pc.piece.numel()).copy_(pc.piece);
+  dist::all_reduce_parameters(*shard_, params_);
+}
+
+int64_t Optimizer::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& [key, state] : adamw_->state()) {
+    const auto& st = static_cast<const torch::optim::AdamWParamState&>(*state);
+    for (const auto& t : {st.exp_avg(), st.exp_avg_sq(), st.max_exp_avg_sq()})
+      if (t.defined()) bytes += t.numel() * t.element_size();
+  }
+  for (const auto& pc : pieces_) bytes += pc.piece.numel() * pc.piece.element_size();
+  return bytes;
+}
+
+void log_rank_memory(int rank, const Optimizer& opt) {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  log::info("rank {}: optimizer state {} bytes{}, peak RSS {} MiB", rank, opt.state_bytes(),
+            opt.sharded() ? " (--shard)" : "", ru.ru_maxrss / 1024);
+}
+
+std::optional<std::string> BadStepStreak::record(const StepStats& s, int64_t step) {
+  streak_ = s.skipped ? streak_ + 1 : 0;
+  if (streak_ < limit_) return std::nullopt;
+  return "--max-bad-steps " + std::to_string(limit_) + ": steps " + std::to_string(step - streak_ + 1) + " to " +
+         std::to_string(step) + " all had a non-finite gradient norm (" + std::to_string(s.grad_norm) +
+         "); the run stops (lower --lr, or check the data)";
+}
+
+void inject_test_nan(const std::vector<torch::Tensor>& params, int64_t step, int rank) {
+  const char* steps = std::getenv("CRUCIBLE_TEST_NAN_AT_STEP");
+  if (!steps || params.empty()) return;
+  if (const char* r = std::getenv("CRUCIBLE_TEST_NAN_RANK"); r && std::atoi(r) != rank) return;
+  if ((std::string(",") + steps + ",").find("," + std::to_string(step) + ",") == std::string::npos) return;
+  torch::NoGradGuard ng;
+  auto& g = params[0].mutable_grad();
+  if (!g.defined()) g = torch::zeros_like(params[0]);
+  g.view({-1})[0] = std::numeric_limits<float>::quiet_NaN();
 }
 
 }  // namespace crucible::trainer

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,21 @@ struct StepStats {
   bool skipped = false;  // a non-finite gradient norm: no update, gradients dropped (the run's metrics say so)
 };
 
+namespace dist {
+class Comm;
+}
+
 class Optimizer {
  public:
   // Every parameter of `model` that requires grad is optimised. `total_steps` (>= 1) is the schedule's length.
-  Optimizer(model::Transformer model, const OptimConfig& config, int64_t total_steps);
+  // shard (--shard, ZeRO-2 style; needs the ranks' Comm): this rank keeps AdamW's moments, and its own float32 copy
+  // of the parameters they update, only for its 1/W contiguous slice of all parameters flattened in order
+  // (dist::contiguous_share). step() then takes the full gradients already all-reduced on every rank (so the norm
+  // and the clip are the same everywhere), updates its slice with AdamW, and assembles the new parameters on every
+  // rank with one bucketed all-reduce of zero-padded slices (exact: each element is a sum of one value and zeros).
+  // Gradients are all-reduced then sliced, not reduce-scattered: the full gradient exists on each rank during
+  // backward and the all-reduce, as without --shard; the saving is the optimizer state (2/W of it per rank).
+  Optimizer(model::Transformer model, const OptimConfig& config, int64_t total_steps, dist::Comm* shard = nullptr);
 
   StepStats step();
   double lr_now() const { return config_.lr_at(steps_done_, total_steps_); }  // the next step's lr
@@ -38,6 +50,9 @@ class Optimizer {
   void set_steps_done(int64_t steps) { steps_done_ = steps; }
   const OptimConfig& config() const { return config_; }
   torch::optim::AdamW& adamw() { return *adamw_; }
+  bool sharded() const { return shard_ != nullptr; }
+  // Bytes of AdamW's state tensors on this rank (the moments; with --shard also the slice's float32 copy).
+  int64_t state_bytes() const;
 
   // The names (HF) of the parameters that get weight decay: everything but biases and norm weights.
   static bool decays(const std::string& name);
@@ -49,6 +64,39 @@ class Optimizer {
   int64_t steps_done_ = 0;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::AdamW> adamw_;
+  // --shard: this rank's slice, one piece per parameter it overlaps (elements [begin, begin + piece.numel()) of
+  // params_[param] flattened); AdamW runs on the pieces.
+  struct Piece {
+    size_t param = 0;
+    int64_t begin = 0;
+    torch::Tensor piece;
+  };
+  dist::Comm* shard_ = nullptr;
+  std::vector<Piece> pieces_;
+  void step_sharded();
 };
+
+// --max-bad-steps: a step whose gradient norm is not finite is skipped (Optimizer::step); `limit` of them in a row
+// end the run. record() returns the error (naming the flag and the steps) when the streak reaches the limit; the
+// caller marks its run failed, waits for the other ranks and throws it. With data parallelism every rank decides the
+// same: the norm is taken after the gradient all-reduce, and a NaN on one rank is a NaN in every rank's sum.
+class BadStepStreak {
+ public:
+  explicit BadStepStreak(int64_t limit) : limit_(limit) {}
+  std::optional<std::string> record(const StepStats& s, int64_t step);
+  int64_t current() const { return streak_; }
+
+ private:
+  int64_t limit_, streak_ = 0;
+};
+
+// Logs (info) this rank's optimizer state bytes and peak resident memory (getrusage): --shard's saving, measured.
+void log_rank_memory(int rank, const Optimizer& opt);
+
+// Test hook (tests/trainer/test_dist_cli.cpp): with CRUCIBLE_TEST_NAN_AT_STEP=K[,K...] in the environment, the
+// gradient of the first trainable parameter gets a NaN after the backward of step K (CRUCIBLE_TEST_NAN_RANK=R: on
+// rank R only). Read from the environment in every build (no effect when unset), so the released binary is the one
+// tested.
+void inject_test_nan(const std::vector<torch::Tensor>& params, int64_t step, int rank);
 
 }  // namespace crucible::trainer

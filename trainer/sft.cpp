@@ -38,6 +38,7 @@ void SftConfig::validate() const {
   need(threads >= 0, "--threads", "must be >= 0");
   need(dist_timeout_s >= 1, "--dist-timeout", "must be >= 1 second");
   need(kd_alpha >= 0 && kd_alpha <= 1, "--kd-alpha", "must be in [0, 1]");
+  need(max_bad_steps >= 1, "--max-bad-steps", "must be >= 1");
   optim.validate("train sft");
 }
 
@@ -62,6 +63,8 @@ nlohmann::json SftConfig::to_json() const {
           {"threads", threads},
           {"run_name", run_name},
           {"dist_timeout_s", dist_timeout_s},
+          {"max_bad_steps", max_bad_steps},
+          {"shard", shard},
           {"optim", optim.to_json()},
           {"kd_alpha", kd_alpha}};
 }
@@ -76,12 +79,13 @@ namespace {
 // this step (the flag rides on the same reduction).
 StepOutcome data_parallel_batch(dist::Comm& comm, model::Transformer& model, const std::vector<SftExample>& data,
                                 const std::vector<size_t>& batch, const SftRowOptions& rows,
-                                const std::vector<torch::Tensor>& params, bool* stop) {
+                                const std::vector<torch::Tensor>& params, int64_t step, bool* stop) {
   std::vector<int64_t> cost;
   for (size_t i : batch) cost.push_back(static_cast<int64_t>(data[i].ids.size()));
   std::vector<size_t> mine;
   for (size_t j : dist::balanced_share(cost, comm.rank(), comm.world_size())) mine.push_back(batch[j]);
   auto o = accumulate_batch(model, data, mine, rows);
+  inject_test_nan(params, step, comm.rank());
   // [targets, loss * targets, tokens, rows, stop]: float64 holds these counts exactly.
   std::vector<torch::Tensor> m{torch::tensor({static_cast<double>(o.targets), o.loss * static_cast<double>(o.targets),
                                               static_cast<double>(o.tokens), static_cast<double>(o.rows),
@@ -100,13 +104,6 @@ StepOutcome data_parallel_batch(dist::Comm& comm, model::Transformer& model, con
   return g;
 }
 
-// The device of this rank: with several ranks on CUDA, rank r of a node takes cuda:LOCAL_RANK.
-std::string rank_device(const std::string& device, const dist::DistEnv& env) {
-  if (!env.distributed()) return device;
-  const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
-  return cuda ? "cuda:" + std::to_string(env.local_rank) : device;
-}
-
 }  // namespace
 
 SftResult run_sft(const SftConfig& c, const std::string& db_path) {
@@ -116,7 +113,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   model::LoadOptions lo;
   lo.path = c.model;
   lo.tokenizer = c.tokenizer;
-  lo.device = rank_device(c.device, denv);
+  lo.device = dist::rank_device(c.device, denv);
   lo.dtype = "float32";  // master weights; bf16 only inside autocast
   lo.trainable = true;
   auto gm = model::load_generation_model(lo);
@@ -149,13 +146,13 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   if (lead)
     run.emplace(TrainRun::start(db_path, {"train-sft", c.run_name, c.model, gm.format, gm.content_hash, gm.config,
                                           config, static_cast<int64_t>(c.seed), static_cast<int64_t>(plan.size())}));
-  Optimizer opt(model, c.optim, static_cast<int64_t>(plan.size()));
+  Optimizer opt(model, c.optim, static_cast<int64_t>(plan.size()), c.shard ? comm.get() : nullptr);
   const CheckpointConfig ckpt{c.tokenizer.empty() ? c.model : c.tokenizer, c.save_dtype};
   // Resume: weights, AdamW state, schedule position and RNG from the step folder; the data cursor is the step (the
   // plan is a function of the data, the seed and the flags, which must be the same).
   size_t first = 0;
   if (auto dir = find_resume_folder(c.out, c.resume)) {
-    auto st = load_resume_folder(model, opt.adamw(), *dir, denv.rank, denv.world_size);
+    auto st = load_resume_folder(model, opt.adamw(), *dir, denv.rank, denv.world_size, opt.sharded());
     if (st.value("total_steps", int64_t{-1}) != static_cast<int64_t>(plan.size()) || st.value("seed", uint64_t{0}) != c.seed)
       throw InputError(*dir + "/trainer_state/state.json", "total_steps",
                        "saved by a run of " + std::to_string(st.value("total_steps", int64_t{-1})) +
@@ -177,22 +174,30 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   res.rank = comm ? comm->rank() : 0;
   res.run_id = run ? run->id() : 0;
   bool stop = false;
+  BadStepStreak bad_steps(c.max_bad_steps);
   for (size_t k = first; k < plan.size() && !stop; ++k) {
     const int64_t step = static_cast<int64_t>(k) + 1;
     const auto t0 = std::chrono::steady_clock::now();
     StepOutcome o;
     if (!comm) {
       o = accumulate_batch(model, data, plan[k], rows);
+      inject_test_nan(params, step, 0);
       stop = TrainRun::stop_requested();
     } else {
-      o = data_parallel_batch(*comm, model, data, plan[k], rows, params, &stop);
+      o = data_parallel_batch(*comm, model, data, plan[k], rows, params, step, &stop);
     }
     auto s = opt.step();
+    if (s.skipped && lead) log::warn("step {}: non-finite gradient norm; the update is skipped", step);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (run)
       run->log_step(step, {{"loss", o.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm}, {"tokens", o.tokens},
                            {"seconds", secs}, {"targets", o.targets}, {"rows", o.rows}, {"examples", plan[k].size()},
                            {"skipped", s.skipped}});
+    if (auto err = bad_steps.record(s, step)) {  // every rank stops at the same step (the norm is global)
+      if (run) run->finish("failed");
+      if (comm) comm->barrier();  // rank 0 has marked the run before any rank exits
+      throw RunError(*err);
+    }
     if (k == first) res.first_loss = o.loss;
     res.last_loss = o.loss;
     res.tokens += o.tokens;
@@ -201,7 +206,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     if (c.save_every > 0 && step % c.save_every == 0 && k + 1 < plan.size()) {
       const auto dir = step_dir(c.out, step);
       save_resume_folder(model, opt.adamw(), dir, ckpt,
-                         {{"step", step}, {"total_steps", plan.size()}, {"seed", c.seed}}, comm.get());
+                         {{"step", step}, {"total_steps", plan.size()}, {"seed", c.seed}}, comm.get(), opt.sharded());
       if (run) {
         run->add_checkpoint(dir, step);
         prune_step_folders(c.out, c.keep_last);
@@ -215,6 +220,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   }
   res.status = stop ? "interrupted" : "completed";
   if (run) run->finish(res.status);
+  log_rank_memory(res.rank, opt);
   // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run
   // as done.
   if (comm) comm->barrier();

@@ -32,6 +32,8 @@ struct SftConfig {
   int threads = 0;               // torch intra-op threads on the CPU (0: torch's default)
   std::string run_name;          // default: train-sft-<model file name>
   int64_t dist_timeout_s = 300;  // several ranks (trainer/dist/): the longest wait for a rendezvous or a collective
+  int64_t max_bad_steps = 5;     // this many non-finite gradients in a row fail the run (each one is skipped)
+  bool shard = false;            // several ranks: each keeps the optimizer state of its 1/W slice (optimizer.h)
   OptimConfig optim;
   // distill sft --kd (trainer/distill/README.md): the KL share of the loss on data that carries a teacher's top-K.
   double kd_alpha = 0;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -62,36 +63,64 @@ std::map<std::string, std::vector<float>> read_f32(const std::string& file) {
   return out;
 }
 
-TEST(DistCli, TwoGlooRanksEqualOneProcess) {
-  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
-  testing::TempDir dir;
-  write_data(dir.file("d.jsonl"));
-  auto one = testing::run_command(sft_args(dir.file("one.db"), dir.file("d.jsonl"), dir.file("one"), "20"));
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  auto args = sft_args(dir.file("two.db"), dir.file("d.jsonl"), dir.file("two"), "20");
-  args.insert(args.end(), {"--nproc-per-node", "2"});
-  auto two = testing::run_command(args);
-  ASSERT_EQ(two.exit_code, 0) << two.err;
-  // Rank 0 alone reports: one JSON document on stdout.
-  auto j1 = nlohmann::json::parse(one.out), j2 = nlohmann::json::parse(two.out);
-  EXPECT_EQ(j2["steps"], 20);
-  EXPECT_EQ(j1["tokens"], j2["tokens"]);  // the same global batches
-
-  auto a = read_f32(dir.file("one/model.safetensors")), b = read_f32(dir.file("two/model.safetensors"));
+// Every tensor of two float32 safetensors files bit for bit the same.
+void expect_same_bits(const std::string& fa, const std::string& fb) {
+  const auto a = read_f32(fa), b = read_f32(fb);
   ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, va] : a) {
+    const auto& vb = b.at(name);
+    ASSERT_EQ(va.size(), vb.size());
+    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
+  }
+}
+
+// The largest per-tensor max |a - b| / max |a| of two float32 safetensors files, and where.
+std::pair<double, std::string> max_relative_difference(const std::string& fa, const std::string& fb) {
+  auto a = read_f32(fa), b = read_f32(fb);
+  EXPECT_EQ(a.size(), b.size());
   double worst = 0;
   std::string worst_name;
   for (const auto& [name, va] : a) {
     const auto& vb = b.at(name);
-    ASSERT_EQ(va.size(), vb.size()) << name;
+    EXPECT_EQ(va.size(), vb.size()) << name;
     double scale = 0, diff = 0;
-    for (size_t i = 0; i < va.size(); ++i) {
+    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
       scale = std::max(scale, std::abs(double(va[i])));
       diff = std::max(diff, std::abs(double(va[i]) - double(vb[i])));
     }
     const double rel = scale > 0 ? diff / scale : diff;
-    if (rel > worst) worst = rel, worst_name = name;
+    if (rel >= worst) worst = rel, worst_name = name;
   }
+  return {worst, worst_name};
+}
+
+// Runs a command as one process and as 2 Gloo ranks (--nproc-per-node 2); `args(db, out)` builds it. Returns the
+// JSON reports (rank 0 alone reports: one document on stdout).
+std::pair<nlohmann::json, nlohmann::json> one_and_two_ranks(
+    const testing::TempDir& dir, const std::function<std::vector<std::string>(std::string, std::string)>& args) {
+  auto one = testing::run_command(args(dir.file("one.db"), dir.file("one")));
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  auto a = args(dir.file("two.db"), dir.file("two"));
+  a.insert(a.end(), {"--nproc-per-node", "2"});
+  auto two = testing::run_command(a);
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  if (one.exit_code != 0 || two.exit_code != 0) return {};
+  return {nlohmann::json::parse(one.out), nlohmann::json::parse(two.out)};
+}
+
+TEST(DistCli, TwoGlooRanksEqualOneProcess) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_data(dir.file("d.jsonl"));
+  auto [j1, j2] = one_and_two_ranks(dir, [&](std::string db, std::string out) {
+    return sft_args(db, dir.file("d.jsonl"), out, "20");
+  });
+  ASSERT_FALSE(j1.is_null() || j2.is_null());
+  EXPECT_EQ(j2["steps"], 20);
+  EXPECT_EQ(j1["tokens"], j2["tokens"]);  // the same global batches
+
+  auto [worst, worst_name] =
+      max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
   std::printf("max relative parameter difference, 2 ranks vs 1 process: %.3g (%s)\n", worst, worst_name.c_str());
   EXPECT_LE(worst, 1e-6) << worst_name;
 
@@ -233,13 +262,7 @@ void expect_bit_identical(int ranks) {
   ASSERT_EQ(last.exit_code, 0) << last.err;
   EXPECT_NE(last.err.find("resuming from"), std::string::npos) << last.err;
 
-  const auto a = read_f32(dir.file("ref/model.safetensors")), b = read_f32(dir.file("cut/model.safetensors"));
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    ASSERT_EQ(va.size(), vb.size());
-    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
-  }
+  expect_same_bits(dir.file("ref/model.safetensors"), dir.file("cut/model.safetensors"));
   // --keep-last 2: only the newest two step folders remain.
   int folders = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.file("cut")))
@@ -256,6 +279,212 @@ TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalTwoRanks) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   expect_bit_identical(2);
 }
+
+// ---- train grpo -------------------------------------------------------------------------------------------------
+
+void write_prompts(const std::string& path) {
+  std::ofstream f(path);
+  const char* who[] = {"Lily", "Tom", "Sue", "Ben", "Max", "Mia"};
+  for (int i = 0; i < 6; ++i)
+    f << nlohmann::json{{"id", std::string("p") + std::to_string(i)},
+                        {"prompt", std::string(who[i]) + " had " + std::to_string(i + 2) + " toys. How many toys?"},
+                        {"answer", std::to_string(i + 2)}}
+             .dump()
+      << "\n";
+}
+
+// stories260K never answers, so the reward that varies is DAPO's overlong shaping (buffer = max tokens: a sample
+// that ends with EOS at length L scores -L/32, a cut one -1); at temperature 1.5 a few samples end early. No <think>
+// prefix (the model knows no tags). Two micro-batches per rank and step.
+std::vector<std::string> grpo_args(const std::string& db, const std::string& prompts, const std::string& out,
+                                   const std::string& steps) {
+  return {testing::crucible_binary(), "--json", "--db", db, "train", "grpo", "--model", stories("stories260K.bin"),
+          "--tokenizer", stories("tok512.bin"), "--prompts", prompts, "--out", out, "--steps", steps,
+          "--prompts-per-step", "4", "--group-size", "4", "--max-tokens", "32", "--temperature", "1.5",
+          "--overlong-shaping", "--overlong-buffer", "32", "--assistant-prefix", "", "--beta", "0", "--lr", "1e-3",
+          "--micro-batch", "4", "--seed", "3", "--threads", "1", "--device", "cpu"};
+}
+
+TEST(DistCli, GrpoTwoGlooRanksEqualOneProcess) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_prompts(dir.file("p.jsonl"));
+  auto [j1, j2] = one_and_two_ranks(dir, [&](std::string db, std::string out) {
+    return grpo_args(db, dir.file("p.jsonl"), out, "20");
+  });
+  ASSERT_FALSE(j1.is_null() || j2.is_null());
+  EXPECT_EQ(j2["steps"], 20);
+
+  auto [worst, where] = max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
+  std::printf("train grpo, max relative parameter difference, 2 ranks vs 1 process: %.3g (%s)\n", worst,
+              where.c_str());
+  EXPECT_LE(worst, 1e-6) << where;
+
+  auto s1 = Store::open_read_only(dir.file("one.db")), s2 = Store::open_read_only(dir.file("two.db"));
+  auto r2 = s2.get_run(j2["run_id"].get<int64_t>());
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->config["resolved"]["world_size"], 2);
+  auto st1 = s1.run_train_steps(j1["run_id"].get<int64_t>()), st2 = s2.run_train_steps(r2->id);
+  ASSERT_EQ(st1.size(), 20u);
+  ASSERT_EQ(st2.size(), 20u);
+  int64_t trained = 0;
+  for (size_t k = 0; k < st1.size(); ++k) {
+    const auto &m1 = st1[k].metrics, &m2 = st2[k].metrics;
+    // The same rollouts (seeded per problem and sample, not per process), so the same rewards and counts.
+    EXPECT_EQ(m1["reward_mean"], m2["reward_mean"]) << "step " << k + 1;
+    EXPECT_EQ(m1["tokens"], m2["tokens"]) << "step " << k + 1;
+    EXPECT_EQ(m1["sequences_backward"], m2["sequences_backward"]) << "step " << k + 1;
+    EXPECT_NEAR(m1["loss"].get<double>(), m2["loss"].get<double>(), 1e-6) << "step " << k + 1;
+    trained += m1["sequences_backward"].get<int64_t>();
+  }
+  // Some groups had rewards that differ: the policy was trained, not only decayed.
+  std::printf("sequences trained over 20 steps: %lld of %d\n", static_cast<long long>(trained), 20 * 16);
+  EXPECT_GT(trained, 0);
+  // Rank 0 stored every rank's rollouts, in the one-process order.
+  auto a = s1.run_samples(j1["run_id"].get<int64_t>()), b = s2.run_samples(r2->id);
+  ASSERT_EQ(a.size(), 20u * 16u);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].completion, b[i].completion) << "sample " << i;
+    EXPECT_EQ(a[i].detail["grpo"]["advantage"], b[i].detail["grpo"]["advantage"]) << "sample " << i;
+  }
+}
+
+TEST(DistCli, GrpoTwoRanksKilledAndResumedIsBitIdentical) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_prompts(dir.file("p.jsonl"));
+  auto args_for = [&](const std::string& out) {
+    auto a = grpo_args(dir.file("c.db"), dir.file("p.jsonl"), dir.file(out), "20");
+    a.insert(a.end(), {"--save-every", "3", "--keep-last", "2", "--resume", "auto", "--nproc-per-node", "2"});
+    return a;
+  };
+  auto ref = testing::run_command(args_for("ref"));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  std::mt19937 rng(std::random_device{}());
+  const int p = std::uniform_int_distribution<int>(4, 18)(rng);
+  std::printf("2 ranks: SIGKILL when step %d is logged\n", p);
+  const auto err = dir.file("err.txt");
+  const pid_t pid = spawn_logged(args_for("cut"), err);
+  const auto t0 = std::chrono::steady_clock::now();
+  bool seen = false;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(300) && !seen) {
+    seen = read_text(err).find("step " + std::to_string(p) + "/") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::kill(-pid, SIGKILL);  // the launcher and its ranks
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(seen) << read_text(err);
+  auto last = testing::run_command(args_for("cut"));
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_NE(last.err.find("resuming from"), std::string::npos) << last.err;
+  expect_same_bits(dir.file("ref/model.safetensors"), dir.file("cut/model.safetensors"));
+}
+
+// ---- a checkpoint write that fails --------------------------------------------------------------------------------
+
+// A full disk, simulated with a file size limit: bash's `ulimit -f` (RLIMIT_FSIZE, in KiB) with SIGXFSZ ignored, so a
+// write past the limit fails with EFBIG instead of killing the process. The limit lets the store, the HF weights and
+// params.pt through but not optimizer.pt (AdamW's two moments: twice the parameters). A run killed after its step-3
+// folder is written, resumed under the limit, fails at the step-6 save naming the folder, leaves step-3 intact and no
+// step-6 (nor step-6.tmp); resumed again without the limit, it ends bit-identical to an uninterrupted run.
+TEST(DistCli, FailedCheckpointWriteLeavesThePreviousOneUsable) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_data(dir.file("d.jsonl"));
+  auto args_for = [&](const std::string& out) {
+    auto a = sft_args(dir.file("c.db"), dir.file("d.jsonl"), dir.file(out), "8");
+    a.insert(a.end(), {"--save-every", "3", "--resume", "auto"});
+    return a;
+  };
+  auto ref = testing::run_command(args_for("ref"));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  const auto params_kb = std::filesystem::file_size(dir.file("ref/step-6/trainer_state/params.pt")) / 1024;
+
+  const auto err = dir.file("err.txt");
+  const pid_t pid = spawn_logged(args_for("cut"), err);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120) &&
+         read_text(err).find("step 4/") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(-pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(std::filesystem::exists(dir.file("cut/step-3/trainer_state/state.json"))) << read_text(err);
+
+  std::vector<std::string> limited{"/bin/bash", "-c",
+                                   "trap '' XFSZ; ulimit -f " + std::to_string(params_kb * 3 / 2) + "; exec \"$@\"",
+                                   "bash"};
+  auto cut_args = args_for("cut");
+  limited.insert(limited.end(), cut_args.begin(), cut_args.end());
+  auto full = testing::run_command(limited);
+  EXPECT_NE(full.exit_code, 0);
+  EXPECT_NE(full.err.find("writing the checkpoint " + dir.file("cut/step-6") + " failed"), std::string::npos)
+      << full.err;
+  EXPECT_NE(full.err.find("resuming from"), std::string::npos) << full.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("cut/step-3/trainer_state/state.json")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("cut/step-6")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("cut/step-6.tmp")));
+
+  auto last = testing::run_command(args_for("cut"));
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_NE(last.err.find("resuming from " + dir.file("cut/step-3")), std::string::npos) << last.err;
+  expect_same_bits(dir.file("ref/model.safetensors"), dir.file("cut/model.safetensors"));
+}
+
+// ---- non-finite gradients (CRUCIBLE_TEST_NAN_AT_STEP, trainer/optimizer.h) ------------------------------------
+
+// Sets an environment variable for the commands this test starts, and removes it afterwards.
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(const std::string& n, const std::string& v) : name(n) { ::setenv(n.c_str(), v.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
+
+// A NaN in one rank's gradient at step 3 (rank 1's when there are two: rank 0, which writes the store, only learns
+// of it through the all-reduce) skips that step on every rank and the run goes on; NaNs at steps 2, 3, 4 with
+// --max-bad-steps 3 fail the run with an error naming the flag, and the run row says failed.
+void expect_nan_handling(const std::string& kind, int ranks) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_data(dir.file("d.jsonl"));
+  write_prompts(dir.file("p.jsonl"));
+  auto args_for = [&](const std::string& name, const std::string& steps) {
+    auto a = kind == "sft" ? sft_args(dir.file("c.db"), dir.file("d.jsonl"), dir.file(name), steps)
+                           : grpo_args(dir.file("c.db"), dir.file("p.jsonl"), dir.file(name), steps);
+    a.insert(a.end(), {"--name", name, "--max-bad-steps", "3"});
+    if (ranks > 1) a.insert(a.end(), {"--nproc-per-node", std::to_string(ranks)});
+    return a;
+  };
+  ScopedEnv rank("CRUCIBLE_TEST_NAN_RANK", std::to_string(ranks - 1));
+  {
+    ScopedEnv nan("CRUCIBLE_TEST_NAN_AT_STEP", "3");
+    auto r = testing::run_command(args_for("once", "5"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("step 3: non-finite gradient norm"), std::string::npos) << r.err;
+  }
+  {
+    ScopedEnv nan("CRUCIBLE_TEST_NAN_AT_STEP", "2,3,4");
+    auto r = testing::run_command(args_for("streak", "6"));
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("--max-bad-steps 3: steps 2 to 4"), std::string::npos) << r.err;
+  }
+  auto store = Store::open_read_only(dir.file("c.db"));
+  auto once = store.find_run("once"), streak = store.find_run("streak");
+  ASSERT_TRUE(once && streak);
+  EXPECT_EQ(once->status, "completed");
+  EXPECT_EQ(streak->status, "failed");
+  auto steps = store.run_train_steps(once->id);
+  ASSERT_EQ(steps.size(), 5u);
+  for (const auto& st : steps) EXPECT_EQ(st.metrics["skipped"].get<bool>(), st.step == 3) << "step " << st.step;
+  EXPECT_EQ(store.run_train_steps(streak->id).size(), 4u);  // steps 1-4 logged, then the run stopped
+}
+
+TEST(DistCli, NanGradientSftOneRank) { expect_nan_handling("sft", 1); }
+TEST(DistCli, NanGradientSftTwoRanks) { expect_nan_handling("sft", 2); }
+TEST(DistCli, NanGradientGrpoOneRank) { expect_nan_handling("grpo", 1); }
+TEST(DistCli, NanGradientGrpoTwoRanks) { expect_nan_handling("grpo", 2); }
 
 }  // namespace
 }  // namespace crucible

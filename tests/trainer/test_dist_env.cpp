@@ -133,6 +133,24 @@ TEST(DistSplit, EveryItemOnceBalancedAndDeterministic) {
   EXPECT_LE(std::abs(la - lb), 1);
 }
 
+TEST(DistSplit, ContiguousShareCoversInOrder) {
+  for (int world : {1, 2, 3, 5}) {
+    for (size_t n : {0u, 1u, 4u, 7u, 10u}) {
+      size_t next = 0;
+      for (int r = 0; r < world; ++r) {
+        auto s = contiguous_share(n, r, world);
+        EXPECT_EQ(s.first, next) << n << " items, rank " << r << "/" << world;
+        EXPECT_LE(s.count, n / world + 1);
+        EXPECT_GE(s.count, n / world);
+        next += s.count;
+      }
+      EXPECT_EQ(next, n);
+    }
+  }
+  EXPECT_EQ(contiguous_share(7, 0, 2).count, 4u);
+  EXPECT_EQ(contiguous_share(7, 1, 2).first, 4u);
+}
+
 TEST(DistLaunch, NprocFlagRemoved) {
   EXPECT_EQ(without_nproc_flag({"crucible", "train", "sft", "--nproc-per-node", "2", "--steps", "3"}),
             (std::vector<std::string>{"crucible", "train", "sft", "--steps", "3"}));

@@ -66,7 +66,7 @@ Outcome run(GrpoConfig c, bool skip, bool with_old) {
   auto m = make_model();
   auto seqs = batch(with_old);
   Outcome o;
-  o.stats = accumulate_update(c, m, pointers(seqs), torch::kCPU, /*measure_mismatch=*/true);
+  o.stats = accumulate_update(c, m, pointers(seqs), step_counts(c, pointers(seqs)), torch::kCPU, /*measure_mismatch=*/true);
   for (auto& p : m->parameters()) o.grads.push_back(p.grad().clone());
   return o;
 }
@@ -147,7 +147,7 @@ TEST(GrpoUpdate, AStepWithNothingToTrainLeavesZeroGradients) {
   auto m = make_model();
   auto seqs = batch(false);
   for (auto& s : seqs) s.advantage = 0;
-  auto u = accumulate_update(c, m, pointers(seqs), torch::kCPU, false);
+  auto u = accumulate_update(c, m, pointers(seqs), step_counts(c, pointers(seqs)), torch::kCPU, false);
   EXPECT_EQ(u.sequences_backward, 0);
   EXPECT_GT(u.sums.tokens, 0);
   EXPECT_GT(u.sums.entropy_sum, 0);

@@ -88,6 +88,31 @@ void Comm::barrier() {
   wait("barrier", [&] { backend_->barrier()->wait(timeout_); });
 }
 
+std::vector<std::string> Comm::gather_strings(const std::string& mine) {
+  const std::string prefix = "crucible/gather/" + std::to_string(gathers_++) + "/";
+  std::vector<std::string> out;
+  wait("gather", [&] {
+    if (rank() != 0) {
+      store_->set(prefix + std::to_string(rank()), std::vector<uint8_t>(mine.begin(), mine.end()));
+      return;
+    }
+    out.push_back(mine);
+    for (int r = 1; r < world_size(); ++r) {
+      const auto key = prefix + std::to_string(r);
+      auto bytes = store_->get(key);  // waits for rank r, at most the store's timeout
+      out.emplace_back(bytes.begin(), bytes.end());
+      store_->deleteKey(key);
+    }
+  });
+  return out;
+}
+
+std::string rank_device(const std::string& device, const DistEnv& env) {
+  if (!env.distributed()) return device;
+  const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
+  return cuda ? "cuda:" + std::to_string(env.local_rank) : device;
+}
+
 namespace {
 
 // Runs `fn` on flat buckets of same-dtype tensors, copying back in place afterwards.
@@ -128,6 +153,13 @@ void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, 
     grads.push_back(g);
   }
   for_buckets(grads, bucket_bytes, [&](std::vector<torch::Tensor>& flat) { comm.all_reduce_sum(flat); });
+}
+
+void all_reduce_parameters(Comm& comm, const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> data;
+  for (const auto& p : params) data.push_back(p.detach());
+  for_buckets(data, 25 << 20, [&](std::vector<torch::Tensor>& flat) { comm.all_reduce_sum(flat); });
 }
 
 void broadcast_parameters(Comm& comm, const std::vector<torch::Tensor>& params) {

@@ -36,6 +36,9 @@ class Comm {
   void all_reduce_max(std::vector<torch::Tensor>& tensors);
   void broadcast(std::vector<torch::Tensor>& tensors, int root);
   void barrier();
+  // Rank 0 gets every rank's bytes in rank order (the others get {}), through the rendezvous TCPStore: for a step's
+  // small records (GRPO's rollouts, which rank 0 alone stores), not for tensors.
+  std::vector<std::string> gather_strings(const std::string& mine);
 
   ~Comm();
 
@@ -44,9 +47,13 @@ class Comm {
   void wait(const std::string& what, const std::function<void()>& op);
   DistEnv env_;
   std::chrono::milliseconds timeout_{0};
+  int64_t gathers_ = 0;  // keys of gather_strings: one prefix per call
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::Backend> backend_;
 };
+
+// The device of this rank: with several ranks on CUDA, rank r of a node takes cuda:LOCAL_RANK.
+std::string rank_device(const std::string& device, const DistEnv& env);
 
 // Data-parallel gradients: after the local backward, every rank's .grad (scaled by `scale`: its share of the global
 // normaliser) is summed over the ranks in flat buckets of about `bucket_bytes`, so each rank holds the gradient of
@@ -54,6 +61,10 @@ class Comm {
 // with backward: the reduction starts after the last micro-batch's backward.
 void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, double scale,
                           int64_t bucket_bytes = 25 << 20);
+
+// Sums `params` over the ranks in place, in buckets (--shard's all-gather: every rank contributes its updated slice
+// and zeros elsewhere, so each element's sum is exactly one rank's value).
+void all_reduce_parameters(Comm& comm, const std::vector<torch::Tensor>& params);
 
 // Makes every rank start from rank 0's parameters (and checks nothing else: the optimizer state starts empty).
 void broadcast_parameters(Comm& comm, const std::vector<torch::Tensor>& params);

@@ -20,4 +20,10 @@ std::vector<size_t> balanced_share(const std::vector<int64_t>& costs, int rank, 
   return mine;
 }
 
+Share contiguous_share(size_t n, int rank, int world_size) {
+  const auto r = static_cast<size_t>(rank), w = static_cast<size_t>(world_size);
+  const size_t base = n / w, extra = n % w;
+  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
+}
+
 }  // namespace crucible::trainer::dist

@@ -11,4 +11,11 @@ namespace crucible::trainer::dist {
 
 std::vector<size_t> balanced_share(const std::vector<int64_t>& costs, int rank, int world_size);
 
+// Rank `rank`'s contiguous run [first, first + count) of n equal items (GRPO's prompt groups): the first n % W ranks
+// take one more. Contiguous, so the ranks' shares laid end to end in rank order are the one-process order.
+struct Share {
+  size_t first = 0, count = 0;
+};
+Share contiguous_share(size_t n, int rank, int world_size);
+
 }  // namespace crucible::trainer::dist

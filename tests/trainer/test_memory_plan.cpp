@@ -1,0 +1,50 @@
+// The --dry-run memory plan (trainer/dist/memory_plan.h) on Qwen2.5 1.5B / 7B / 32B configs (tests/trainer/fixtures,
+// shapes from their public config.json): parameter counts, and how --shard and --grad-checkpointing change a rank's
+// share. Prints the 8-rank plans that trainer/README.md quotes.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "model/config.h"
+#include "tests/support/test_support.h"
+#include "trainer/dist/memory_plan.h"
+
+namespace crucible::trainer::dist {
+namespace {
+
+model::ModelConfig fixture(const std::string& name) {
+  return model::ModelConfig::from_hf_file(testing::source_dir() + "/tests/trainer/fixtures/" + name + "-config.json");
+}
+
+TEST(MemoryPlan, ParameterCountsOfQwen25) {
+  EXPECT_EQ(count_parameters(fixture("qwen2.5-1.5b")), 1543714304);  // tied embeddings
+  EXPECT_EQ(count_parameters(fixture("qwen2.5-7b")), 7615616512);
+  EXPECT_EQ(count_parameters(fixture("qwen2.5-32b")), 32763876352);
+}
+
+TEST(MemoryPlan, ShardAndCheckpointingShrinkTheirParts) {
+  for (const char* name : {"qwen2.5-1.5b", "qwen2.5-7b", "qwen2.5-32b"}) {
+    MemoryPlanInput in;
+    in.model = fixture(name);
+    in.world_size = 8;
+    in.row_tokens = 4096;
+    in.scored_tokens = 4096;
+    const auto full = plan_memory(in);
+    in.shard = true;
+    const auto shard = plan_memory(in);
+    in.grad_checkpointing = true;
+    const auto both = plan_memory(in);
+    EXPECT_EQ(full.weights, 4 * full.parameters);
+    EXPECT_EQ(full.optimizer, 8 * full.parameters);
+    // 1/8 of the moments plus 1/8 of a float32 copy: 3/16 of the unsharded 2 moments.
+    EXPECT_NEAR(static_cast<double>(shard.optimizer) / static_cast<double>(full.optimizer), 3.0 / 16.0, 1e-6);
+    EXPECT_EQ(shard.gradients, full.gradients);  // all-reduced then sliced: the full gradient still exists
+    EXPECT_LT(both.activations * 5, shard.activations) << name;
+    std::printf("%s on 8 ranks, 4096-token rows:\n%s%s%s", name, format_plan(MemoryPlanInput{in.model, 8, false,
+                false, 4096, 4096}, full).c_str(), format_plan(MemoryPlanInput{in.model, 8, true, false, 4096, 4096},
+                shard).c_str(), format_plan(in, both).c_str());
+  }
+}
+
+}  // namespace
+}  // namespace crucible::trainer::dist

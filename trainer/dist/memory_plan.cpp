@@ -1,0 +1,61 @@
+#include "trainer/dist/memory_plan.h"
+
+#include <fmt/format.h>
+
+namespace crucible::trainer::dist {
+
+int64_t count_parameters(const model::ModelConfig& m) {
+  const int64_t D = m.hidden_size, I = m.intermediate_size, V = m.vocab_size, L = m.num_hidden_layers;
+  const int64_t hd = m.head_dim > 0 ? m.head_dim : D / m.num_attention_heads;
+  const int64_t q = m.num_attention_heads * hd, kv = m.num_key_value_heads * hd;
+  int64_t layer = D * q + 2 * D * kv + q * D  // q, k, v, o projections
+                  + 3 * D * I                 // gate, up, down
+                  + 2 * D;                    // input and post-attention RMSNorm
+  if (m.attention_bias) layer += q + 2 * kv;
+  if (m.qk_norm) layer += 2 * hd;
+  return V * D + L * layer + D + (m.tie_word_embeddings ? 0 : V * D);
+}
+
+int64_t activation_values_per_token_layer(const model::ModelConfig& m) {
+  const int64_t D = m.hidden_size, I = m.intermediate_size;
+  const int64_t hd = m.head_dim > 0 ? m.head_dim : D / m.num_attention_heads;
+  const int64_t H = m.num_attention_heads, KV = m.num_key_value_heads;
+  return 4 * D + 2 * (H + 2 * KV) * hd + H * hd + 4 * I;
+}
+
+MemoryPlan plan_memory(const MemoryPlanInput& in) {
+  MemoryPlan p;
+  const int64_t W = in.world_size, L = in.model.num_hidden_layers, f32 = 4;
+  p.parameters = count_parameters(in.model);
+  p.weights = p.parameters * f32;
+  p.gradients = p.parameters * f32;
+  const int64_t slice = in.shard ? (p.parameters + W - 1) / W : p.parameters;
+  p.optimizer = 2 * slice * f32 + (in.shard ? slice * f32 : 0);
+  const int64_t per_layer = activation_values_per_token_layer(in.model) * in.row_tokens * f32;
+  p.activations = in.grad_checkpointing ? L * in.row_tokens * in.model.hidden_size * f32 + per_layer : L * per_layer;
+  p.logits = 2 * in.scored_tokens * in.model.vocab_size * f32;
+  const int64_t hd = in.model.head_dim > 0 ? in.model.head_dim : in.model.hidden_size / in.model.num_attention_heads;
+  p.kv_cache = in.kv_slots * in.kv_tokens * L * 2 * in.model.num_key_value_heads * hd * in.kv_bytes_per_value;
+  return p;
+}
+
+std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
+  auto line = [](const char* what, int64_t bytes, const std::string& note) {
+    return fmt::format("  {:<12} {:>10.2f} GiB  {:>16}  {}\n", what, static_cast<double>(bytes) / (1 << 30), bytes,
+                       note);
+  };
+  std::string out = fmt::format("memory plan per rank: {} parameters, {} rank(s){}{}\n", p.parameters, in.world_size,
+                                in.shard ? ", --shard" : "", in.grad_checkpointing ? ", --grad-checkpointing" : "");
+  out += line("weights", p.weights, "float32 masters");
+  out += line("gradients", p.gradients, "float32, whole model");
+  out += line("optimizer", p.optimizer, in.shard ? "AdamW moments + float32 copy of this rank's slice"
+                                                  : "AdamW moments");
+  out += line("activations", p.activations, fmt::format("one row of {} tokens", in.row_tokens));
+  out += line("logits", p.logits, fmt::format("{} scored positions x vocab, value + gradient", in.scored_tokens));
+  if (in.kv_slots > 0)
+    out += line("kv_cache", p.kv_cache, fmt::format("{} slots x {} tokens", in.kv_slots, in.kv_tokens));
+  out += line("total", p.total(), "(estimate: no allocator slack, no runtime)");
+  return out;
+}
+
+}  // namespace crucible::trainer::dist

@@ -1,0 +1,54 @@
+// `crucible train sft|grpo --dry-run`: what one rank will hold, from config.json alone (no weights are read).
+// Torch-free. Every figure is bytes per rank and follows what the trainer allocates (trainer/README.md, "Past one
+// process"):
+//   weights      float32 master parameters, the whole model on every rank
+//   gradients    float32, the whole model on every rank (also with --shard: gradients are all-reduced, then sliced)
+//   optimizer    AdamW's two float32 moments; with --shard 1/W of them plus the float32 copy of the rank's slice
+//   activations  one row (SFT: --max-seq-len tokens; GRPO: a micro-batch of prompt + completion tokens) kept for
+//                backward, float32: per token and layer the tensors a decoder layer saves (below), or with
+//                --grad-checkpointing only each layer's input plus one layer recomputed; and the scored positions'
+//                logits (the lm_head's output and its gradient)
+//   kv_cache     GRPO's rollouts: engine slots x (prompt + completion) tokens x layers x 2 x kv_heads x head_dim
+// It is an estimate: allocator slack, temporary buffers of single ops and the runtime itself are not counted.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace crucible::trainer::dist {
+
+struct MemoryPlanInput {
+  model::ModelConfig model;
+  int world_size = 1;
+  bool shard = false;
+  bool grad_checkpointing = false;
+  int64_t row_tokens = 1024;      // tokens of one forward/backward (SFT: max_seq_len; GRPO: micro-batch x seq)
+  int64_t scored_tokens = 1024;   // positions whose logits are computed (SFT: completion tokens of a row)
+  int64_t kv_slots = 0;           // GRPO: engine slots decoded together (0: no rollouts)
+  int64_t kv_tokens = 0;          // GRPO: prompt + completion tokens per slot
+  int64_t kv_bytes_per_value = 4;  // float32 engine; 2 for bfloat16
+};
+
+struct MemoryPlan {
+  int64_t parameters = 0;
+  int64_t weights = 0, gradients = 0, optimizer = 0, activations = 0, logits = 0, kv_cache = 0;
+  int64_t total() const { return weights + gradients + optimizer + activations + logits + kv_cache; }
+};
+
+// Trainable parameters of a config: embeddings, per layer q/k/v/o (+ q/k/v biases, + q/k norms), the gated MLP and
+// two RMSNorms, the final norm, and the lm_head unless tied.
+int64_t count_parameters(const model::ModelConfig& m);
+
+// float32 values one decoder layer keeps per token for backward: its two RMSNorm inputs and outputs (4 D), q, k, v
+// before and after rope (2 (H + 2 KV) hd, v counted twice for SDPA's saved input), the attention output (H hd) and
+// the MLP's gate, up, activation and product (4 I).
+int64_t activation_values_per_token_layer(const model::ModelConfig& m);
+
+MemoryPlan plan_memory(const MemoryPlanInput& in);
+
+// The plan as a table (one line per item, GiB and bytes), for the terminal.
+std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p);
+
+}  // namespace crucible::trainer::dist
