@@ -1,7 +1,7 @@
 // Weights in "int groups": every value of a row is q · scale + offset, with q an int8 and (scale, offset) shared by a
 // group of 16 consecutive values of that row. Every integer GGUF block format (Q4_0 … Q8_0, the K-quants, IQ4_NL)
 // is exactly this form once its block scales are multiplied out (model/gguf_weights.cpp decodes them), so an engine
-// can keep a quantised checkpoint's weights in 10–12 bits per value instead of 32 and still compute with the very
+// can keep a quantised checkpoint's weights in 12 bits per value instead of 32 and still compute with the very
 // float32 values a dequantisation gives: each weight is formed as fl(fl(q · scale) + offset) — the order
 // dequantisation uses, no fused multiply-add — then multiplied in float32. Only the summation order differs from a
 // dense float32 matmul over the dequantised matrix.

@@ -161,7 +161,7 @@ class TransformerImpl : public torch::nn::Module {
   // parameters, so a load holds the packed weights plus one part's dense ones, never all the dense weights besides.
   // `groups_of` (a loader's hook too): a linear weight's int groups when its checkpoint stores it in an integer
   // block format (a GGUF's Q4_K …), else nullopt. A fused matrix whose parts all have them is kept as int groups
-  // (10-12 bits a value; the same float32 values, see kernels/int_groups.h) instead of a oneDNN-packed float32 copy:
+  // (12 bits a value; the same float32 values, see kernels/int_groups.h) instead of a oneDNN-packed float32 copy:
   // a decode step then streams a third of the bytes.
   void release_dense_weights(const std::function<void(torch::nn::Module&)>& fill = {},
                              const std::function<std::optional<IntGroupWeight>(const torch::Tensor&)>& groups_of = {});
