@@ -120,17 +120,66 @@ using PanelFn = void (*)(const float*, int64_t, const float*, int64_t, float*, i
 constexpr PanelFn kPanel[6] = {panel_rows<1>, panel_rows<2>, panel_rows<3>, panel_rows<4>, panel_rows<5>,
                                panel_rows<6>};
 
+// 8 x 8 float transpose in registers (rows r[0..7] in, columns out in r[0..7]).
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// The [cols, 16] panel of weight rows [o, o + n) (n <= 16; missing rows are zero), formed group by group: each
+// row's 16 int8 values dequantised in registers (q * scale, then + offset: two roundings, as dequantisation) and
+// the 16 x 16 block transposed in registers, so no scalar pass and no strided stores.
+__attribute__((target("avx2,fma"))) void form_panel(const int8_t* q, const float* scale, const float* offset,
+                                                    int64_t cols, int64_t o, int64_t n, float* panel) {
+  const int64_t G = cols / kIntGroup;
+  for (int64_t g = 0; g < G; ++g) {
+    for (int h = 0; h < 2; ++h) {  // output rows h*8 .. h*8+7 of the panel
+      __m256 lo[8], hi[8];
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) {
+        const int64_t j = h * 8 + t;
+        if (j < n) {
+          const int64_t row = o + j;
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + row * cols + g * kIntGroup));
+          const __m256 s = _mm256_broadcast_ss(scale + row * G + g), m = _mm256_broadcast_ss(offset + row * G + g);
+          lo[t] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s), m);
+          hi[t] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8))), s), m);
+        } else {
+          lo[t] = hi[t] = _mm256_setzero_ps();
+        }
+      }
+      transpose8(lo);
+      transpose8(hi);
+      float* dst = panel + g * kIntGroup * 16 + h * 8;
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) {
+        _mm256_storeu_ps(dst + t * 16, lo[t]);
+        _mm256_storeu_ps(dst + (8 + t) * 16, hi[t]);
+      }
+    }
+  }
+}
+
 void matmul_panels(const float* x, int64_t R, int64_t cols, const int8_t* q, const float* scale, const float* offset,
                    int64_t lo, int64_t hi, float* y, int64_t ldy) {
-  const int64_t G = cols / kIntGroup;
-  std::vector<float> panel(static_cast<size_t>(cols * 16)), row(static_cast<size_t>(cols));
+  std::vector<float> panel(static_cast<size_t>(cols * 16));
   for (int64_t o = lo; o < hi; o += 16) {
     const int64_t n = std::min<int64_t>(16, hi - o);
-    for (int64_t j = 0; j < 16; ++j) {
-      if (j < n) dequantize_int_groups(q + (o + j) * cols, scale + (o + j) * G, offset + (o + j) * G, cols, row.data());
-      else std::fill(row.begin(), row.end(), 0.0f);
-      for (int64_t c = 0; c < cols; ++c) panel[c * 16 + j] = row[c];
-    }
+    form_panel(q, scale, offset, cols, o, n, panel.data());
     for (int64_t r0 = 0; r0 < R; r0 += 6) {
       const int64_t nr = std::min<int64_t>(6, R - r0);
       kPanel[nr - 1](x + r0 * cols, cols, panel.data(), n, y + r0 * ldy + o, ldy);
@@ -148,6 +197,19 @@ bool cpu_has_avx2() {
   return ok;
 }
 
+// Same values as the scalar loop: q * scale rounded, then + offset rounded (separate intrinsics, never an FMA).
+__attribute__((target("avx2,fma"))) void dequantize_avx2(const int8_t* q, const float* scale, const float* offset,
+                                                         int64_t n, float* y) {
+  for (int64_t g = 0; g < n / kIntGroup; ++g) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + g * kIntGroup));
+    const __m256 s = _mm256_broadcast_ss(scale + g), m = _mm256_broadcast_ss(offset + g);
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)));
+    _mm256_storeu_ps(y + g * kIntGroup, _mm256_add_ps(_mm256_mul_ps(lo, s), m));
+    _mm256_storeu_ps(y + g * kIntGroup + 8, _mm256_add_ps(_mm256_mul_ps(hi, s), m));
+  }
+}
+
 #endif
 
 }  // namespace
@@ -161,6 +223,12 @@ bool int_groups_vectorised() {
 }
 
 void dequantize_int_groups(const int8_t* q, const float* scale, const float* offset, int64_t n, float* y) {
+#ifdef CRUCIBLE_INT_GROUPS_X86
+  if (cpu_has_avx2()) {
+    dequantize_avx2(q, scale, offset, n, y);
+    return;
+  }
+#endif
   for (int64_t g = 0; g < n / kIntGroup; ++g)
     for (int64_t i = 0; i < kIntGroup; ++i)
       y[g * kIntGroup + i] = static_cast<float>(q[g * kIntGroup + i]) * scale[g] + offset[g];
