@@ -15,6 +15,7 @@
 #include <numbers>
 #include <tuple>
 
+#include "kernels/decode_attention.h"
 #include "kernels/int_groups.h"
 
 namespace crucible::model {
@@ -685,6 +686,17 @@ torch::Tensor TransformerImpl::hidden_cached(const torch::Tensor& tokens_BT, con
 
   auto [cos32, sin32] = rope(pos_BT);
   auto cos = cos32.to(act), sin = sin32.to(act);
+  // A decode step on the CPU in float32 without autograd runs kernels::decode_attention (per row and kv head, straight
+  // over the cache) instead of SDPA's B·K small GEMMs; the visible positions of row b are [lo, pos + 1).
+  const bool attn_kernel = T == 1 && dev.is_cpu() && act == torch::kFloat && !torch::GradMode::is_enabled();
+  std::vector<int64_t> lo_B, hi_B;
+  if (attn_kernel) {
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t pos = step.start_B[b];
+      hi_B.push_back(pos + 1);
+      lo_B.push_back(config_.sliding_window ? std::max<int64_t>(0, pos + 1 - *config_.sliding_window) : 0);
+    }
+  }
   int64_t li = 0;
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
@@ -707,15 +719,36 @@ torch::Tensor TransformerImpl::hidden_cached(const torch::Tensor& tokens_BT, con
     auto& vc = cache.v_NKSE[li];
     kc.index_put_({slot_BT, Slice(), pos_BT}, k_BTKE);
     vc.index_put_({slot_BT, Slice(), pos_BT}, v_BTKE);
-    // The engine keeps busy slots at 0..B-1, so the cache is read in place; otherwise gather the busy rows.
-    auto keys_BKLE = (slots_in_order ? kc.narrow(0, 0, B) : kc.index_select(0, slots_B)).narrow(2, 0, L);
-    auto vals_BKLE = (slots_in_order ? vc.narrow(0, 0, B) : vc.index_select(0, slots_B)).narrow(2, 0, L);
-    auto q_BKRE = T == 1 ? q_BTHE.reshape({B, K, G, E})
-                         : q_BTHE.reshape({B, T, K, G, E}).permute({0, 2, 3, 1, 4}).reshape({B, K, G * T, E});
-    auto o_BKRE = at::scaled_dot_product_attention(q_BKRE, keys_BKLE, vals_BKLE, mask_BKRL, 0.0, false);
-    auto o_BTF = T == 1 ? o_BKRE.reshape({B, 1, H * E})
-                        : o_BKRE.view({B, K, G, T, E}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * E});
-    h_BTD = h_BTD + (packed ? packed->layers[li].o(o_BTF) : a.o_proj(o_BTF));
+    if (attn_kernel && kc.is_contiguous() && vc.is_contiguous() && q_BTHE.stride(3) == 1 && q_BTHE.stride(2) == E) {
+      auto o_BTF = torch::empty({B, 1, H * E}, h_BTD.options());
+      kernels::DecodeAttentionArgs args;
+      args.q = q_BTHE.data_ptr<float>();
+      args.q_row_stride = q_BTHE.stride(0);
+      args.keys = kc.data_ptr<float>();
+      args.values = vc.data_ptr<float>();
+      args.slot_stride = kc.stride(0);
+      args.head_stride = kc.stride(1);
+      args.slot_B = step.slots_B.data();
+      args.lo_B = lo_B.data();
+      args.hi_B = hi_B.data();
+      args.H = H;
+      args.K = K;
+      args.E = E;
+      args.out = o_BTF.data_ptr<float>();
+      args.out_row_stride = H * E;
+      at::parallel_for(0, B * K, 4, [&](int64_t i0, int64_t i1) { kernels::decode_attention(args, i0, i1); });
+      h_BTD = h_BTD + (packed ? packed->layers[li].o(o_BTF) : a.o_proj(o_BTF));
+    } else {
+      // The engine keeps busy slots at 0..B-1, so the cache is read in place; otherwise gather the busy rows.
+      auto keys_BKLE = (slots_in_order ? kc.narrow(0, 0, B) : kc.index_select(0, slots_B)).narrow(2, 0, L);
+      auto vals_BKLE = (slots_in_order ? vc.narrow(0, 0, B) : vc.index_select(0, slots_B)).narrow(2, 0, L);
+      auto q_BKRE = T == 1 ? q_BTHE.reshape({B, K, G, E})
+                           : q_BTHE.reshape({B, T, K, G, E}).permute({0, 2, 3, 1, 4}).reshape({B, K, G * T, E});
+      auto o_BKRE = at::scaled_dot_product_attention(q_BKRE, keys_BKLE, vals_BKLE, mask_BKRL, 0.0, false);
+      auto o_BTF = T == 1 ? o_BKRE.reshape({B, 1, H * E})
+                          : o_BKRE.view({B, K, G, T, E}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * E});
+      h_BTD = h_BTD + (packed ? packed->layers[li].o(o_BTF) : a.o_proj(o_BTF));
+    }
     auto y = layer->post_attention_layernorm(h_BTD);
     if (packed) {
       const int64_t I = config_.intermediate_size;
