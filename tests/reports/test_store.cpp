@@ -443,3 +443,39 @@ TEST(Store, MigrationFiveRenamesTracesRunsAndKeepsEveryRow) {
   EXPECT_EQ(s.run_samples(eval_id).size(), 1u);
   EXPECT_EQ(count_rows(s, "sample_logprobs"), 0);
 }
+
+// Schema 6: a version-5 file (its `runs` rebuilt from migration 5) refuses 'distill-onpolicy' in SQL; opened, it is
+// version 6, takes that kind, and keeps every row of its runs (a training run with its steps here).
+TEST(Store, MigrationSixAdmitsOnPolicyRunsAndKeepsEveryRow) {
+  TempDir dir;
+  std::string db = dir.file("v5.db");
+  int64_t eval_id = 0, train_id = 0;
+  {
+    Store s = Store::open(db);
+    auto p = populate(s);
+    eval_id = p.run_id;
+    s.insert_sample(make_sample(p.run_id, p.problem_ids[0], 0, true));
+    RunRecord r;
+    r.name = "grpo";
+    r.kind = "train-grpo";
+    train_id = s.create_run(r);
+    s.add_train_step({train_id, 1, {{"loss", 0.5}}});
+    downgrade(s, 5, 5);
+    ASSERT_EQ(s.schema_version(), 5);
+    EXPECT_THROW(s.connection().exec("INSERT INTO runs (name, kind, crucible_version, git_sha, host, started_at, "
+                                     "status) VALUES ('x', 'distill-onpolicy', 'v', 'g', 'h', 't', 'completed')"),
+                 RunError);
+  }
+  Store s = Store::open(db);
+  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(pragma(s, "foreign_keys"), "1");
+  EXPECT_EQ(s.get_run(train_id)->kind, "train-grpo");
+  ASSERT_EQ(s.run_train_steps(train_id).size(), 1u);
+  EXPECT_EQ(s.run_train_steps(train_id)[0].metrics["loss"], 0.5);
+  EXPECT_EQ(s.run_samples(eval_id).size(), 1u);
+  EXPECT_EQ(s.run_datasets(eval_id).size(), 1u);
+  RunRecord r;
+  r.name = "onpolicy";
+  r.kind = "distill-onpolicy";
+  EXPECT_GT(s.create_run(r), train_id);
+}

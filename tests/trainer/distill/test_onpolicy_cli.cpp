@@ -47,7 +47,7 @@ TEST(OnPolicyCli, StudentEqualToTeacherHasZeroDivergenceAndIsStored) {
                                 {"--student", stories("stories260K.bin"), "--student-tokenizer", stories("tok512.bin"),
                                  "--teacher", stories("stories260K.bin"), "--teacher-tokenizer", stories("tok512.bin"),
                                  "--steps", "2", "--prompts-per-step", "2", "--samples", "2", "--max-tokens", "16",
-                                 "--micro-batch", "3", "--lr", "1e-3", "--temperature", "1.5"}));
+                                 "--micro-batch", "3", "--lr", "1e-3", "--temperature", "1.5", "--save-every", "1"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto out = nlohmann::json::parse(r.out);
   EXPECT_EQ(out["status"], "completed");
@@ -76,6 +76,7 @@ TEST(OnPolicyCli, StudentEqualToTeacherHasZeroDivergenceAndIsStored) {
   // The second step's student has moved: its divergence is positive (and finite).
   EXPECT_GT(steps[1].metrics["loss"].get<double>(), 0);
   EXPECT_TRUE(std::filesystem::exists(dir.file("out/model.safetensors")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out/step-1/model.safetensors")));  // --save-every 1, not the last
 
   r = run_command({crucible_binary(), "--json", "--db", db, "runs", "list", "--kind", "distill-onpolicy"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
