@@ -115,23 +115,12 @@ int64_t drop_flat_groups(std::vector<Rollout>& rs, int64_t group_size) {
   return dropped;
 }
 
-// A rollout as the store keeps it, less the ids only rank 0 knows (run, problem, sample index): ranks other than 0
-// send theirs to rank 0 as JSON (dist::Comm::gather_strings), rank 0 stores every rank's.
-struct PendingSample {
-  Task task;
-  SampleRecord record;
-};
-
+// Ranks other than 0 send their PendingSamples (rollouts.h) to rank 0 as JSON (dist::Comm::gather_strings), rank 0
+// stores every rank's.
 std::vector<PendingSample> sample_records(const std::vector<Rollout>& rs, int64_t step) {
   std::vector<PendingSample> out;
   for (const auto& r : rs) {
-    SampleRecord s;
-    s.prompt_hash = r.prompt_hash;
-    s.completion = r.text;
-    s.prompt_tokens = static_cast<int64_t>(r.prompt_ids.size());
-    s.completion_tokens = static_cast<int64_t>(r.completion_ids.size());
-    s.finish_reason = r.finish;
-    harness::apply_grade(s, r.reward.outcome, r.prompt);
+    SampleRecord s = rollout_sample(r, r.reward.outcome);
     s.detail["grpo"] = {{"step", step}, {"group", r.group}, {"advantage", r.advantage},
                         {"reward", r.reward.to_json()}};
     out.push_back({r.task, std::move(s)});
@@ -177,19 +166,6 @@ std::vector<PendingSample> samples_from_json(const std::string& text) {
     out.push_back(std::move(p));
   }
   return out;
-}
-
-void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sources, std::vector<PendingSample>& ps,
-                   std::map<int64_t, int64_t>& next_index) {
-  std::vector<SampleRecord> batch;
-  for (auto& p : ps) {
-    SampleRecord s = std::move(p.record);
-    s.run_id = run_id;
-    s.problem_id = sources[p.task.source].problem_ids[p.task.problem];
-    s.sample_index = next_index[s.problem_id]++;
-    batch.push_back(std::move(s));
-  }
-  store.insert_samples(batch);
 }
 
 // ---- several ranks ------------------------------------------------------------------------------------------

@@ -140,4 +140,28 @@ std::vector<Rollout> sample_rollouts(const RolloutConfig& c, model::GenerationMo
   return rollouts;
 }
 
+SampleRecord rollout_sample(const Rollout& r, const harness::GradeOutcome& outcome) {
+  SampleRecord s;
+  s.prompt_hash = r.prompt_hash;
+  s.completion = r.text;
+  s.prompt_tokens = static_cast<int64_t>(r.prompt_ids.size());
+  s.completion_tokens = static_cast<int64_t>(r.completion_ids.size());
+  s.finish_reason = r.finish;
+  harness::apply_grade(s, outcome, r.prompt);
+  return s;
+}
+
+void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sources, std::vector<PendingSample>& ps,
+                   std::map<int64_t, int64_t>& next_index) {
+  std::vector<SampleRecord> batch;
+  for (auto& p : ps) {
+    SampleRecord s = std::move(p.record);
+    s.run_id = run_id;
+    s.problem_id = sources[p.task.source].problem_ids[p.task.problem];
+    s.sample_index = next_index[s.problem_id]++;
+    batch.push_back(std::move(s));
+  }
+  store.insert_samples(batch);
+}
+
 }  // namespace crucible::trainer

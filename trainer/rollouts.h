@@ -4,6 +4,7 @@
 // teacher scores the same tokens). trainer/README.md, "GRPO: one step", steps 1 and 2, walks it.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -88,5 +89,19 @@ Sequences pointers(std::vector<Rollout>& rs);
 std::vector<Rollout> sample_rollouts(const RolloutConfig& c, model::GenerationModel& gm, model::Engine& engine,
                                      const std::vector<Source>& sources, const std::vector<Task>& tasks, int64_t step,
                                      int64_t round, int64_t first_group);
+
+// A rollout as the store keeps it, less the ids known only where the run is stored (run, problem, sample index):
+// prompt hash, completion, token counts, finish reason and the grader's verdict (harness::apply_grade), as eval
+// stores a sample. The caller adds its own `detail` (GRPO: reward and advantage; distillation: the step).
+SampleRecord rollout_sample(const Rollout& r, const harness::GradeOutcome& outcome);
+
+struct PendingSample {
+  Task task;
+  SampleRecord record;
+};
+
+// Stores `ps` as samples of run `run_id`, numbering each problem's samples on from `next_index` (kept across steps).
+void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sources, std::vector<PendingSample>& ps,
+                   std::map<int64_t, int64_t>& next_index);
 
 }  // namespace crucible::trainer

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -212,6 +213,7 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
   OnPolicyResult result;
   result.run_id = run.id();
   result.out_dir = c.out_dir;
+  std::map<int64_t, int64_t> next_index;  // each problem's next sample index in the store
   bool stop = false;
   for (int64_t step = 1; step <= c.steps && !stop; ++step) {
     const auto t0 = Clock::now();
@@ -221,6 +223,18 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
     auto sums = accumulate(c, m, teacher.model, rollouts, gm.device);
     auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
     stop = trainer::TrainRun::stop_requested();
+    // Every sample stored with the suite grader's verdict, as eval stores one: `crucible report` sees the student's
+    // completions and accuracy through training.
+    std::vector<trainer::PendingSample> records;
+    double correct = 0;
+    for (const auto& r : rollouts) {
+      const auto& src = sources[r.task.source];
+      auto s = trainer::rollout_sample(r, src.grader->grade(src.problems[r.task.problem], r.prompt, r.text, r.finish));
+      s.detail["distill"] = {{"stage", "onpolicy"}, {"step", step}};
+      correct += s.correct.value_or(false) ? 1 : 0;
+      records.push_back({r.task, std::move(s)});
+    }
+    trainer::store_samples(run.store(), run.id(), sources, records, next_index);
     double truncated = 0;
     for (const auto& r : rollouts) truncated += r.finish == "length" ? 1 : 0;
     const double n = static_cast<double>(std::max<size_t>(1, rollouts.size()));
@@ -233,6 +247,7 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
                               {"sequences", static_cast<int64_t>(rollouts.size())},
                               {"response_len_mean", sums.tokens / n},
                               {"truncated_frac", truncated / n},
+                              {"accuracy", correct / n},
                               {"teacher_logp_mean", per_token(sums.teacher_logp)},
                               {"student_logp_mean", per_token(sums.student_logp)},
                               {"seconds_rollout", seconds_rollout},

@@ -1,7 +1,7 @@
 // `crucible distill onpolicy` through the built CLI:
 //   - student = teacher (stories260K): the divergence of the first step is 0 (both score the same tokens with the
 //     same weights), the run is stored as kind distill-onpolicy with one train_steps row per step and every metric,
-//     and the final folder is written;
+//     every sample graded and stored, and the step and final folders are written;
 //   - a student and a teacher with other weights but one tokenizer (two `init-model` folders, other seeds): the
 //     reverse KL falls over the steps;
 //   - bad input exits 2 naming the flag: another tokenizer (vocabulary size; same size but other token text), a
@@ -66,7 +66,7 @@ TEST(OnPolicyCli, StudentEqualToTeacherHasZeroDivergenceAndIsStored) {
   ASSERT_EQ(steps.size(), 2u);
   for (const auto& s : steps) {
     for (const char* k : {"loss", "lr", "grad_norm", "tokens", "seconds", "response_len_mean", "truncated_frac",
-                          "teacher_logp_mean", "student_logp_mean", "seconds_rollout", "seconds_update"})
+                          "teacher_logp_mean", "student_logp_mean", "accuracy", "seconds_rollout", "seconds_update"})
       EXPECT_TRUE(s.metrics.contains(k)) << "step " << s.step << " lacks " << k;
     EXPECT_GT(s.metrics["tokens"].get<double>(), 0);
     EXPECT_LT(s.metrics["teacher_logp_mean"].get<double>(), 0);
@@ -78,6 +78,17 @@ TEST(OnPolicyCli, StudentEqualToTeacherHasZeroDivergenceAndIsStored) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("out/model.safetensors")));
   EXPECT_TRUE(std::filesystem::exists(dir.file("out/step-1/model.safetensors")));  // --save-every 1, not the last
 
+  // Every sample stored with its grade and step: 2 steps x 2 prompts x 2 samples, each problem's numbered 0..3.
+  auto samples = store.run_samples(run->id);
+  ASSERT_EQ(samples.size(), 8u);
+  for (const auto& s : samples) {
+    EXPECT_TRUE(s.verdict.has_value());
+    EXPECT_EQ(s.completion_tokens, 16);  // stories260K never ends a story within 16 tokens here
+    EXPECT_EQ(s.finish_reason, "length");
+    EXPECT_EQ(s.detail["distill"]["stage"], "onpolicy");
+    EXPECT_LT(s.sample_index, 4);
+  }
+  EXPECT_EQ(samples.back().detail["distill"]["step"], 2);
   r = run_command({crucible_binary(), "--json", "--db", db, "runs", "list", "--kind", "distill-onpolicy"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u) << r.out;
