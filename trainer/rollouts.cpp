@@ -46,22 +46,27 @@ std::vector<Source> load_sources(const RolloutConfig& c, Store* store) {
   for (auto& suite : loaded) {
     Source s;
     s.info = suite.info;
+    s.path = suite.path;
+    s.sha256 = suite.sha256;
     s.problems = std::move(suite.problems);
-    if (store)
-      s.dataset_id = store->upsert_dataset({0, s.info.name, s.info.version, suite.path, suite.sha256,
-                                            static_cast<int64_t>(s.problems.size())});
-    out.push_back(std::move(s));
-  }
-  for (auto& s : out) {
     s.config = harness::resolve_config(c.preset, s.info, sampling_overrides(c));
     s.grader = harness::make_grader(s.info, s.config);
+    out.push_back(std::move(s));
+  }
+  if (store) register_sources(out, *store);
+  return out;
+}
+
+void register_sources(std::vector<Source>& sources, Store& store) {
+  for (auto& s : sources) {
+    s.dataset_id = store.upsert_dataset({0, s.info.name, s.info.version, s.path, s.sha256,
+                                         static_cast<int64_t>(s.problems.size())});
+    s.problem_ids.clear();
     for (const auto& p : s.problems) {
-      if (!store) break;
       std::optional<std::string> gold = s.info.confidential ? std::nullopt : p.gold;
-      s.problem_ids.push_back(store->upsert_problem({0, s.dataset_id, p.key, p.idx, gold, nlohmann::json::object()}));
+      s.problem_ids.push_back(store.upsert_problem({0, s.dataset_id, p.key, p.idx, gold, nlohmann::json::object()}));
     }
   }
-  return out;
 }
 
 TaskCursor::TaskCursor(std::vector<Task> tasks, uint64_t seed) : tasks_(std::move(tasks)), rng_(seed) {

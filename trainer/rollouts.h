@@ -43,7 +43,8 @@ struct Source {  // one suite (or the --prompts file), prompted and graded as ev
   harness::EvalConfig config;
   std::shared_ptr<harness::Grader> grader;
   std::vector<harness::Problem> problems;
-  std::vector<int64_t> problem_ids;  // in the store
+  std::string path, sha256;          // the data file and its hash, recorded as the dataset
+  std::vector<int64_t> problem_ids;  // in the store (register_sources)
   int64_t dataset_id = 0;
 };
 
@@ -51,8 +52,10 @@ struct Task {  // one prompt of a step
   size_t source = 0, problem = 0;
 };
 
-// `store` nullptr (a rank other than 0): the same sources, without their store ids.
+// `store` nullptr (a rank other than 0, or a caller that checks its input before it records a run): the same
+// sources, without their store ids; register_sources adds them.
 std::vector<Source> load_sources(const RolloutConfig& c, Store* store);
+void register_sources(std::vector<Source>& sources, Store& store);
 
 // The order a run draws its prompts in: a seeded shuffle of the tasks, shuffled again (same generator) each time
 // it is used up. A function of the tasks and the seed, so a resumed run replays it to its cursor (`drawn`).

@@ -185,6 +185,17 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
   };
   check_shared_tokenizer(gm, shown(c.student, c.student_tokenizer), teacher, shown(c.teacher, c.teacher_tokenizer));
   teacher.model->eval();
+  // The prompts are read before the run is recorded: bad data is refused with nothing stored.
+  const trainer::RolloutConfig rc{.suites = c.suites, .data_dir = c.data_dir, .limit = c.limit,
+                                  .prompts_file = c.prompts_file, .preset = c.preset,
+                                  .assistant_prefix = c.assistant_prefix, .seed = c.seed, .samples = c.samples,
+                                  .max_tokens = c.max_tokens, .min_tokens = 0, .temperature = c.temperature,
+                                  .top_p = c.top_p};
+  auto sources = trainer::load_sources(rc, nullptr);
+  std::vector<trainer::Task> tasks;
+  for (size_t si = 0; si < sources.size(); ++si)
+    for (size_t pi = 0; pi < sources[si].problems.size(); ++pi) tasks.push_back({si, pi});
+  if (tasks.empty()) throw InputError("--suite/--prompts", "", "no problems to train on");
 
   nlohmann::json config = c.to_json();
   config["resolved"] = {{"device", gm.device.str()}, {"teacher_format", teacher.format}};
@@ -193,18 +204,8 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
                                                 .model_config = gm.config, .config = config,
                                                 .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
                                                 .progress = c.progress});
-  const trainer::RolloutConfig rc{.suites = c.suites, .data_dir = c.data_dir, .limit = c.limit,
-                                  .prompts_file = c.prompts_file, .preset = c.preset,
-                                  .assistant_prefix = c.assistant_prefix, .seed = c.seed, .samples = c.samples,
-                                  .max_tokens = c.max_tokens, .min_tokens = 0, .temperature = c.temperature,
-                                  .top_p = c.top_p};
-  auto sources = trainer::load_sources(rc, &run.store());
-  std::vector<trainer::Task> tasks;
-  for (size_t si = 0; si < sources.size(); ++si) {
-    run.store().link_run_dataset(run.id(), sources[si].dataset_id);
-    for (size_t pi = 0; pi < sources[si].problems.size(); ++pi) tasks.push_back({si, pi});
-  }
-  if (tasks.empty()) throw InputError("--suite/--prompts", "", "no problems to train on");
+  trainer::register_sources(sources, run.store());
+  for (const auto& s : sources) run.store().link_run_dataset(run.id(), s.dataset_id);
   trainer::TaskCursor order(std::move(tasks), c.seed);
 
   trainer::Optimizer opt(m, c.optim, c.steps);

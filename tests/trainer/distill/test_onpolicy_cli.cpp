@@ -4,8 +4,8 @@
 //     every sample graded and stored, and the step and final folders are written;
 //   - a student and a teacher with other weights but one tokenizer (two `init-model` folders, other seeds): the
 //     reverse KL falls over the steps;
-//   - bad input exits 2 naming the flag: another tokenizer (vocabulary size; same size but other token text), a
-//     --jsd-beta outside [0, 1], --endpoint (not implemented).
+//   - bad input exits 2 naming the flag or file, and records no run: another tokenizer (vocabulary size; same size
+//     but other token text), a --jsd-beta outside [0, 1], --endpoint (not implemented), a prompt without answer.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -159,6 +159,17 @@ TEST(OnPolicyCli, BadInputExitsTwoNamingTheFlag) {
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("--endpoint"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("not implemented"), std::string::npos) << r.err;
+  // A bad prompts file names the file and the line.
+  {
+    std::ofstream f(dir.file("bad.jsonl"));
+    f << R"({"id": "a", "prompt": "2 + 2?"})" << "\n";
+  }
+  auto args = onpolicy(db, dir.file("bad.jsonl"), dir.file("out"), student);
+  args.insert(args.end(), {"--teacher", stories("stories260K.bin"), "--teacher-tokenizer", stories("tok512.bin")});
+  r = run_command(args);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("bad.jsonl:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("answer"), std::string::npos) << r.err;
   // Nothing was recorded by a refused command.
   if (std::filesystem::exists(db)) {
     auto store = Store::open_read_only(db);
