@@ -111,7 +111,7 @@ int run_export(const Globals& g, const std::string& run_ref, const std::string& 
 }
 
 void setup(CLI::App& app, Globals& g, Action& action) {
-  auto* parent = subcommand(app, "distill", "Distil a teacher into a student: traces, export, sft");
+  auto* parent = subcommand(app, "distill", "Distil a teacher into a student: traces, export, sft, onpolicy");
 
   auto a = std::make_shared<TracesArgs>();
   auto* t = parent->add_subcommand("traces", "A teacher's traces on suites or prompts, judged by the funnel "
@@ -177,13 +177,21 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   e->callback([&g, &action, run_ref, out] { action = [&g, run_ref, out] { return run_export(g, *run_ref, *out); }; });
 
   if (!torch_part()) {
-    // `distill sft` trains: its flags and help are crucible-torch's (cmd_distill_sft.cpp); the front passes it on.
+    // `distill sft` and `distill onpolicy` train: their flags and help are crucible-torch's (cmd_distill_sft.cpp,
+    // cmd_distill_onpolicy.cpp); the front passes them on.
     auto* sft = parent->add_subcommand("sft", "Fine-tune a student on kept traces [runs in crucible-torch]");
     sft->set_help_flag();
     sft->allow_extras();
     sft->prefix_command();
     sft->fallthrough(false);
     sft->callback([&action] { action = []() -> int { exec_torch_part(); }; });
+    auto* onpolicy = parent->add_subcommand("onpolicy", "On-policy distillation from a teacher's scores of the "
+                                                        "student's samples [runs in crucible-torch]");
+    onpolicy->set_help_flag();
+    onpolicy->allow_extras();
+    onpolicy->prefix_command();
+    onpolicy->fallthrough(false);
+    onpolicy->callback([&action] { action = []() -> int { exec_torch_part(); }; });
   }
 }
 

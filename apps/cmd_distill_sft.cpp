@@ -145,7 +145,7 @@ int run_distill_sft(const Globals& g, DistillSftArgs& a) {
 
 void setup(CLI::App& app, Globals& g, Action& action) {
   auto a = std::make_shared<DistillSftArgs>();
-  auto* parent = subcommand(app, "distill", "Distil a teacher into a student: traces, export, sft");
+  auto* parent = subcommand(app, "distill", "Distil a teacher into a student: traces, export, sft, onpolicy");
   auto* cmd = parent->add_subcommand("sft", "Fine-tune a student on a traces run's kept traces (or an exported JSONL)");
   cmd->add_option("--student", a->sft.model, "student checkpoint: HF folder, .gguf or llama2.c .bin")->required();
   cmd->add_option("--traces", a->traces, "a traces run (id or name) or a JSONL from `distill export`")->required();

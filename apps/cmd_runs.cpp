@@ -166,7 +166,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   auto* list = runs->add_subcommand("list", "List the runs in the store");
   auto kind = std::make_shared<std::string>();
   list->add_option("--kind", *kind, "only runs of this kind")
-      ->check(CLI::IsMember({"eval", "grpo", "distill-traces", "train-sft", "train-grpo"}));
+      ->check(CLI::IsMember({"eval", "grpo", "distill-traces", "train-sft", "train-grpo", "distill-onpolicy"}));
   list->callback([&g, &action, kind] { action = [&g, kind] { return list_runs(g, *kind); }; });
 
   auto id = std::make_shared<std::string>();

@@ -197,6 +197,9 @@ const std::vector<std::string>& migrations() {
     //    resuming one.
     m.push_back(rebuild_runs_sql(5, "'eval', 'grpo', 'distill-traces', 'train-sft', 'train-grpo'",
                                  "CASE kind WHEN 'distill' THEN 'distill-traces' ELSE kind END"));
+    // 6: on-policy distillation (`crucible distill onpolicy`) is a training run of its own kind, 'distill-onpolicy'.
+    m.push_back(rebuild_runs_sql(6, "'eval', 'grpo', 'distill-traces', 'train-sft', 'train-grpo', 'distill-onpolicy'",
+                                 "kind"));
     return m;
   }();
   return all;
@@ -439,9 +442,10 @@ int64_t Store::upsert_problem(const ProblemRecord& p) {
 
 int64_t Store::create_run(RunRecord r) {
   if (r.kind != "eval" && r.kind != "grpo" && r.kind != "distill-traces" && r.kind != "train-sft" &&
-      r.kind != "train-grpo")
+      r.kind != "train-grpo" && r.kind != "distill-onpolicy")
     throw InputError("run", "kind",
-                     "must be eval, grpo, distill-traces, train-sft or train-grpo, got '" + r.kind + "'");
+                     "must be eval, grpo, distill-traces, train-sft, train-grpo or distill-onpolicy, got '" + r.kind +
+                         "'");
   if (r.crucible_version.empty()) r.crucible_version = version();
   if (r.git_sha.empty()) r.git_sha = git_sha();
   if (r.host.empty()) r.host = host_name();

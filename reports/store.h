@@ -45,7 +45,7 @@ struct DatasetRecord {
 struct RunRecord {
   int64_t id = 0;
   std::string name;
-  std::string kind;  // "eval" | "grpo" | "distill-traces" | "train-sft" | "train-grpo"
+  std::string kind;  // "eval" | "grpo" | "distill-traces" | "train-sft" | "train-grpo" | "distill-onpolicy"
   std::optional<int64_t> model_id;
   nlohmann::json config = nlohmann::json::object();  // the resolved config, every default filled in
   std::string protocol;                               // "r1", "greedy", …
@@ -139,7 +139,7 @@ struct RunSummary {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens (creating if allowed) and migrates. A file that is not a SQLite database, or whose schema is newer than
   // this binary, raises InputError naming the file; nothing in it is touched.

@@ -1,6 +1,6 @@
-// GRPO: rollouts from the engine on the weights being trained, rewards from eval's graders, the loss of grpo_loss.h.
-// trainer/README.md walks one step. Shape legend: B sequences in a micro-batch, S their padded prompt + completion
-// length, T padded completion length, N completion tokens of a micro-batch, D hidden size.
+// GRPO: rollouts from the engine on the weights being trained (rollouts.h), rewards from eval's graders, the loss
+// of grpo_loss.h. trainer/README.md walks one step. Shape legend: B sequences in a micro-batch, S their padded prompt
+// + completion length, T padded completion length, N completion tokens of a micro-batch, D hidden size.
 #include "trainer/grpo.h"
 
 #include <torch/torch.h>
@@ -17,11 +17,8 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/log.h"
-#include "core/sha256.h"
 #include "harness/eval.h"
 #include "harness/native_backend.h"
-#include "harness/prompts_file.h"
-#include "harness/render_prompt.h"
 #include "kernels/torch/token_logprobs.h"
 #include "model/engine.h"
 #include "model/generation_model.h"
@@ -33,6 +30,7 @@
 #include "trainer/grpo_loss.h"
 #include "trainer/grpo_update.h"
 #include "trainer/optimizer.h"
+#include "trainer/rollouts.h"
 #include "trainer/run_log.h"
 
 namespace crucible::trainer {
@@ -41,67 +39,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// ---- data: the problems a step draws from ----------------------------------------------------------------------
+// ---- data: the problems a step draws from (rollouts.h loads them) -----------------------------------------------
 
-struct Source {  // one suite (or the --prompts file), graded as eval grades it
-  harness::SuiteInfo info;
-  harness::EvalConfig config;
-  std::shared_ptr<harness::Grader> grader;
-  std::unique_ptr<Rewarder> rewarder;
-  std::vector<harness::Problem> problems;
-  std::vector<int64_t> problem_ids;  // in the store
-  int64_t dataset_id = 0;
-};
-
-struct Task {  // one prompt of a step
-  size_t source = 0, problem = 0;
-};
-
-harness::Overrides sampling_overrides(const GrpoConfig& c) {
-  harness::Overrides o;
-  o.temperature = c.temperature;
-  o.top_p = c.top_p;
-  o.max_new_tokens = c.max_tokens;
-  o.samples = c.group_size;
-  o.seed = c.seed;
-  o.assistant_prefix = c.assistant_prefix;
-  return o;
+RolloutConfig rollout_config(const GrpoConfig& c) {
+  return {.suites = c.suites, .data_dir = c.data_dir, .limit = c.limit, .prompts_file = c.prompts_file,
+          .preset = c.preset, .assistant_prefix = c.assistant_prefix, .seed = c.seed, .samples = c.group_size,
+          .max_tokens = c.max_tokens, .min_tokens = c.min_tokens, .temperature = c.temperature, .top_p = c.top_p};
 }
 
-// `store` nullptr (a rank other than 0): the same sources, without their store ids.
-std::vector<Source> load_sources(const GrpoConfig& c, Store* store) {
-  std::vector<Source> out;
-  // --prompts: {"prompt", "answer"[, "id"]} as the suite "prompts" (math prompting and grading), read as
-  // `distill traces --prompts` reads it; --suite: the registry's suites, cut by --limit, as eval loads them.
-  std::vector<harness::LoadedSuite> loaded;
-  if (!c.prompts_file.empty()) loaded.push_back(harness::load_prompts_file(c.prompts_file));
-  if (!c.suites.empty()) {
-    const std::string data_dir = harness::resolve_data_dir(c.data_dir);
-    for (const auto& name : c.suites) {
-      auto suite = harness::load_suite(harness::find_suite(name), data_dir);
-      if (c.limit > 0 && static_cast<int64_t>(suite.problems.size()) > c.limit) suite.problems.resize(c.limit);
-      loaded.push_back(std::move(suite));
-    }
-  }
-  for (auto& suite : loaded) {
-    Source s;
-    s.info = suite.info;
-    s.problems = std::move(suite.problems);
-    if (store)
-      s.dataset_id = store->upsert_dataset({0, s.info.name, s.info.version, suite.path, suite.sha256,
-                                            static_cast<int64_t>(s.problems.size())});
-    out.push_back(std::move(s));
-  }
-  for (auto& s : out) {
-    s.config = harness::resolve_config(c.preset, s.info, sampling_overrides(c));
-    s.grader = harness::make_grader(s.info, s.config);
-    s.rewarder = std::make_unique<Rewarder>(s.grader, c.rewards);
-    for (const auto& p : s.problems) {
-      if (!store) break;
-      std::optional<std::string> gold = s.info.confidential ? std::nullopt : p.gold;
-      s.problem_ids.push_back(store->upsert_problem({0, s.dataset_id, p.key, p.idx, gold, Json::object()}));
-    }
-  }
+// Each source's reward function, beside it (rollouts.h's Source is GRPO-free).
+std::vector<Rewarder> make_rewarders(const GrpoConfig& c, const std::vector<Source>& sources) {
+  std::vector<Rewarder> out;
+  for (const auto& s : sources) out.emplace_back(s.grader, c.rewards);
   return out;
 }
 
@@ -139,86 +88,11 @@ std::vector<Task> pick_tasks(const GrpoConfig& c, const std::vector<Source>& sou
   return tasks;
 }
 
-// ---- rollouts ------------------------------------------------------------------------------------------------
-
-struct Rollout : TrainSequence {  // + prompt_ids, completion_ids, sampler_logp, finish, advantage, old/ref logp
-  Task task;
-  int64_t group = 0;  // index of its group in the step
-  harness::BuiltPrompt prompt;
-  std::string prompt_hash;
-  std::string text;
-  RewardTerms reward;
-};
-
-Sequences pointers(std::vector<Rollout>& rs) {
-  Sequences out;
-  for (auto& r : rs) out.push_back(&r);
-  return out;
-}
-
-uint64_t mix(uint64_t a, uint64_t b) { return model::sample_seed(a, static_cast<int64_t>(b)); }
-// A stable 64-bit key of a problem (std::hash differs between standard libraries; seeds must not).
-uint64_t sha256_prefix64(const std::string& s) { return std::stoull(sha256_hex(s).substr(0, 16), nullptr, 16); }
-
-// G samples of each task, seeded per (run seed, step, problem, sample). Choice suites permute the options per sample
-// (as eval does), so their samples are separate requests; the others share one prefill per prompt.
-std::vector<Rollout> generate(const GrpoConfig& c, model::GenerationModel& gm, model::Engine& engine,
-                              const std::vector<Source>& sources, const std::vector<Task>& tasks, int64_t step,
-                              int64_t round, int64_t first_group) {
-  std::vector<Rollout> rollouts;
-  std::vector<model::GenerationRequest> requests;
-  std::vector<std::vector<size_t>> request_rollouts;
-  for (size_t t = 0; t < tasks.size(); ++t) {
-    const auto& src = sources[tasks[t].source];
-    const auto& problem = src.problems[tasks[t].problem];
-    // round > 0: dynamic sampling's refills of the same step
-    const uint64_t base = mix(mix(mix(c.seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(round)),
-                              sha256_prefix64(problem.key));
-    std::string last_text;
-    for (int64_t g = 0; g < c.group_size; ++g) {
-      Rollout r;
-      r.task = tasks[t];
-      r.group = first_group + static_cast<int64_t>(t);
-      r.prompt = harness::build_prompt(problem, src.info, src.config.prompt, src.grader->option_order(problem, g));
-      const std::string text = harness::render_prompt(gm.chat_template, r.prompt);  // as eval renders it
-      r.prompt_hash = sha256_hex(text);
-      if (g == 0 || text != last_text) {
-        model::GenerationRequest req;
-        auto ids = gm.tokenizer->encode(text, /*add_special=*/!gm.chat_template);
-        if (ids.empty()) throw InputError(src.info.name + ":" + problem.key, "prompt", "encodes to no tokens");
-        req.prompt = ids;
-        req.n_samples = 0;
-        req.params = src.config.sampling;
-        req.params.logprobs = true;
-        req.params.min_new_tokens = c.min_tokens;
-        requests.push_back(std::move(req));
-        request_rollouts.emplace_back();
-        last_text = text;
-      }
-      auto& req = requests.back();
-      r.prompt_ids.assign(req.prompt.begin(), req.prompt.end());
-      req.n_samples += 1;
-      req.sample_seeds.push_back(mix(base, static_cast<uint64_t>(g)));
-      request_rollouts.back().push_back(rollouts.size());
-      rollouts.push_back(std::move(r));
-    }
-  }
-  for (const auto& o : engine.generate(requests)) {
-    Rollout& r = rollouts[request_rollouts[o.request][static_cast<size_t>(o.sample)]];
-    r.text = o.text;
-    r.finish = model::finish_reason_name(o.finish);
-    for (const auto& lp : o.logprobs) {
-      r.completion_ids.push_back(lp.token_id);
-      r.sampler_logp.push_back(lp.sampling_logprob.value_or(lp.logprob));
-    }
-  }
-  return rollouts;
-}
-
-void score(const GrpoConfig& c, const std::vector<Source>& sources, std::vector<Rollout>& rollouts) {
+void score(const GrpoConfig& c, const std::vector<Source>& sources, const std::vector<Rewarder>& rewarders,
+           std::vector<Rollout>& rollouts) {
   for (auto& r : rollouts) {
     const auto& src = sources[r.task.source];
-    r.reward = src.rewarder->score(src.problems[r.task.problem], r.prompt, r.text, r.finish,
+    r.reward = rewarders[r.task.source].score(src.problems[r.task.problem], r.prompt, r.text, r.finish,
                                    static_cast<int64_t>(r.completion_ids.size()), c.max_tokens);
   }
 }
@@ -241,23 +115,12 @@ int64_t drop_flat_groups(std::vector<Rollout>& rs, int64_t group_size) {
   return dropped;
 }
 
-// A rollout as the store keeps it, less the ids only rank 0 knows (run, problem, sample index): ranks other than 0
-// send theirs to rank 0 as JSON (dist::Comm::gather_strings), rank 0 stores every rank's.
-struct PendingSample {
-  Task task;
-  SampleRecord record;
-};
-
+// Ranks other than 0 send their PendingSamples (rollouts.h) to rank 0 as JSON (dist::Comm::gather_strings), rank 0
+// stores every rank's.
 std::vector<PendingSample> sample_records(const std::vector<Rollout>& rs, int64_t step) {
   std::vector<PendingSample> out;
   for (const auto& r : rs) {
-    SampleRecord s;
-    s.prompt_hash = r.prompt_hash;
-    s.completion = r.text;
-    s.prompt_tokens = static_cast<int64_t>(r.prompt_ids.size());
-    s.completion_tokens = static_cast<int64_t>(r.completion_ids.size());
-    s.finish_reason = r.finish;
-    harness::apply_grade(s, r.reward.outcome, r.prompt);
+    SampleRecord s = rollout_sample(r, r.reward.outcome);
     s.detail["grpo"] = {{"step", step}, {"group", r.group}, {"advantage", r.advantage},
                         {"reward", r.reward.to_json()}};
     out.push_back({r.task, std::move(s)});
@@ -303,19 +166,6 @@ std::vector<PendingSample> samples_from_json(const std::string& text) {
     out.push_back(std::move(p));
   }
   return out;
-}
-
-void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sources, std::vector<PendingSample>& ps,
-                   std::map<int64_t, int64_t>& next_index) {
-  std::vector<SampleRecord> batch;
-  for (auto& p : ps) {
-    SampleRecord s = std::move(p.record);
-    s.run_id = run_id;
-    s.problem_id = sources[p.task.source].problem_ids[p.task.problem];
-    s.sample_index = next_index[s.problem_id]++;
-    batch.push_back(std::move(s));
-  }
-  store.insert_samples(batch);
 }
 
 // ---- several ranks ------------------------------------------------------------------------------------------
@@ -432,28 +282,16 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
                                           .model_config = gm.config, .config = config,
                                           .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
                                           .progress = c.progress}));
-  auto sources = load_sources(c, run ? &run->store() : nullptr);
+  const RolloutConfig rc = rollout_config(c);
+  auto sources = load_sources(rc, run ? &run->store() : nullptr);
+  const auto rewarders = make_rewarders(c, sources);
   if (run)
     for (const auto& s : sources) run->store().link_run_dataset(run->id(), s.dataset_id);
   std::vector<Task> tasks;
   if (run) tasks = pick_tasks(c, sources, run->store());
   if (comm) tasks = broadcast_tasks(*comm, tasks);
-  std::mt19937_64 order_rng(c.seed);
-  std::shuffle(tasks.begin(), tasks.end(), order_rng);
-  size_t next_task = 0;
-  int64_t drawn = 0;  // the data cursor a resumed run replays
-  auto next_tasks = [&](int64_t n) {
-    std::vector<Task> out;
-    for (int64_t i = 0; i < n; ++i) {
-      if (next_task == tasks.size()) {  // an epoch over the problems: reshuffle
-        std::shuffle(tasks.begin(), tasks.end(), order_rng);
-        next_task = 0;
-      }
-      out.push_back(tasks[next_task++]);
-    }
-    drawn += n;
-    return out;
-  };
+  TaskCursor order(std::move(tasks), c.seed);  // drawn(): the data cursor a resumed run replays
+  auto next_tasks = [&](int64_t n) { return order.next(n); };
 
   Optimizer opt(m, c.optim, c.steps, c.shard ? comm.get() : nullptr);
   std::vector<torch::Tensor> params;
@@ -503,8 +341,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     if (fresh) {
       // rollouts -> rewards (-> dynamic sampling refills) -> advantages
       auto [mine, first_group] = my_groups(comm.get(), next_tasks(c.prompts_per_step));
-      rollouts = generate(c, gm, engine, sources, mine, step, 0, first_group);
-      score(c, sources, rollouts);
+      rollouts = sample_rollouts(rc, gm, engine, sources, mine, step, 0, first_group);
+      score(c, sources, rewarders, rollouts);
       std::vector<double> filtered{0.0};
       if (c.dynamic_sampling) {
         std::vector<Rollout> kept;
@@ -516,8 +354,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
           const auto n = static_cast<int64_t>(have[0]);
           if (n >= c.prompts_per_step || round == c.max_refill_rounds) break;
           auto [more, first] = my_groups(comm.get(), next_tasks(c.prompts_per_step - n));
-          rollouts = generate(c, gm, engine, sources, more, step, round + 1, n + first);
-          score(c, sources, rollouts);
+          rollouts = sample_rollouts(rc, gm, engine, sources, more, step, round + 1, n + first);
+          score(c, sources, rewarders, rollouts);
         }
         rollouts = std::move(kept);
       }
@@ -622,7 +460,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
       // A resumable folder at a generation boundary (mu > 1 in the middle of a batch: the HF folder only).
       const auto dir = step_dir(c.out_dir, step);
       save_resume_folder(m, opt.adamw(), dir, ckpt,
-                         {{"step", step}, {"total_steps", c.steps}, {"seed", c.seed}, {"tasks_drawn", drawn}},
+                         {{"step", step}, {"total_steps", c.steps}, {"seed", c.seed}, {"tasks_drawn", order.drawn()}},
                          comm.get(), opt.sharded());
       if (run) {
         run->add_checkpoint(dir, step);

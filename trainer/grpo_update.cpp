@@ -8,18 +8,9 @@
 #include "kernels/torch/token_logprobs.h"
 
 namespace crucible::trainer {
-namespace {
 
-// One micro-batch. Its rollouts' distinct prompts (a group's G samples share one) run through the model once, their
-// completions after them (Transformer::forward_hidden_prefixed): P*S + B*T positions instead of B*(S+T).
-struct Batch {
-  model::TransformerImpl::PrefixedInputs in;
-  torch::Tensor positions_N, targets_N, has_token_BT;
-  int64_t B = 0, T = 0;
-};
-
-Batch make_batch(const Sequences& rs, size_t begin, size_t end, torch::Device device) {
-  Batch b;
+CompletionBatch make_completion_batch(const Sequences& rs, size_t begin, size_t end, torch::Device device) {
+  CompletionBatch b;
   b.B = static_cast<int64_t>(end - begin);
   std::map<std::vector<int64_t>, int64_t> prompt_row;  // distinct prompt -> its row
   std::vector<const std::vector<int64_t>*> prompts;
@@ -64,10 +55,12 @@ Batch make_batch(const Sequences& rs, size_t begin, size_t end, torch::Device de
   return b;
 }
 
+namespace {
+
 // Per-token logprobs and entropies [B, T] (zero at padding) at `temperature` (TRL divides the logits by the rollout
 // temperature too), never a [B, S, V] tensor: the chunked op over the completion positions' hidden states.
-std::pair<torch::Tensor, torch::Tensor> token_logprobs_BT(model::Transformer& m, const Batch& b, double temperature,
-                                                          int64_t chunk) {
+std::pair<torch::Tensor, torch::Tensor> token_logprobs_BT(model::Transformer& m, const CompletionBatch& b,
+                                                          double temperature, int64_t chunk) {
   auto hidden_RD = m->forward_hidden_prefixed(b.in);
   auto hidden_ND = hidden_RD.index_select(0, b.positions_N);
   auto out = kernels::token_logprobs(hidden_ND, m->lm_head_weight(), b.targets_N, temperature, chunk);
@@ -93,7 +86,7 @@ void score_logprobs(model::Transformer& m, const Sequences& rs, const GrpoConfig
   torch::NoGradGuard ng;
   for (size_t begin = 0; begin < rs.size(); begin += static_cast<size_t>(c.micro_batch)) {
     const size_t end = std::min(rs.size(), begin + static_cast<size_t>(c.micro_batch));
-    auto b = make_batch(rs, begin, end, device);
+    auto b = make_completion_batch(rs, begin, end, device);
     auto logp_BT = token_logprobs_BT(m, b, c.temperature, c.logprob_chunk).first.to(torch::kCPU).contiguous();
     for (size_t i = begin; i < end; ++i) {
       const float* row = logp_BT.data_ptr<float>() + static_cast<int64_t>(i - begin) * b.T;
@@ -134,13 +127,14 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
   u.sequences_skipped = static_cast<int64_t>(skipped.size());
 
   // Masks of a micro-batch: tokens present, and not of a length-cut sample under --mask-truncated.
-  auto mask_of = [&](const Sequences& part, size_t begin, size_t end, const Batch& b) {
+  auto mask_of = [&](const Sequences& part, size_t begin, size_t end, const CompletionBatch& b) {
     auto train_row = torch::zeros({b.B, 1}, torch::kBool);
     for (size_t i = begin; i < end; ++i) train_row[static_cast<int64_t>(i - begin)][0] = trains(*part[i]);
     return b.has_token_BT.logical_and(train_row.to(device)).to(torch::kFloat32);
   };
   // Sampler vs trainer on the same weights: what the engine drew from vs what the trainer scores.
-  auto mismatch = [&](const Sequences& part, size_t begin, size_t end, const Batch& b, const torch::Tensor& logp_BT) {
+  auto mismatch = [&](const Sequences& part, size_t begin, size_t end, const CompletionBatch& b,
+                      const torch::Tensor& logp_BT) {
     if (!measure_mismatch) return;
     torch::NoGradGuard ng;
     auto sampler_BT = padded(part, begin, end, b.T, [](auto& r, size_t j) { return r.sampler_logp[j]; }, device);
@@ -154,7 +148,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
 
   for (size_t begin = 0; begin < backward.size(); begin += static_cast<size_t>(c.micro_batch)) {
     const size_t end = std::min(backward.size(), begin + static_cast<size_t>(c.micro_batch));
-    auto b = make_batch(backward, begin, end, device);
+    auto b = make_completion_batch(backward, begin, end, device);
     auto [logp_BT, entropy_BT] = token_logprobs_BT(m, b, c.temperature, c.logprob_chunk);
     MicroBatch mb;
     mb.logp_BT = logp_BT;
@@ -184,7 +178,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
   for (size_t begin = 0; begin < skipped.size(); begin += static_cast<size_t>(c.micro_batch)) {
     torch::NoGradGuard ng;
     const size_t end = std::min(skipped.size(), begin + static_cast<size_t>(c.micro_batch));
-    auto b = make_batch(skipped, begin, end, device);
+    auto b = make_completion_batch(skipped, begin, end, device);
     auto [logp_BT, entropy_BT] = token_logprobs_BT(m, b, c.temperature, c.logprob_chunk);
     const auto mask = mask_of(skipped, begin, end, b);
     const double tokens = mask.sum().item<double>();

@@ -25,6 +25,17 @@ struct TrainSequence {
 };
 using Sequences = std::vector<TrainSequence*>;  // a generation batch, groups contiguous
 
+// One micro-batch of sequences for the prefixed forward. Its distinct prompts (a group's G samples share one) run
+// through the model once, their completions after them (Transformer::forward_hidden_prefixed): P*S + B*T positions
+// instead of B*(S+T). positions_N: the row of the hidden state that predicts each completion token (the prompt's
+// last for the first), targets_N those tokens, in sequence order; has_token_BT marks the real completion tokens.
+struct CompletionBatch {
+  model::TransformerImpl::PrefixedInputs in;
+  torch::Tensor positions_N, targets_N, has_token_BT;
+  int64_t B = 0, T = 0;
+};
+CompletionBatch make_completion_batch(const Sequences& rs, size_t begin, size_t end, torch::Device device);
+
 // Detached logprobs of every sequence's completion under `m` into `field` (old logprobs; the reference's for beta).
 void score_logprobs(model::Transformer& m, const Sequences& rs, const GrpoConfig& c, torch::Device device,
                     std::vector<float> TrainSequence::*field);

@@ -55,8 +55,8 @@ TrainRun::~TrainRun() {
 }
 
 TrainRun TrainRun::start(const std::string& db_path, const TrainRunSpec& spec) {
-  if (spec.kind != "train-sft" && spec.kind != "train-grpo")
-    throw InputError("train run", "kind", "must be train-sft or train-grpo, got '" + spec.kind + "'");
+  if (spec.kind != "train-sft" && spec.kind != "train-grpo" && spec.kind != "distill-onpolicy")
+    throw InputError("train run", "kind", "must be train-sft, train-grpo or distill-onpolicy, got '" + spec.kind + "'");
   auto impl = std::make_unique<Impl>(Store::open(db_path));
   impl->spec = spec;
   ModelRecord m;

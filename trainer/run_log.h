@@ -1,6 +1,6 @@
-// The store side of a training run (torch-free): the `runs` row (kind train-sft / train-grpo) with the resolved
-// config, one `train_steps` row per optimizer step, checkpoint artifacts, the final status, and a progress line on
-// stderr with step time and ETA.
+// The store side of a training run (torch-free): the `runs` row (kind train-sft / train-grpo / distill-onpolicy)
+// with the resolved config, one `train_steps` row per optimizer step, checkpoint artifacts, the final status, and a
+// progress line on stderr with step time and ETA.
 //
 //   TrainRun run = TrainRun::start(db, {"train-sft", name, model, config_json, seed, total_steps});
 //   for (...) {
@@ -28,7 +28,7 @@ class Store;
 namespace crucible::trainer {
 
 struct TrainRunSpec {
-  std::string kind;        // "train-sft" | "train-grpo"
+  std::string kind;        // "train-sft" | "train-grpo" | "distill-onpolicy"
   std::string name;        // run name (default: "<kind>-<model file name>")
   std::string model_path;  // the starting checkpoint, recorded as the run's model
   std::string model_format;

@@ -326,6 +326,19 @@ COMMIT;
 PRAGMA foreign_keys = ON;
 )SQL", old, to));
 }
+// An older file refuses `kind` in SQL itself (the CHECK of its `runs`).
+void expect_kind_refused(Store& s, const std::string& kind) {
+  EXPECT_THROW(s.connection().exec("INSERT INTO runs (name, kind, crucible_version, git_sha, host, started_at, "
+                                   "status) VALUES ('x', '" + kind + "', 'v', 'g', 'h', 't', 'running')"),
+               RunError);
+}
+// Opens (migrates) `db`: the current version, foreign keys back on.
+Store open_migrated(const std::string& db) {
+  Store s = Store::open(db);
+  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(pragma(s, "foreign_keys"), "1");
+  return s;
+}
 int64_t count_rows(Store& s, const std::string& table) {
   sql::Statement st(s.connection().handle(), "SELECT count(*) FROM " + table);
   st.step();
@@ -353,14 +366,9 @@ TEST(Store, MigrationFourAddsTrainingKindsAndKeepsEveryRow) {
     ASSERT_TRUE(s.delete_run(deleted_id));
     downgrade(s, 3, 1);
     ASSERT_EQ(s.schema_version(), 3);
-    // A v3 file refuses the training kinds in SQL itself.
-    EXPECT_THROW(s.connection().exec("INSERT INTO runs (name, kind, crucible_version, git_sha, host, started_at, "
-                                     "status) VALUES ('x', 'train-sft', 'v', 'g', 'h', 't', 'running')"),
-                 RunError);
+    expect_kind_refused(s, "train-sft");  // a v3 file refuses the training kinds in SQL itself
   }
-  Store s = Store::open(db);
-  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
-  EXPECT_EQ(pragma(s, "foreign_keys"), "1");
+  Store s = open_migrated(db);
   auto run = s.get_run(run_id);
   ASSERT_TRUE(run);
   EXPECT_EQ(run->name, "demo");
@@ -442,4 +450,30 @@ TEST(Store, MigrationFiveRenamesTracesRunsAndKeepsEveryRow) {
   EXPECT_TRUE(s.delete_run(traces_id));
   EXPECT_EQ(s.run_samples(eval_id).size(), 1u);
   EXPECT_EQ(count_rows(s, "sample_logprobs"), 0);
+}
+
+// Schema 6: a version-5 file (its `runs` rebuilt from migration 5) refuses 'distill-onpolicy' in SQL; opened, it is
+// version 6, takes that kind, and keeps every row of its runs (a training run with its steps here).
+TEST(Store, MigrationSixAdmitsOnPolicyRunsAndKeepsEveryRow) {
+  TempDir dir;
+  const std::string db = dir.file("v5.db");
+  RunRecord train;
+  train.name = "grpo";
+  train.kind = "train-grpo";
+  {
+    Store s = Store::open(db);
+    train.id = s.create_run(train);
+    s.add_train_step({train.id, 1, {{"loss", 0.5}}});
+    downgrade(s, 5, 5);
+    ASSERT_EQ(s.schema_version(), 5);
+    expect_kind_refused(s, "distill-onpolicy");
+  }
+  Store s = open_migrated(db);
+  EXPECT_EQ(s.get_run(train.id)->kind, "train-grpo");
+  ASSERT_EQ(s.run_train_steps(train.id).size(), 1u);
+  EXPECT_EQ(s.run_train_steps(train.id)[0].metrics["loss"], 0.5);
+  RunRecord onpolicy;
+  onpolicy.name = "onpolicy";
+  onpolicy.kind = "distill-onpolicy";
+  EXPECT_GT(s.create_run(onpolicy), train.id);
 }

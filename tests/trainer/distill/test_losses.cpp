@@ -1,6 +1,7 @@
 // The distillation losses against their references on identical logits:
 //   top-K KD  vs a direct float64 formula written here with loops (teacher top-K + rest bucket, forward KL, CE mix);
-//   JSD       vs TRL 1.16 DistillationTrainer's own loss code (oracles/trl_jsd_loss.py) for beta 0, 0.5, 1.
+//   JSD       vs TRL 1.16 DistillationTrainer's own loss code (oracles/trl_jsd_loss.py) for beta 0, 0.5, 1: the loss,
+//             and (distill onpolicy's reduction: masked positions, a step-wide token count) the gradient.
 #include "trainer/distill/losses.h"
 
 #include <gtest/gtest.h>
@@ -154,6 +155,49 @@ TEST(GeneralizedJsd, EqualsTrlDistillationTrainer) {
       std::printf("beta %.1f temperature %.1f: ours %.12f trl %.12f |diff| %.2e\n", betas[i], temperature, ours,
                   trl[i].get<double>(), std::abs(ours - trl[i].get<double>()));
     }
+  }
+}
+
+// distill onpolicy's reduction (onpolicy.cpp, accumulate): each micro-batch's mean over its completion tokens times
+// their count over the step's token count, i.e. TRL's sum / num_items_in_batch with a completion mask. The loss and
+// its gradient wrt the student's logits (zero at masked positions) vs TRL's code run with that mask and count.
+TEST(GeneralizedJsd, StepReductionAndGradientEqualTrl) {
+  CRUCIBLE_REQUIRE_ORACLE();
+  torch::manual_seed(13);
+  const int64_t T = 6, V = 23;
+  const double num_items = 9;  // the step's tokens: this micro-batch holds 4 of them
+  auto s = torch::randn({T, V}, torch::kFloat64) * 2.0, t = torch::randn({T, V}, torch::kFloat64) * 2.0;
+  const std::vector<int> mask = {1, 0, 1, 1, 0, 1};
+  const auto rows = torch::tensor({0, 2, 3, 5}, torch::kInt64);
+  const std::vector<double> betas = {0.0, 0.5, 1.0};
+  const double temperature = 0.8;
+  testing::TempDir dir;
+  {
+    std::ofstream in(dir.file("in.json"));
+    in << nlohmann::json{{"student", to_rows(s)}, {"teacher", to_rows(t)}, {"betas", betas},
+                         {"temperature", temperature}, {"mask", mask}, {"num_items", num_items}}.dump();
+  }
+  auto r = testing::run_oracle("tests/trainer/distill/oracles/trl_jsd_loss.py",
+                               {dir.file("in.json"), dir.file("out.json")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream out(dir.file("out.json"));
+  auto trl = nlohmann::json::parse(out);
+  for (size_t i = 0; i < betas.size(); ++i) {
+    auto leaf = s.clone().requires_grad_(true);
+    auto loss = generalized_jsd_loss(leaf.index_select(0, rows), t.index_select(0, rows), betas[i], temperature) *
+                (static_cast<double>(rows.size(0)) / num_items);
+    loss.backward();
+    const double trl_loss = trl["losses"][i].get<double>();
+    EXPECT_NEAR(loss.item<double>(), trl_loss, kTol) << "beta " << betas[i];
+    std::vector<double> flat;
+    for (const auto& row : trl["grads"][i])
+      for (double x : row) flat.push_back(x);
+    auto trl_grad = torch::tensor(flat, torch::kFloat64).view({T, V});
+    const double grad_diff = (leaf.grad() - trl_grad).abs().max().item<double>();
+    EXPECT_LT(grad_diff, kTol) << "beta " << betas[i];
+    EXPECT_GT(trl_grad.abs().max().item<double>(), 1e-3);  // a gradient worth comparing
+    std::printf("beta %.1f (masked, / %.0f): loss |diff| %.2e, max |grad diff| %.2e\n", betas[i], num_items,
+                std::abs(loss.item<double>() - trl_loss), grad_diff);
   }
 }
 

@@ -1,0 +1,275 @@
+// On-policy distillation: onpolicy.h. trainer/distill/README.md walks one step.
+// Shape legend: N completion tokens of a micro-batch, D hidden size, V vocabulary.
+#include "trainer/distill/onpolicy.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "model/engine.h"
+#include "model/generation_model.h"
+#include "reports/store.h"
+#include "trainer/checkpoint.h"
+#include "trainer/distill/losses.h"
+#include "trainer/optimizer.h"
+#include "trainer/rollouts.h"
+#include "trainer/run_log.h"
+
+namespace crucible::distill {
+
+using trainer::Rollout;
+
+OnPolicyConfig default_onpolicy_config() {
+  OnPolicyConfig c;
+  c.optim.lr = 1e-6;  // TRL DistillationConfig
+  c.optim.schedule = "linear";  // transformers' default lr_scheduler_type
+  c.optim.warmup = 0;
+  return c;
+}
+
+void OnPolicyConfig::validate() const {
+  auto bad = [](const char* flag, const std::string& why) { throw InputError("command line", flag, why); };
+  if (student.empty()) bad("--student", "required");
+  if (!endpoint.empty()) {
+    bad("--endpoint", "not implemented: a served teacher would score the student's tokens through echo + logprobs "
+                      "(top-N only, not the full distribution the loss needs); use --teacher PATH");
+  }
+  if (teacher.empty()) bad("--teacher", "required");
+  if (suites.empty() && prompts_file.empty()) bad("--suite/--prompts", "one of them is required");
+  if (!suites.empty() && !prompts_file.empty()) bad("--suite/--prompts", "give one of them, not both");
+  if (out_dir.empty()) bad("--out", "required");
+  if (steps < 1) bad("--steps", "must be >= 1");
+  if (prompts_per_step < 1) bad("--prompts-per-step", "must be >= 1");
+  if (samples < 1) bad("--samples", "must be >= 1");
+  if (max_tokens < 1) bad("--max-tokens", "must be >= 1");
+  if (!(temperature > 0)) bad("--temperature", "must be > 0 (the loss divides the logits by it)");
+  if (!(top_p > 0 && top_p <= 1)) bad("--top-p", "must be in (0, 1]");
+  if (!(jsd_beta >= 0 && jsd_beta <= 1)) {
+    bad("--jsd-beta", fmt::format("{} is outside [0, 1] (0: forward KL, 1: reverse KL, between: generalised JSD)",
+                                  jsd_beta));
+  }
+  if (micro_batch < 1) bad("--micro-batch", "must be >= 1");
+  if (max_batch < 1) bad("--max-batch", "must be >= 1");
+  if (save_every < 0) bad("--save-every", "must be >= 0");
+  if (threads < 0) bad("--threads", "must be >= 0");
+  optim.validate("command line");
+}
+
+nlohmann::json OnPolicyConfig::to_json() const {
+  return {{"student", student},
+          {"student_tokenizer", student_tokenizer},
+          {"teacher", teacher},
+          {"teacher_tokenizer", teacher_tokenizer},
+          {"device", device},
+          {"dtype", dtype},
+          {"suites", suites},
+          {"data_dir", data_dir ? nlohmann::json(*data_dir) : nlohmann::json(nullptr)},
+          {"limit", limit},
+          {"prompts", prompts_file},
+          {"preset", preset},
+          {"assistant_prefix", assistant_prefix ? nlohmann::json(*assistant_prefix) : nlohmann::json(nullptr)},
+          {"out", out_dir},
+          {"seed", seed},
+          {"steps", steps},
+          {"prompts_per_step", prompts_per_step},
+          {"samples", samples},
+          {"max_tokens", max_tokens},
+          {"temperature", temperature},
+          {"top_p", top_p},
+          {"max_batch", max_batch},
+          {"jsd_beta", jsd_beta},
+          {"micro_batch", micro_batch},
+          {"optim", optim.to_json()},
+          {"save_every", save_every},
+          {"distill", {{"stage", "onpolicy"}, {"loss", "generalized_jsd"}, {"lmbda", 1.0}}}};
+}
+
+nlohmann::json OnPolicyResult::to_json() const {
+  return {{"run_id", run_id}, {"status", status}, {"steps", steps}, {"first_loss", first_loss},
+          {"last_loss", last_loss}, {"seconds", seconds}, {"out", out_dir}};
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string shown_bytes(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) out += ch >= 0x20 && ch < 0x7f ? std::string(1, static_cast<char>(ch))
+                                                            : fmt::format("\\x{:02x}", ch);
+  return out;
+}
+
+// The teacher scores the student's token ids, so both must read an id as the same bytes; and the logits must have
+// one vocabulary. InputError naming both checkpoints and the first difference.
+void check_shared_tokenizer(const model::GenerationModel& student, const std::string& student_path,
+                            const model::GenerationModel& teacher, const std::string& teacher_path) {
+  auto refuse = [&](const std::string& why) {
+    throw InputError("--teacher", "tokenizer",
+                     fmt::format("teacher {} and student {} do not share a tokenizer ({}): the teacher must score the "
+                                 "student's token ids",
+                                 teacher_path, student_path, why));
+  };
+  const auto vs = student.tokenizer->vocab_size(), vt = teacher.tokenizer->vocab_size();
+  if (vs != vt) refuse(fmt::format("vocabulary sizes {} vs {}", vt, vs));
+  const auto ls = student.config.value("vocab_size", int64_t{-1}), lt = teacher.config.value("vocab_size", int64_t{-1});
+  if (ls != lt) refuse(fmt::format("logit widths (config vocab_size) {} vs {}", lt, ls));
+  for (text::TokenId id = 0; id < vs; ++id) {
+    const auto a = teacher.tokenizer->token_bytes(id), b = student.tokenizer->token_bytes(id);
+    if (a != b) refuse(fmt::format("token {} is '{}' for the teacher, '{}' for the student", id, shown_bytes(a),
+                                   shown_bytes(b)));
+  }
+}
+
+struct StepSums {
+  double loss = 0, tokens = 0, teacher_logp = 0, student_logp = 0;
+};
+
+// One optimizer step's gradient into the student's .grad: micro-batches of `micro_batch` rollouts, each
+// micro-batch's divergence summed over its completion tokens and divided by the step's token count (TRL's
+// num_items_in_batch), so the accumulated gradient is that of the mean over every completion token of the step.
+StepSums accumulate(const OnPolicyConfig& c, model::Transformer& student, model::Transformer& teacher,
+                    std::vector<Rollout>& rollouts, torch::Device device) {
+  StepSums sums;
+  for (const auto& r : rollouts) sums.tokens += static_cast<double>(r.completion_ids.size());
+  if (sums.tokens == 0) return sums;
+  auto seqs = trainer::pointers(rollouts);
+  for (size_t begin = 0; begin < seqs.size(); begin += static_cast<size_t>(c.micro_batch)) {
+    const size_t end = std::min(seqs.size(), begin + static_cast<size_t>(c.micro_batch));
+    auto b = trainer::make_completion_batch(seqs, begin, end, device);
+    const int64_t n = b.positions_N.size(0);
+    if (n == 0) continue;
+    torch::Tensor teacher_logits_NV;
+    {
+      torch::NoGradGuard ng;  // inference only: the teacher's packed weights, no graph
+      auto hidden_ND = teacher->forward_hidden_prefixed(b.in).index_select(0, b.positions_N);
+      teacher_logits_NV = teacher->lm_logits(hidden_ND).to(torch::kFloat32);
+    }
+    auto hidden_ND = student->forward_hidden_prefixed(b.in).index_select(0, b.positions_N);
+    auto student_logits_NV = hidden_ND.matmul(student->lm_head_weight().t()).to(torch::kFloat32);
+    auto loss = generalized_jsd_loss(student_logits_NV, teacher_logits_NV, c.jsd_beta, c.temperature) *
+                (static_cast<double>(n) / sums.tokens);
+    loss.backward();
+    sums.loss += loss.item<double>();
+    torch::NoGradGuard ng;  // the sampled tokens' logprobs under each model (temperature 1), for the metrics
+    auto targets = b.targets_N.unsqueeze(1);
+    sums.teacher_logp += torch::log_softmax(teacher_logits_NV, -1).gather(1, targets).sum().item<double>();
+    sums.student_logp += torch::log_softmax(student_logits_NV.detach(), -1).gather(1, targets).sum().item<double>();
+  }
+  return sums;
+}
+
+}  // namespace
+
+OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path) {
+  c.validate();
+  if (c.threads > 0) torch::set_num_threads(c.threads);
+  const auto started = Clock::now();
+  auto gm = model::load_generation_model(
+      {.path = c.student, .tokenizer = c.student_tokenizer, .device = c.device, .dtype = c.dtype, .trainable = true});
+  model::Transformer& m = gm.model;
+  log::info("loading the teacher {}", c.teacher);
+  auto teacher = model::load_generation_model({.path = c.teacher, .tokenizer = c.teacher_tokenizer,
+                                               .device = gm.device.str(), .dtype = c.dtype, .chat_template = false,
+                                               .hash_content = false});
+  auto shown = [](const std::string& path, const std::string& tokenizer) {
+    return tokenizer.empty() ? path : path + " (tokenizer " + tokenizer + ")";
+  };
+  check_shared_tokenizer(gm, shown(c.student, c.student_tokenizer), teacher, shown(c.teacher, c.teacher_tokenizer));
+  teacher.model->eval();
+  // The prompts are read before the run is recorded: bad data is refused with nothing stored.
+  const trainer::RolloutConfig rc{.suites = c.suites, .data_dir = c.data_dir, .limit = c.limit,
+                                  .prompts_file = c.prompts_file, .preset = c.preset,
+                                  .assistant_prefix = c.assistant_prefix, .seed = c.seed, .samples = c.samples,
+                                  .max_tokens = c.max_tokens, .min_tokens = 0, .temperature = c.temperature,
+                                  .top_p = c.top_p};
+  auto sources = trainer::load_sources(rc, nullptr);
+  std::vector<trainer::Task> tasks;
+  for (size_t si = 0; si < sources.size(); ++si)
+    for (size_t pi = 0; pi < sources[si].problems.size(); ++pi) tasks.push_back({si, pi});
+  if (tasks.empty()) throw InputError("--suite/--prompts", "", "no problems to train on");
+
+  nlohmann::json config = c.to_json();
+  config["resolved"] = {{"device", gm.device.str()}, {"teacher_format", teacher.format}};
+  auto run = trainer::TrainRun::start(db_path, {.kind = "distill-onpolicy", .name = c.name, .model_path = gm.path,
+                                                .model_format = gm.format, .model_hash = gm.content_hash,
+                                                .model_config = gm.config, .config = config,
+                                                .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
+                                                .progress = c.progress});
+  trainer::register_sources(sources, run.store());
+  for (const auto& s : sources) run.store().link_run_dataset(run.id(), s.dataset_id);
+  trainer::TaskCursor order(std::move(tasks), c.seed);
+
+  trainer::Optimizer opt(m, c.optim, c.steps);
+  model::Engine engine(m, gm.tokenizer.get(), model::EngineOptions{c.max_batch, 0});  // samples from m itself
+  const trainer::CheckpointConfig ckpt{.tokenizer_source = c.student};
+  OnPolicyResult result;
+  result.run_id = run.id();
+  result.out_dir = c.out_dir;
+  std::map<int64_t, int64_t> next_index;  // each problem's next sample index in the store
+  bool stop = false;
+  for (int64_t step = 1; step <= c.steps && !stop; ++step) {
+    const auto t0 = Clock::now();
+    auto rollouts = trainer::sample_rollouts(rc, gm, engine, sources, order.next(c.prompts_per_step), step, 0, 0);
+    const double seconds_rollout = since(t0);
+    const auto t1 = Clock::now();
+    auto sums = accumulate(c, m, teacher.model, rollouts, gm.device);
+    auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
+    stop = trainer::TrainRun::stop_requested();
+    // Every sample stored with the suite grader's verdict, as eval stores one: `crucible report` sees the student's
+    // completions and accuracy through training.
+    std::vector<trainer::PendingSample> records;
+    double correct = 0;
+    for (const auto& r : rollouts) {
+      const auto& src = sources[r.task.source];
+      auto s = trainer::rollout_sample(r, src.grader->grade(src.problems[r.task.problem], r.prompt, r.text, r.finish));
+      s.detail["distill"] = {{"stage", "onpolicy"}, {"step", step}};
+      correct += s.correct.value_or(false) ? 1 : 0;
+      records.push_back({r.task, std::move(s)});
+    }
+    trainer::store_samples(run.store(), run.id(), sources, records, next_index);
+    double truncated = 0;
+    for (const auto& r : rollouts) truncated += r.finish == "length" ? 1 : 0;
+    const double n = static_cast<double>(std::max<size_t>(1, rollouts.size()));
+    auto per_token = [&](double v) { return sums.tokens > 0 ? v / sums.tokens : 0.0; };
+    nlohmann::json metrics = {{"loss", sums.loss},
+                              {"lr", st.lr},
+                              {"grad_norm", st.grad_norm},
+                              {"skipped", st.skipped},
+                              {"tokens", sums.tokens},
+                              {"sequences", static_cast<int64_t>(rollouts.size())},
+                              {"response_len_mean", sums.tokens / n},
+                              {"truncated_frac", truncated / n},
+                              {"accuracy", correct / n},
+                              {"teacher_logp_mean", per_token(sums.teacher_logp)},
+                              {"student_logp_mean", per_token(sums.student_logp)},
+                              {"seconds_rollout", seconds_rollout},
+                              {"seconds_update", since(t1)},
+                              {"seconds", since(t0)}};
+    if (!std::isfinite(st.grad_norm)) {
+      metrics["grad_norm"] = nullptr;  // JSON has no NaN
+      log::warn("step {}: non-finite gradient norm; the update is skipped", step);
+    }
+    if (c.save_every > 0 && step % c.save_every == 0 && step < c.steps)
+      run.add_checkpoint(trainer::save_checkpoint(m, trainer::step_dir(c.out_dir, step), ckpt), step);
+    run.log_step(step, metrics);
+    if (step == 1) result.first_loss = sums.loss;
+    result.last_loss = sums.loss;
+    result.steps = step;
+  }
+  run.add_checkpoint(trainer::save_checkpoint(m, c.out_dir, ckpt), result.steps);
+  result.status = stop ? "interrupted" : "completed";
+  run.finish(result.status);
+  result.seconds = since(started);
+  return result;
+}
+
+}  // namespace crucible::distill

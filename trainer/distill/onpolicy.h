@@ -1,0 +1,69 @@
+// `crucible distill onpolicy`: on-policy distillation (TRL 1.16 DistillationTrainer with lmbda = 1: every batch is
+// the student's own samples). Per step the student samples G completions per prompt (trainer/rollouts.h, the GRPO
+// path), the teacher scores the student's tokens in one forward over prompt + completion, the loss is the
+// generalised JSD of losses.h over every completion token, AdamW updates the student, and the engine's packed
+// weights are refreshed for the next step's samples. Torch-free header (the CLI includes it); onpolicy.cpp is
+// torch. trainer/distill/README.md walks one step.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trainer/optim.h"
+
+namespace crucible::distill {
+
+// "TRL" marks TRL 1.16 DistillationConfig's defaults.
+struct OnPolicyConfig {
+  // models: teacher and student must share a tokenizer (same vocabulary, same bytes per token id)
+  std::string student, student_tokenizer, teacher, teacher_tokenizer, device = "auto", dtype = "auto";
+  std::string endpoint;  // a served teacher (echo + logprobs): not implemented, refused by validate()
+  // prompts, as `train grpo` reads them (suites as eval loads them, or {"prompt", "answer"[, "id"]})
+  std::vector<std::string> suites;
+  std::optional<std::string> data_dir;
+  int64_t limit = 0;
+  std::string prompts_file;
+  std::string preset = "r1";
+  std::optional<std::string> assistant_prefix;
+  // output
+  std::string out_dir, name;
+  uint64_t seed = 0;
+  // rollouts
+  int64_t steps = 100;
+  int64_t prompts_per_step = 8;
+  int64_t samples = 4;           // G completions per prompt
+  int64_t max_tokens = 1024;
+  double temperature = 1.0;      // TRL: sampling and the loss's softmax both
+  double top_p = 1.0;
+  int64_t max_batch = 64;        // engine slots decoded together
+  // loss and update
+  double jsd_beta = 1.0;         // TRL: 0 forward KL(teacher || student), 1 reverse KL, between: generalised JSD
+  int64_t micro_batch = 8;       // sequences per forward/backward
+  trainer::OptimConfig optim;    // lr TRL's 1e-6, linear schedule, no warmup (default_onpolicy_config)
+  int64_t save_every = 0;        // OUT/step-N (an HF folder, not resumable) every N steps (0: only the final one)
+  int threads = 0;               // torch intra-op threads on the CPU (0: torch's default)
+  bool progress = true;
+
+  void validate() const;           // InputError naming the flag
+  nlohmann::json to_json() const;  // stored with the run
+};
+OnPolicyConfig default_onpolicy_config();
+
+struct OnPolicyResult {
+  int64_t run_id = 0;
+  std::string status;  // completed | interrupted | failed
+  int64_t steps = 0;
+  double first_loss = 0, last_loss = 0;
+  double seconds = 0;
+  std::string out_dir;
+  nlohmann::json to_json() const;  // what `crucible --json distill onpolicy` prints
+};
+
+// Runs the whole training (kind "distill-onpolicy" in the store). InputError (exit 2) for bad flags or data and for
+// a teacher whose tokenizer is not the student's, naming both paths.
+OnPolicyResult run_onpolicy(const OnPolicyConfig& config, const std::string& db_path);
+
+}  // namespace crucible::distill
