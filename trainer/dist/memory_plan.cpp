@@ -30,7 +30,7 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   p.weights = p.parameters * f32;
   p.gradients = p.parameters * f32;
   const int64_t slice = in.shard ? (p.parameters + W - 1) / W : p.parameters;
-  p.optimizer = 2 * slice * f32 + (in.shard ? slice * f32 : 0);
+  p.optimizer = 2 * slice * f32;  // --shard: the slice AdamW updates is a view of the weights, not a copy
   const int64_t per_layer = activation_values_per_token_layer(in.model) * in.row_tokens * f32;
   p.activations = in.grad_checkpointing ? L * in.row_tokens * in.model.hidden_size * f32 + per_layer : L * per_layer;
   p.logits = 2 * in.scored_tokens * in.model.vocab_size * f32;
@@ -48,8 +48,7 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
                                 in.shard ? ", --shard" : "", in.grad_checkpointing ? ", --grad-checkpointing" : "");
   out += line("weights", p.weights, "float32 masters");
   out += line("gradients", p.gradients, "float32, whole model");
-  out += line("optimizer", p.optimizer, in.shard ? "AdamW moments + float32 copy of this rank's slice"
-                                                  : "AdamW moments");
+  out += line("optimizer", p.optimizer, in.shard ? "AdamW moments of this rank's 1/W slice" : "AdamW moments");
   out += line("activations", p.activations, fmt::format("one row of {} tokens", in.row_tokens));
   out += line("logits", p.logits, fmt::format("{} scored positions x vocab, value + gradient", in.scored_tokens));
   if (in.kv_slots > 0)

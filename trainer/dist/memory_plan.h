@@ -3,7 +3,7 @@
 // process"):
 //   weights      float32 master parameters, the whole model on every rank
 //   gradients    float32, the whole model on every rank (also with --shard: gradients are all-reduced, then sliced)
-//   optimizer    AdamW's two float32 moments; with --shard 1/W of them plus the float32 copy of the rank's slice
+//   optimizer    AdamW's two float32 moments; with --shard those of the rank's 1/W slice (updated in place)
 //   activations  one row (SFT: --max-seq-len tokens; GRPO: a micro-batch of prompt + completion tokens) kept for
 //                backward, float32: per token and layer the tensors a decoder layer saves (below), or with
 //                --grad-checkpointing only each layer's input plus one layer recomputed; and the scored positions'
