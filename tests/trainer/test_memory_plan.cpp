@@ -46,5 +46,24 @@ TEST(MemoryPlan, ShardAndCheckpointingShrinkTheirParts) {
   }
 }
 
+// SFT: a rank packs its rows from its share of --batch-tokens, so a row is at most ceil(batch / W) tokens long; and
+// cross_entropy keeps log_softmax's output beside the logits and their gradient.
+TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
+  MemoryPlanInput in;
+  in.model = fixture("qwen2.5-1.5b");
+  in.world_size = 2;
+  in.row_tokens = in.scored_tokens = 1024;
+  const auto whole = plan_memory(in);
+  in.batch_tokens = 1024;  // 512 a rank
+  const auto half = plan_memory(in);
+  EXPECT_EQ(half.activations * 2, whole.activations);
+  EXPECT_EQ(half.logits * 2, whole.logits);
+  EXPECT_EQ(half.weights, whole.weights);
+  in.batch_tokens = 4096;  // a share longer than a row: the row's length
+  EXPECT_EQ(plan_memory(in).activations, whole.activations);
+  in.logits_copies = 3;
+  EXPECT_EQ(plan_memory(in).logits * 2, whole.logits * 3);
+}
+
 }  // namespace
 }  // namespace crucible::trainer::dist
