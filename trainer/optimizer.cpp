@@ -111,7 +111,7 @@ void Optimizer::step_sharded() {
   for (auto& pc : pieces_)
     pc.piece.mutable_grad() = params_[pc.param].grad().view({-1}).narrow(0, pc.begin, pc.piece.numel());
   adamw_->step();
-  // Dropped here: zero_grad would zero the parameters' gradients through these views before step() resets them.
+  // Dropped now, so no piece holds on to a view of a gradient that step() releases.
   for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
   // Every rank now holds its slice updated and the rest stale: zero the rest and sum the ranks' bits.
   torch::NoGradGuard ng;
