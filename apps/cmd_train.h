@@ -56,6 +56,17 @@ inline void add_dist_flags(CLI::App* cmd, int& nproc, int64_t& dist_timeout_s, i
   cmd->add_flag("--shard", shard, "several ranks: each keeps AdamW's state for its 1/W slice of the parameters (ZeRO)");
 }
 
+// Checkpoints, resume and where the run executes (trainer/checkpoint.h), the same for every training command.
+inline void add_checkpoint_flags(CLI::App* cmd, int64_t& save_every, int64_t& keep_last, std::string& resume,
+                                 int& threads, std::string& device) {
+  cmd->add_option("--save-every", save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
+  cmd->add_option("--keep-last", keep_last, "keep only the newest K resumable step-N folders (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--resume", resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
+  cmd->add_option("--threads", threads, "CPU threads (0: torch's default)")->capture_default_str();
+  cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+}
+
 // --dry-run: prints the per-rank memory plan (trainer/dist/memory_plan.h) from the model's config.json alone (no
 // weights read) and returns 0. `in.model` and `in.world_size` are filled here: the ranks are --nproc-per-node's, else
 // the launcher's (torchrun / Slurm variables), else 1.
@@ -84,14 +95,10 @@ inline std::shared_ptr<int> add_sft_flags(CLI::App* cmd, trainer::SftConfig& c) 
   cmd->add_flag("--packing,!--no-packing", c.packing, "pack short examples into rows, each attending to itself only")
       ->capture_default_str();
   cmd->add_flag("--grad-checkpointing", c.grad_checkpointing, "recompute each layer in backward (less memory)");
-  cmd->add_option("--save-every", c.save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
-  cmd->add_option("--keep-last", c.keep_last, "keep only the newest K step-N folders (0: all)")->capture_default_str();
-  cmd->add_option("--resume", c.resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
+  add_checkpoint_flags(cmd, c.save_every, c.keep_last, c.resume, c.threads, c.device);
   cmd->add_option("--save-dtype", c.save_dtype, "float32 or bfloat16")->capture_default_str();
-  cmd->add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--bf16-autocast,!--no-bf16-autocast", c.bf16_autocast, "on CUDA: bf16 autocast, fp32 masters")
       ->capture_default_str();
-  cmd->add_option("--threads", c.threads, "CPU threads (0: torch's default)")->capture_default_str();
   add_optim_flags(cmd, c.optim);
   auto nproc = std::make_shared<int>(1);
   add_dist_flags(cmd, *nproc, c.dist_timeout_s, c.max_bad_steps, c.shard);

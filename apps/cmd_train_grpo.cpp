@@ -130,16 +130,11 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_flag("--overlong-shaping", c.rewards.overlong_shaping, "DAPO's soft overlong punishment");
   cmd->add_option("--overlong-buffer", c.rewards.overlong_buffer, "its buffer in tokens (DAPO: 4096)")
       ->capture_default_str();
-  cmd->add_option("--save-every", c.save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
-  cmd->add_option("--keep-last", c.keep_last, "keep only the newest K resumable step-N folders (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--resume", c.resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
-  cmd->add_option("--threads", c.threads, "CPU threads (0: torch's default)")->capture_default_str();
+  add_checkpoint_flags(cmd, c.save_every, c.keep_last, c.resume, c.threads, c.device);
   cmd->add_option("--eval-every", c.eval_every, "evaluate the step-N folder on --eval-suite every N steps")
       ->capture_default_str();
   cmd->add_option("--eval-suite", c.eval_suite, "held-out suite for --eval-every (r1 preset)");
   cmd->add_option("--eval-limit", c.eval_limit, "first N problems of --eval-suite (0: all)")->capture_default_str();
-  cmd->add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", c.dtype, "auto, float32 or bfloat16")->capture_default_str();
   add_optim_flags(cmd, c.optim);
   auto nproc = std::make_shared<int>(1);
@@ -150,15 +145,15 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->callback([&g, &action, f, nproc, dry_run] {
     action = [&g, f, nproc, dry_run] {
       if (*dry_run) {
-        const auto& c = f->c;
+        const auto& gc = f->c;
         const int64_t prompt = 512;  // an assumption: the plan does not read the data
         trainer::dist::MemoryPlanInput in;
-        in.shard = c.shard;
-        in.row_tokens = std::min(c.micro_batch, c.prompts_per_step * c.group_size) * (prompt + c.max_tokens);
-        in.scored_tokens = std::min(c.micro_batch, c.prompts_per_step * c.group_size) * c.max_tokens;
-        in.kv_slots = c.max_batch;
-        in.kv_tokens = prompt + c.max_tokens;
-        return print_memory_plan(c.model, *nproc, in);
+        in.shard = gc.shard;
+        in.row_tokens = std::min(gc.micro_batch, gc.prompts_per_step * gc.group_size) * (prompt + gc.max_tokens);
+        in.scored_tokens = std::min(gc.micro_batch, gc.prompts_per_step * gc.group_size) * gc.max_tokens;
+        in.kv_slots = gc.max_batch;
+        in.kv_tokens = prompt + gc.max_tokens;
+        return print_memory_plan(gc.model, *nproc, in);
       }
       return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_grpo_command(g, *f);
     };

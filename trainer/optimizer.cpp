@@ -1,9 +1,13 @@
 #include "trainer/optimizer.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <regex>
 #include <string>
@@ -39,7 +43,9 @@ Optimizer::Optimizer(model::Transformer model, const OptimConfig& config, int64_
   }
   if (params_.empty()) throw InputError("optimizer", "parameters", "the model has no trainable parameters");
   if (shard_) {
-    // AdamW over this rank's pieces only: the same elementwise update on fewer elements.
+    // AdamW over this rank's pieces only: the same elementwise update on fewer elements. A piece is a view of its
+    // parameter's storage (no copy): AdamW updates the parameter in place, and a resume that loads the parameters
+    // loads the pieces with them.
     decay.clear();
     no_decay.clear();
     int64_t total = 0;
@@ -50,7 +56,9 @@ Optimizer::Optimizer(model::Transformer model, const OptimConfig& config, int64_
     for (size_t i = 0; i < params_.size(); ++i) {
       const int64_t a = std::max(offset, lo), b = std::min(offset + params_[i].numel(), hi);
       if (a < b) {
-        auto piece = params_[i].detach().reshape({-1}).narrow(0, a - offset, b - a).clone().requires_grad_(true);
+        if (!params_[i].is_contiguous())
+          throw RunError("--shard: parameter " + std::to_string(i) + " is not contiguous (a slice cannot be a view)");
+        auto piece = params_[i].detach().view({-1}).narrow(0, a - offset, b - a).requires_grad_(true);
         pieces_.push_back({i, a - offset, piece});
         (decayed[i] ? decay : no_decay).push_back(piece);
       }
@@ -98,17 +106,25 @@ StepStats Optimizer::step() {
 }
 
 void Optimizer::step_sharded() {
-  for (auto& pc : pieces_)  // the clipped, all-reduced gradient's slice
-    pc.piece.mutable_grad() =
-        params_[pc.param].grad().reshape({-1}).narrow(0, pc.begin, pc.piece.numel()).to(pc.piece.dtype());
-  adamw_->step();
-  // The pieces' gradients are views of the parameters' (zero_grad could not detach them in place): dropped here.
-  for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
-  torch::NoGradGuard ng;
-  for (auto& p : params_) p.zero_();
+  // The pieces' gradients are views of the clipped, all-reduced gradients: AdamW reads them and writes the
+  // parameters' own elements, so nothing is copied.
   for (auto& pc : pieces_)
-    params_[pc.param].view({-1}).narrow(0, pc.begin, pc.piece.numel()).copy_(pc.piece);
-  dist::all_reduce_parameters(*shard_, params_);
+    pc.piece.mutable_grad() = params_[pc.param].grad().view({-1}).narrow(0, pc.begin, pc.piece.numel());
+  adamw_->step();
+  // Dropped now, so no piece holds on to a view of a gradient that step() releases.
+  for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
+  // Every rank now holds its slice updated and the rest stale: zero the rest and sum the ranks' bits.
+  torch::NoGradGuard ng;
+  std::vector<std::pair<int64_t, int64_t>> mine(params_.size(), {0, 0});  // [begin, end) of each parameter's piece
+  for (const auto& pc : pieces_) mine[pc.param] = {pc.begin, pc.begin + pc.piece.numel()};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto flat = params_[i].detach().view({-1});
+    const auto [b, e] = mine[i];
+    if (b > 0) flat.narrow(0, 0, b).zero_();
+    if (e > b && e < flat.numel()) flat.narrow(0, e, flat.numel() - e).zero_();
+    if (e == b) flat.zero_();
+  }
+  dist::assemble_slices(*shard_, params_);
 }
 
 int64_t Optimizer::state_bytes() const {
@@ -118,15 +134,26 @@ int64_t Optimizer::state_bytes() const {
     for (const auto& t : {st.exp_avg(), st.exp_avg_sq(), st.max_exp_avg_sq()})
       if (t.defined()) bytes += t.numel() * t.element_size();
   }
-  for (const auto& pc : pieces_) bytes += pc.piece.numel() * pc.piece.element_size();
   return bytes;
 }
 
-void log_rank_memory(int rank, const Optimizer& opt) {
+void log_rank_memory(int rank, const Optimizer& opt, int64_t rss_before_load) {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
-  log::info("rank {}: optimizer state {} bytes{}, peak RSS {} MiB", rank, opt.state_bytes(),
-            opt.sharded() ? " (--shard)" : "", ru.ru_maxrss / 1024);
+  const int64_t peak = static_cast<int64_t>(ru.ru_maxrss) * 1024;
+  std::string above;
+  if (rss_before_load >= 0)
+    above = fmt::format(" ({} MiB above the {} MiB resident before loading)", (peak - rss_before_load) >> 20,
+                        rss_before_load >> 20);
+  log::info("rank {}: optimizer state {} bytes{}, peak RSS {} MiB{}", rank, opt.state_bytes(),
+            opt.sharded() ? " (--shard)" : "", peak >> 20, above);
+}
+
+int64_t resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  if (!(f >> size >> resident)) return -1;
+  return resident * ::sysconf(_SC_PAGESIZE);
 }
 
 std::optional<std::string> BadStepStreak::record(const StepStats& s, int64_t step) {

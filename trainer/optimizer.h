@@ -34,13 +34,14 @@ class Comm;
 class Optimizer {
  public:
   // Every parameter of `model` that requires grad is optimised. `total_steps` (>= 1) is the schedule's length.
-  // shard (--shard, ZeRO-2 style; needs the ranks' Comm): this rank keeps AdamW's moments, and its own float32 copy
-  // of the parameters they update, only for its 1/W contiguous slice of all parameters flattened in order
-  // (dist::contiguous_share). step() then takes the full gradients already all-reduced on every rank (so the norm
-  // and the clip are the same everywhere), updates its slice with AdamW, and assembles the new parameters on every
-  // rank with one bucketed all-reduce of zero-padded slices (exact: each element is a sum of one value and zeros).
-  // Gradients are all-reduced then sliced, not reduce-scattered: the full gradient exists on each rank during
-  // backward and the all-reduce, as without --shard; the saving is the optimizer state (2/W of it per rank).
+  // shard (--shard; needs the ranks' Comm): this rank keeps AdamW's moments only for its 1/W contiguous slice of
+  // all parameters flattened in order (dist::contiguous_share); AdamW's "parameters" are views of that slice of the
+  // model's own parameters (one piece per parameter it overlaps), so nothing else is held: 1/W of the unsharded
+  // optimizer state. step() takes the full gradients already all-reduced on every rank (so the norm and the clip
+  // are the same everywhere), updates its slice in place, zeroes the rest and assembles the parameters on every
+  // rank with one bucketed sum of the ranks' bit patterns (dist::assemble_slices: exact). Gradients are all-reduced
+  // then sliced, not reduce-scattered: the full gradient exists on each rank during backward and the all-reduce, as
+  // without --shard (ZeRO-1's gradient memory, not ZeRO-2's).
   Optimizer(model::Transformer model, const OptimConfig& config, int64_t total_steps, dist::Comm* shard = nullptr);
 
   StepStats step();
@@ -51,7 +52,7 @@ class Optimizer {
   const OptimConfig& config() const { return config_; }
   torch::optim::AdamW& adamw() { return *adamw_; }
   bool sharded() const { return shard_ != nullptr; }
-  // Bytes of AdamW's state tensors on this rank (the moments; with --shard also the slice's float32 copy).
+  // Bytes of AdamW's state tensors on this rank (its moments; with --shard those of its slice: nothing else is kept).
   int64_t state_bytes() const;
 
   // The names (HF) of the parameters that get weight decay: everything but biases and norm weights.
@@ -64,8 +65,8 @@ class Optimizer {
   int64_t steps_done_ = 0;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::AdamW> adamw_;
-  // --shard: this rank's slice, one piece per parameter it overlaps (elements [begin, begin + piece.numel()) of
-  // params_[param] flattened); AdamW runs on the pieces.
+  // --shard: this rank's slice, one piece per parameter it overlaps: a view of elements [begin, begin +
+  // piece.numel()) of params_[param] flattened; AdamW runs on the pieces.
   struct Piece {
     size_t param = 0;
     int64_t begin = 0;
@@ -90,8 +91,12 @@ class BadStepStreak {
   int64_t limit_, streak_ = 0;
 };
 
-// Logs (info) this rank's optimizer state bytes and peak resident memory (getrusage): --shard's saving, measured.
-void log_rank_memory(int rank, const Optimizer& opt);
+// Logs (info) "rank R: optimizer state N bytes, peak RSS M MiB" (getrusage's high-water mark): --shard's saving,
+// measured. With rss_before_load >= 0 (resident_bytes() before the model was loaded) also the peak above it: what
+// the --dry-run plan (trainer/dist/memory_plan.h) estimates.
+void log_rank_memory(int rank, const Optimizer& opt, int64_t rss_before_load = -1);
+// This process's resident memory now (/proc/self/statm), bytes; -1 where it cannot be read.
+int64_t resident_bytes();
 
 // Test hook (tests/trainer/test_dist_cli.cpp): with CRUCIBLE_TEST_NAN_AT_STEP=K[,K...] in the environment, the
 // gradient of the first trainable parameter gets a NaN after the backward of step K (CRUCIBLE_TEST_NAN_RANK=R: on

@@ -110,6 +110,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   c.validate();
   if (c.threads > 0) torch::set_num_threads(c.threads);
   const auto denv = dist::dist_env();
+  const int64_t rss_before_load = resident_bytes();  // the baseline of log_rank_memory's figure for --dry-run's plan
   model::LoadOptions lo;
   lo.path = c.model;
   lo.tokenizer = c.tokenizer;
@@ -220,7 +221,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   }
   res.status = stop ? "interrupted" : "completed";
   if (run) run->finish(res.status);
-  log_rank_memory(res.rank, opt);
+  log_rank_memory(res.rank, opt, rss_before_load);
   // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run
   // as done.
   if (comm) comm->barrier();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# --shard's saving, measured: 2 ranks x 1 thread of `train sft`, without and with --shard, same data and steps. Each
-# rank logs "rank R: optimizer state N bytes, peak RSS M MiB" at the end (trainer/optimizer.h, log_rank_memory).
+# --shard's saving and the --dry-run plan, measured: `train sft` (1 thread a rank, same data and global batches) as
+# 1 rank, 2 ranks, 2 ranks with --shard. For each: what each rank logs at the end (trainer/optimizer.h, log_rank_memory):
+# "rank R: optimizer state N bytes, peak RSS M MiB (K MiB above the B MiB resident before loading)", and the
+# --dry-run plan's optimizer and total per rank (from config.json: the HF folder's, else the one the run wrote).
 #   benchmarks/trainer/bench_dist_shard.sh MODEL [TOKENIZER] [STEPS] [BATCH_TOKENS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,11 +17,21 @@ with open(sys.argv[1], "w") as f:
         c = "Lily saw a" + "".join(f" big {words[(i + k) % 8]}" for k in range(i % 23 + 1))
         f.write(json.dumps({"prompt": f"Once upon a time, there was a {words[i % 8]}.", "completion": c + "."}) + "\n")
 PY
-args=(--db "$work/c.db" train sft --model "$model" --data "$work/d.jsonl" --steps "$steps" --batch-tokens "$batch"
-      --threads 1 --device cpu --max-seq-len 512 --nproc-per-node 2)
+args=(--db "$work/c.db" train sft --data "$work/d.jsonl" --steps "$steps" --batch-tokens "$batch"
+      --threads 1 --device cpu --max-seq-len 512)
 [ -n "$tok" ] && args+=(--tokenizer "$tok")
 export OMP_NUM_THREADS=1
-for shard in "" --shard; do
-  echo "2 ranks ${shard:-(no --shard)}:"
-  "$bin" "${args[@]}" --out "$work/out$shard" $shard 2>&1 >/dev/null | grep -o "rank [0-9]: optimizer state.*"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+n=0
+for run in "1" "2" "2 --shard"; do
+  read -r ranks shard <<<"$run"
+  n=$((n + 1))
+  echo "$ranks rank(s) ${shard:-(no --shard)}:"
+  "$bin" "${args[@]}" --model "$model" --out "$work/out$n" --nproc-per-node "$ranks" $shard 2>&1 >/dev/null |
+    grep -o "rank [0-9]: optimizer state.*"
+  # The plan reads config.json: the model's own (an HF folder) or the one the run just wrote (same shapes).
+  config=$model; [ -d "$model" ] || config=$work/out$n
+  "$bin" "${args[@]}" --model "$config" --out "$work/plan" --nproc-per-node "$ranks" $shard --dry-run |
+    grep -E "optimizer|total"
 done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,7 +4,8 @@
 // rank 0 alone writes the store
 // and the folders. A rank killed mid-run: the launcher stops the other rank and exits non-zero, naming it. A run
 // SIGKILLed at 3 random steps and resumed (--resume auto) each time ends bit-identical to an uninterrupted one, for 1
-// rank and for 2 ranks.
+// rank and for 2 ranks. --shard on 2 ranks (SFT and GRPO): the parameters of one process, half its optimizer state
+// on each rank (as the ranks log it), and a resume from a step folder bit-identical to the uninterrupted run.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,7 +19,9 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "model/safetensors.h"
@@ -485,6 +488,81 @@ TEST(DistCli, NanGradientSftOneRank) { expect_nan_handling("sft", 1); }
 TEST(DistCli, NanGradientSftTwoRanks) { expect_nan_handling("sft", 2); }
 TEST(DistCli, NanGradientGrpoOneRank) { expect_nan_handling("grpo", 1); }
 TEST(DistCli, NanGradientGrpoTwoRanks) { expect_nan_handling("grpo", 2); }
+
+// ---- --shard (trainer/optimizer.h) ---------------------------------------------------------------------------------
+
+// Each rank's "rank R: optimizer state N bytes" log line (trainer/optimizer.h, log_rank_memory): R -> N.
+std::map<int, int64_t> optimizer_state_bytes(const std::string& log) {
+  std::map<int, int64_t> out;
+  static const std::regex line(R"(rank (\d+): optimizer state (\d+) bytes)");
+  for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it)
+    out[std::stoi((*it)[1].str())] = std::stoll((*it)[2].str());
+  return out;
+}
+
+// One process vs 2 Gloo ranks with --shard (same global batches, `steps` steps, a step folder at `steps` / 2): the
+// parameters within 1e-6 relative, each rank's optimizer state half the one process's (as each run reports it), and
+// the sharded run resumed from its step folder ends bit-identical to itself uninterrupted (each rank reloads its own
+// optimizer-rank-R.pt; the parameters come from params.pt, which rank 0 writes after the all-gather).
+void expect_sharded_equal(const std::function<std::vector<std::string>(std::string, std::string)>& args,
+                          const std::string& steps) {
+  testing::TempDir dir;
+  auto one = testing::run_command(args(dir.file("one.db"), dir.file("one")));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto a = args(dir.file("two.db"), dir.file("two"));
+  a.insert(a.end(), {"--nproc-per-node", "2", "--shard", "--save-every", std::to_string(std::stoi(steps) / 2),
+                     "--resume", "auto"});
+  auto two = testing::run_command(a);
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(nlohmann::json::parse(two.out)["steps"], std::stoi(steps));
+
+  auto [worst, where] = max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
+  std::printf("%s, --shard on 2 ranks vs 1 process, %s steps: max relative parameter difference %.3g%s\n",
+              a[5].c_str(), steps.c_str(), worst, worst > 0 ? (" (" + where + ")").c_str() : " (bit-identical)");
+  EXPECT_LE(worst, 1e-6) << where;
+  // The parameters moved: some step had a gradient (the comparison is not of two untouched copies).
+  auto store = Store::open_read_only(dir.file("one.db"));
+  double norms = 0;
+  for (const auto& st : store.run_train_steps(nlohmann::json::parse(one.out)["run_id"].get<int64_t>()))
+    norms += st.metrics["grad_norm"].get<double>();
+  EXPECT_GT(norms, 0);
+
+  const auto b1 = optimizer_state_bytes(one.err), b2 = optimizer_state_bytes(two.err);
+  ASSERT_EQ(b1.size(), 1u) << one.err;
+  ASSERT_EQ(b2.size(), 2u) << two.err;
+  const int64_t full = b1.at(0);
+  std::printf("optimizer state: 1 process %lld bytes; --shard rank 0 %lld, rank 1 %lld (%.4f, %.4f of it)\n",
+              static_cast<long long>(full), static_cast<long long>(b2.at(0)), static_cast<long long>(b2.at(1)),
+              double(b2.at(0)) / double(full), double(b2.at(1)) / double(full));
+  EXPECT_GT(full, 0);
+  // The moments of the two slices add up to the unsharded moments; the split rounds by at most one element (two
+  // float32 moments: 8 bytes).
+  EXPECT_EQ(b2.at(0) + b2.at(1), full);
+  for (int r = 0; r < 2; ++r) EXPECT_LE(std::abs(2 * b2.at(r) - full), 16) << "rank " << r;
+
+  // Resume from the step folder half-way: both ranks reload, and the end is the same bits.
+  std::filesystem::copy_file(dir.file("two/model.safetensors"), dir.file("uninterrupted.safetensors"));
+  auto resumed = testing::run_command(a);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming from"), std::string::npos) << resumed.err;
+  expect_same_bits(dir.file("uninterrupted.safetensors"), dir.file("two/model.safetensors"));
+}
+
+TEST(DistCli, ShardedSftHalvesTheOptimizerStateAndEqualsOneProcess) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir data;
+  write_data(data.file("d.jsonl"));
+  expect_sharded_equal([&](std::string db, std::string out) { return sft_args(db, data.file("d.jsonl"), out, "20"); },
+                       "20");
+}
+
+TEST(DistCli, ShardedGrpoHalvesTheOptimizerStateAndEqualsOneProcess) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir data;
+  write_prompts(data.file("p.jsonl"));
+  expect_sharded_equal(
+      [&](std::string db, std::string out) { return grpo_args(db, data.file("p.jsonl"), out, "20"); }, "20");
+}
 
 }  // namespace
 }  // namespace crucible

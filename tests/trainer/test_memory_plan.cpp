@@ -36,14 +36,33 @@ TEST(MemoryPlan, ShardAndCheckpointingShrinkTheirParts) {
     const auto both = plan_memory(in);
     EXPECT_EQ(full.weights, 4 * full.parameters);
     EXPECT_EQ(full.optimizer, 8 * full.parameters);
-    // 1/8 of the moments plus 1/8 of a float32 copy: 3/16 of the unsharded 2 moments.
-    EXPECT_NEAR(static_cast<double>(shard.optimizer) / static_cast<double>(full.optimizer), 3.0 / 16.0, 1e-6);
+    // 1/8 of the moments, nothing else (the slice AdamW updates is a view of the weights).
+    EXPECT_NEAR(static_cast<double>(shard.optimizer) / static_cast<double>(full.optimizer), 1.0 / 8.0, 1e-6);
     EXPECT_EQ(shard.gradients, full.gradients);  // all-reduced then sliced: the full gradient still exists
     EXPECT_LT(both.activations * 5, shard.activations) << name;
     std::printf("%s on 8 ranks, 4096-token rows:\n%s%s%s", name, format_plan(MemoryPlanInput{in.model, 8, false,
                 false, 4096, 4096}, full).c_str(), format_plan(MemoryPlanInput{in.model, 8, true, false, 4096, 4096},
                 shard).c_str(), format_plan(in, both).c_str());
   }
+}
+
+// SFT: a rank packs its rows from its share of --batch-tokens, so a row is at most ceil(batch / W) tokens long; and
+// cross_entropy keeps log_softmax's output beside the logits and their gradient.
+TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
+  MemoryPlanInput in;
+  in.model = fixture("qwen2.5-1.5b");
+  in.world_size = 2;
+  in.row_tokens = in.scored_tokens = 1024;
+  const auto whole = plan_memory(in);
+  in.batch_tokens = 1024;  // 512 a rank
+  const auto half = plan_memory(in);
+  EXPECT_EQ(half.activations * 2, whole.activations);
+  EXPECT_EQ(half.logits * 2, whole.logits);
+  EXPECT_EQ(half.weights, whole.weights);
+  in.batch_tokens = 4096;  // a share longer than a row: the row's length
+  EXPECT_EQ(plan_memory(in).activations, whole.activations);
+  in.logits_copies = 3;
+  EXPECT_EQ(plan_memory(in).logits * 2, whole.logits * 3);
 }
 
 }  // namespace

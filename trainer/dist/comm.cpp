@@ -155,11 +155,16 @@ void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, 
   for_buckets(grads, bucket_bytes, [&](std::vector<torch::Tensor>& flat) { comm.all_reduce_sum(flat); });
 }
 
-void all_reduce_parameters(Comm& comm, const std::vector<torch::Tensor>& params) {
+void assemble_slices(Comm& comm, const std::vector<torch::Tensor>& params) {
   torch::NoGradGuard ng;
-  std::vector<torch::Tensor> data;
-  for (const auto& p : params) data.push_back(p.detach());
-  for_buckets(data, 25 << 20, [&](std::vector<torch::Tensor>& flat) { comm.all_reduce_sum(flat); });
+  std::vector<torch::Tensor> bits;
+  for (const auto& p : params) {
+    // Summed as integers of the same width: one rank's bits plus zeros are those bits, -0.0 and NaN included.
+    // (2-byte types: summed as themselves, exact but for the sign of a zero and a NaN's payload.)
+    const auto size = p.element_size();
+    bits.push_back(size == 8 ? p.detach().view(torch::kInt64) : size == 4 ? p.detach().view(torch::kInt32) : p.detach());
+  }
+  for_buckets(bits, 25 << 20, [&](std::vector<torch::Tensor>& flat) { comm.all_reduce_sum(flat); });
 }
 
 void broadcast_parameters(Comm& comm, const std::vector<torch::Tensor>& params) {

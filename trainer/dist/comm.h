@@ -62,9 +62,10 @@ std::string rank_device(const std::string& device, const DistEnv& env);
 void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, double scale,
                           int64_t bucket_bytes = 25 << 20);
 
-// Sums `params` over the ranks in place, in buckets (--shard's all-gather: every rank contributes its updated slice
-// and zeros elsewhere, so each element's sum is exactly one rank's value).
-void all_reduce_parameters(Comm& comm, const std::vector<torch::Tensor>& params);
+// --shard's all-gather, in place: every rank holds its own slice of `params` and zeros elsewhere; the ranks' bit
+// patterns are summed as integers in buckets, so each element ends as exactly its owner's value (-0.0 and NaN
+// included, which a float sum would not keep; 2-byte types are summed as floats). No buffer the size of the parameters beyond one bucket.
+void assemble_slices(Comm& comm, const std::vector<torch::Tensor>& params);
 
 // Makes every rank start from rank 0's parameters (and checks nothing else: the optimizer state starts empty).
 void broadcast_parameters(Comm& comm, const std::vector<torch::Tensor>& params);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace crucible::trainer::dist {
 
 int64_t count_parameters(const model::ModelConfig& m) {
@@ -30,10 +32,12 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   p.weights = p.parameters * f32;
   p.gradients = p.parameters * f32;
   const int64_t slice = in.shard ? (p.parameters + W - 1) / W : p.parameters;
-  p.optimizer = 2 * slice * f32 + (in.shard ? slice * f32 : 0);
-  const int64_t per_layer = activation_values_per_token_layer(in.model) * in.row_tokens * f32;
-  p.activations = in.grad_checkpointing ? L * in.row_tokens * in.model.hidden_size * f32 + per_layer : L * per_layer;
-  p.logits = 2 * in.scored_tokens * in.model.vocab_size * f32;
+  p.optimizer = 2 * slice * f32;  // --shard: the slice AdamW updates is a view of the weights, not a copy
+  const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + W - 1) / W : in.row_tokens;
+  const int64_t row = std::min(in.row_tokens, share), scored = std::min(in.scored_tokens, share);
+  const int64_t per_layer = activation_values_per_token_layer(in.model) * row * f32;
+  p.activations = in.grad_checkpointing ? L * row * in.model.hidden_size * f32 + per_layer : L * per_layer;
+  p.logits = in.logits_copies * scored * in.model.vocab_size * f32;
   const int64_t hd = in.model.head_dim > 0 ? in.model.head_dim : in.model.hidden_size / in.model.num_attention_heads;
   p.kv_cache = in.kv_slots * in.kv_tokens * L * 2 * in.model.num_key_value_heads * hd * in.kv_bytes_per_value;
   return p;
@@ -48,10 +52,12 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
                                 in.shard ? ", --shard" : "", in.grad_checkpointing ? ", --grad-checkpointing" : "");
   out += line("weights", p.weights, "float32 masters");
   out += line("gradients", p.gradients, "float32, whole model");
-  out += line("optimizer", p.optimizer, in.shard ? "AdamW moments + float32 copy of this rank's slice"
-                                                  : "AdamW moments");
-  out += line("activations", p.activations, fmt::format("one row of {} tokens", in.row_tokens));
-  out += line("logits", p.logits, fmt::format("{} scored positions x vocab, value + gradient", in.scored_tokens));
+  out += line("optimizer", p.optimizer, in.shard ? "AdamW moments of this rank's 1/W slice" : "AdamW moments");
+  const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + in.world_size - 1) / in.world_size : in.row_tokens;
+  out += line("activations", p.activations, fmt::format("one row of {} tokens", std::min(in.row_tokens, share)));
+  out += line("logits", p.logits,
+              fmt::format("{} scored positions x vocab, {}", std::min(in.scored_tokens, share),
+                          in.logits_copies > 2 ? "value + log_softmax + gradient" : "value + gradient"));
   if (in.kv_slots > 0)
     out += line("kv_cache", p.kv_cache, fmt::format("{} slots x {} tokens", in.kv_slots, in.kv_tokens));
   out += line("total", p.total(), "(estimate: no allocator slack, no runtime)");

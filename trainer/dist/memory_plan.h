@@ -3,11 +3,11 @@
 // process"):
 //   weights      float32 master parameters, the whole model on every rank
 //   gradients    float32, the whole model on every rank (also with --shard: gradients are all-reduced, then sliced)
-//   optimizer    AdamW's two float32 moments; with --shard 1/W of them plus the float32 copy of the rank's slice
+//   optimizer    AdamW's two float32 moments; with --shard those of the rank's 1/W slice (updated in place)
 //   activations  one row (SFT: --max-seq-len tokens; GRPO: a micro-batch of prompt + completion tokens) kept for
 //                backward, float32: per token and layer the tensors a decoder layer saves (below), or with
 //                --grad-checkpointing only each layer's input plus one layer recomputed; and the scored positions'
-//                logits (the lm_head's output and its gradient)
+//                logits (the lm_head's output and its gradient; SFT also log_softmax's output)
 //   kv_cache     GRPO's rollouts: engine slots x (prompt + completion) tokens x layers x 2 x kv_heads x head_dim
 // It is an estimate: allocator slack, temporary buffers of single ops and the runtime itself are not counted.
 #pragma once
@@ -26,6 +26,12 @@ struct MemoryPlanInput {
   bool grad_checkpointing = false;
   int64_t row_tokens = 1024;      // tokens of one forward/backward (SFT: max_seq_len; GRPO: micro-batch x seq)
   int64_t scored_tokens = 1024;   // positions whose logits are computed (SFT: completion tokens of a row)
+  // SFT: tokens per optimizer step over all ranks (--batch-tokens); a rank packs its rows from its 1/W share, so
+  // its row holds at most ceil(batch_tokens / W) tokens (0: rows are row_tokens long).
+  int64_t batch_tokens = 0;
+  // Logit-sized float32 tensors alive at once: 2 (value, gradient) where the log-probs are taken in chunks (GRPO's
+  // token_logprobs); 3 for SFT's cross_entropy, whose log_softmax output is kept for backward.
+  int64_t logits_copies = 2;
   int64_t kv_slots = 0;           // GRPO: engine slots decoded together (0: no rollouts)
   int64_t kv_tokens = 0;          // GRPO: prompt + completion tokens per slot
   int64_t kv_bytes_per_value = 4;  // float32 engine; 2 for bfloat16
