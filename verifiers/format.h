@@ -23,11 +23,12 @@
 // Rule `answer` (opt-in; `r1` above stays the default so an R1 reproduction pays what R1 paid). R1's rule is a reward
 // hack waiting to be found: GRPO on the demo's student at lr 3e-3 converged on the 5-token `++</think>}`, well-formed
 // under `r1` (visible reasoning, visible answer) and answering nothing (benchmarks/demo/README.md). `answer` adds:
-// - the answer after </think> holds a final answer that the suite's verifier EXTRACTS (math: `\boxed{}` or the suite's
-//   extraction chain; choice: a letter the choice extractor finds; code: a block the code extractor takes). The caller
-//   says so in `final_answer_extracted`: it runs the grader anyway for the accuracy reward, so the format check reads
-//   the very extraction that accuracy graded, and no parsing is copied here. Whether that answer is right stays the
-//   accuracy reward's job.
+// - the answer after </think> holds a final answer that the suite's verifier EXTRACTS (math: a marker rule of the
+//   suite's chain — box, answer phrase, Answer: line, #### — not a fallback guess such as the last number; choice: a
+//   letter the choice extractor finds; code: a block the code extractor takes). The caller says so in
+//   `final_answer_extracted`: it runs the grader anyway for the accuracy reward, so the format check reads the very
+//   extraction that accuracy graded, and no parsing is copied here. Whether that answer is right stays the accuracy
+//   reward's job.
 // - the reasoning holds a word character: an ASCII letter or digit, or a letter of a common non-Latin script (see
 //   format.cpp). A floor, not a judgement: it rejects a think block of pure punctuation (`++`, `...`, `→`), the shape
 //   the hack took, at no cost to any real reasoning ("7+5=12" has digits). A minimum length would be a threshold for
