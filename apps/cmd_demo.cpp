@@ -3,7 +3,8 @@
 // its own `crucible` process exactly as a user would type it (the command lines are in DIR/commands.sh):
 //
 //   data gen arith → init-model teacher, student → train sft teacher (solver traces) → train sft base student
-//   (answers without reasoning) → eval both → train grpo base student (R1-Zero: accuracy + format) → eval →
+//   (answers without reasoning) → eval both → train grpo base student (R1-Zero: accuracy + format, the format rule
+//   `answer`, which R1's `++</think>}` hack does not pass) → eval →
 //   distill traces (teacher, rejection sampled) → distill sft base student → eval → train grpo distilled → eval →
 //   report.md, report.html
 //
@@ -205,7 +206,8 @@ class Demo {
             {"train", "grpo", "--model", from, "--suite", "arith_train", "--data-dir", data, "--out", to, "--steps",
              std::to_string(plan_.grpo_steps), "--prompts-per-step", std::to_string(plan_.grpo_prompts),
              "--group-size", std::to_string(plan_.grpo_group), "--max-tokens", max_tokens, "--lr",
-             fmt::format("{}", plan_.grpo_lr), "--beta", "0", "--seed", seed, "--name", "demo-" + label});
+             fmt::format("{}", plan_.grpo_lr), "--beta", "0", "--format-rule", "answer", "--seed", seed, "--name",
+             "demo-" + label});
     };
     grpo("grpo base student", models + "/student-base", models + "/student-grpo");
     eval("eval grpo student", models + "/student-grpo");

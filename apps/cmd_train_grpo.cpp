@@ -17,7 +17,8 @@ namespace {
 
 struct GrpoFlags {
   trainer::GrpoConfig c = trainer::default_grpo_config();
-  std::string suites, scale_rewards = "group", loss_type = "dapo", importance_level = "token", is_mode, solve_rate;
+  std::string suites, scale_rewards = "group", loss_type = "dapo", importance_level = "token", is_mode, solve_rate,
+      format_rule = "r1";
   std::optional<double> delta, epsilon_high, is_min;
 };
 
@@ -27,6 +28,7 @@ int run_grpo_command(const Globals& g, GrpoFlags& f) {
   c.scale_rewards = trainer::parse_scale_rewards(f.scale_rewards);
   c.loss.loss_type = trainer::parse_loss_type(f.loss_type);
   c.loss.importance_level = trainer::parse_importance_level(f.importance_level);
+  c.rewards.format_rule = trainer::parse_format_rule_flag(f.format_rule);
   c.loss.epsilon_high = f.epsilon_high.value_or(c.loss.epsilon_low);  // TRL: epsilon_high defaults to epsilon
   c.loss.delta = f.delta;
   c.is_min = f.is_min;
@@ -126,6 +128,9 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--accuracy-weight", c.rewards.accuracy_weight, "weight of the verifier's reward (R1: 1)")
       ->capture_default_str();
   cmd->add_option("--format-weight", c.rewards.format_weight, "weight of R1's format reward (R1: 1)")
+      ->capture_default_str();
+  cmd->add_option("--format-rule", f->format_rule,
+                  "r1 (R1's shape), or answer: also a word in the reasoning and a final answer the grader extracts")
       ->capture_default_str();
   cmd->add_flag("--overlong-shaping", c.rewards.overlong_shaping, "DAPO's soft overlong punishment");
   cmd->add_option("--overlong-buffer", c.rewards.overlong_buffer, "its buffer in tokens (DAPO: 4096)")

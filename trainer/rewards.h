@@ -4,7 +4,10 @@
 //             eval` calls it, finish_reason included (a math answer cut by the length limit counts only if marked):
 //             1 correct, 0 otherwise;
 //   format    R1's format reward (verifiers/format.h: `<think>reasoning</think>answer`, strict, whole-text; when the
-//             prompt already opened the think block, the completion must close it exactly once): 1 or 0;
+//             prompt already opened the think block, the completion must close it exactly once): 1 or 0. Under
+//             `format_rule` answer (opt-in) the reasoning must also hold a word character and the answer a final
+//             answer that the accuracy grader extracted (math: a box or another marker of the suite's chain; choice:
+//             a letter; code: a block): R1's rule pays `++</think>}`, which a GRPO run found and farmed;
 //   overlong  DAPO's soft overlong punishment (off by default): 0 up to max_tokens - buffer tokens, then falling
 //             linearly to -1 at max_tokens (and -1 for a completion cut by the length limit).
 //   total     accuracy_weight * accuracy + format_weight * format + overlong_weight * overlong.
@@ -22,12 +25,14 @@
 #include "harness/graders.h"
 #include "harness/protocol.h"
 #include "harness/suite.h"
+#include "verifiers/format.h"
 
 namespace crucible::trainer {
 
 struct RewardConfig {
   double accuracy_weight = 1.0;
   double format_weight = 1.0;
+  verifiers::FormatRule format_rule = verifiers::FormatRule::r1;  // R1's; `answer` closes the `++</think>}` hack
   bool overlong_shaping = false;
   int64_t overlong_buffer = 4096;  // DAPO's L_cache
   double overlong_weight = 1.0;
@@ -45,6 +50,15 @@ struct RewardTerms {
   harness::GradeOutcome outcome;       // the whole grade, stored with the sample like eval's
   nlohmann::json to_json() const;      // {"accuracy", "format", "overlong", "total", "verdict", "format_issue"}
 };
+
+// `--format-rule` r1|answer; InputError naming the flag otherwise.
+verifiers::FormatRule parse_format_rule_flag(const std::string& s);
+
+// Whether a grade extracted a final answer (what FormatRule::answer asks of the text after </think>), read off the
+// grade so nothing is parsed twice: math, a non-blank answer found by a marker rule (verifiers::is_marker_rule: box,
+// answer phrase, Answer: line, ####; not the last-number or last-math fallbacks); choice, the letter the choice
+// extractor found; code, a code block (detail.code_found).
+bool final_answer_extracted(const harness::GradeOutcome& outcome);
 
 // DAPO's R_length(|y|) for a completion of `tokens` tokens under a limit of `max_tokens` with `buffer` tokens of
 // warning: 0, then ((max - buffer) - tokens) / buffer, and -1 past the limit.

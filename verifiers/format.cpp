@@ -1,6 +1,7 @@
 #include "verifiers/format.h"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace crucible::verifiers {
@@ -51,23 +52,60 @@ bool is_invisible(uint32_t cp) {
          cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
 }
 
-// True when `s` holds at least one visible character. Invalid UTF-8 bytes count as visible (they are not blank).
-bool has_visible(std::string_view s) {
+// Letters of the scripts a model's reasoning is written in, beyond ASCII: Latin-1 and Latin Extended (less × and ÷),
+// Greek through Arabic, the Indic scripts, kana, CJK ideographs, Hangul, and fullwidth digits and letters. Symbols,
+// arrows, math operators and punctuation (U+2000–U+2BFF, U+3000–U+303F) are not words. Not the full Unicode letter
+// table (which is a data file of its own); a letter of a script not listed fails `reasoning_without_words`, which costs
+// the format reward of a model reasoning only in that script, never lets punctuation through.
+bool is_word_code_point(uint32_t cp) {
+  if (cp < 0x80) {
+    const auto c = static_cast<char>(cp);
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+  static constexpr std::pair<uint32_t, uint32_t> kLetters[] = {
+      {0x00C0, 0x00D6}, {0x00D8, 0x00F6}, {0x00F8, 0x02AF}, {0x0370, 0x03FF}, {0x0400, 0x052F},
+      {0x0531, 0x0587}, {0x05D0, 0x05EA}, {0x0620, 0x064A}, {0x0660, 0x0669}, {0x0900, 0x0DFF},
+      {0x0E01, 0x0E30}, {0x3041, 0x30FF}, {0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3},
+      {0xFF10, 0xFF19}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}};
+  for (auto [lo, hi] : kLetters)
+    if (cp >= lo && cp <= hi) return true;
+  return false;
+}
+
+// Calls `f(code_point)` for each UTF-8 sequence of `s` until it returns true; an invalid or truncated sequence is
+// passed as `kInvalid`, one byte at a time. Returns whether `f` ever returned true.
+constexpr uint32_t kInvalid = 0xFFFFFFFF;
+template <class F>
+bool any_code_point(std::string_view s, F f) {
   for (size_t i = 0; i < s.size();) {
     auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      if (!is_ascii_space(static_cast<char>(b)) && b >= 0x20 && b != 0x7F) return true;
+    size_t n = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+    bool valid = n != 0 && i + n <= s.size();
+    for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!valid) {  // one byte at a time, so an ASCII letter after a stray lead byte is still seen
+      if (f(kInvalid)) return true;
       ++i;
       continue;
     }
-    size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-    if (n == 1 || i + n > s.size()) return true;
-    uint32_t cp = b & (0xFF >> (n + 1));
+    uint32_t cp = n == 1 ? b : b & (0xFF >> (n + 1));
     for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    if (!is_invisible(cp)) return true;
+    if (f(cp)) return true;
     i += n;
   }
   return false;
+}
+
+// True when `s` holds at least one visible character. Invalid UTF-8 bytes count as visible (they are not blank).
+bool has_visible(std::string_view s) {
+  return any_code_point(s, [](uint32_t cp) {
+    if (cp == kInvalid) return true;
+    if (cp < 0x80) return !is_ascii_space(static_cast<char>(cp)) && cp >= 0x20 && cp != 0x7F;
+    return !is_invisible(cp);
+  });
+}
+
+bool has_word(std::string_view s) {
+  return any_code_point(s, [](uint32_t cp) { return cp != kInvalid && is_word_code_point(cp); });
 }
 
 FormatIssue find_issue(std::string_view s, const FormatOptions& options) {
@@ -100,6 +138,11 @@ FormatIssue find_issue(std::string_view s, const FormatOptions& options) {
   if (closes > 1) return FormatIssue::duplicate_close;
   if (!has_visible(s.substr(reasoning_begin, close->begin - reasoning_begin))) return FormatIssue::empty_reasoning;
   if (!has_visible(s.substr(close->end))) return FormatIssue::empty_answer;
+  if (options.rule == FormatRule::answer) {
+    if (!has_word(s.substr(reasoning_begin, close->begin - reasoning_begin)))
+      return FormatIssue::reasoning_without_words;
+    if (!options.final_answer_extracted) return FormatIssue::no_final_answer;
+  }
   return FormatIssue::ok;
 }
 
@@ -124,8 +167,24 @@ std::string_view format_issue_name(FormatIssue issue) {
     case FormatIssue::close_before_open: return "close_before_open";
     case FormatIssue::empty_reasoning: return "empty_reasoning";
     case FormatIssue::empty_answer: return "empty_answer";
+    case FormatIssue::reasoning_without_words: return "reasoning_without_words";
+    case FormatIssue::no_final_answer: return "no_final_answer";
   }
   return "unknown";
+}
+
+std::string_view format_rule_name(FormatRule rule) {
+  switch (rule) {
+    case FormatRule::r1: return "r1";
+    case FormatRule::answer: return "answer";
+  }
+  return "unknown";
+}
+
+std::optional<FormatRule> parse_format_rule(std::string_view name) {
+  for (FormatRule r : {FormatRule::r1, FormatRule::answer})
+    if (format_rule_name(r) == name) return r;
+  return std::nullopt;
 }
 
 }  // namespace crucible::verifiers

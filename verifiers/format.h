@@ -19,7 +19,22 @@
 //   for the caller to score (R1's format reward does not see finish_reason; GRPO masks or zeroes truncated ones).
 //
 // Not checked: whether the answer is right (the accuracy reward does that), or whether the reasoning is reasoning.
+//
+// Rule `answer` (opt-in; `r1` above stays the default so an R1 reproduction pays what R1 paid). R1's rule is a reward
+// hack waiting to be found: GRPO on the demo's student at lr 3e-3 converged on the 5-token `++</think>}`, well-formed
+// under `r1` (visible reasoning, visible answer) and answering nothing (benchmarks/demo/README.md). `answer` adds:
+// - the answer after </think> holds a final answer that the suite's verifier EXTRACTS (math: a marker rule of the
+//   suite's chain — box, answer phrase, Answer: line, #### — not a fallback guess such as the last number; choice: a
+//   letter the choice extractor finds; code: a block the code extractor takes). The caller says so in
+//   `final_answer_extracted`: it runs the grader anyway for the accuracy reward, so the format check reads the very
+//   extraction that accuracy graded, and no parsing is copied here. Whether that answer is right stays the accuracy
+//   reward's job.
+// - the reasoning holds a word character: an ASCII letter or digit, or a letter of a common non-Latin script (see
+//   format.cpp). A floor, not a judgement: it rejects a think block of pure punctuation (`++`, `...`, `→`), the shape
+//   the hack took, at no cost to any real reasoning ("7+5=12" has digits). A minimum length would be a threshold for
+//   the policy to meet with filler, and would wrongly fail short true reasoning on easy problems.
 #pragma once
+#include <optional>
 #include <string_view>
 
 namespace crucible::verifiers {
@@ -34,10 +49,23 @@ enum class FormatIssue {
   close_before_open,     // </think> comes before <think>
   empty_reasoning,       // nothing but whitespace between the tags
   empty_answer,          // nothing but whitespace after </think>
+  // Rule `answer` only, checked after all of the above:
+  reasoning_without_words,  // the reasoning holds no word character (`++`)
+  no_final_answer,          // the suite's verifier extracts no final answer from the text after </think>
+};
+
+enum class FormatRule {
+  r1,      // R1's: the shape above (default)
+  answer,  // r1's, plus a word character in the reasoning and an extractable final answer after </think>
 };
 
 struct FormatOptions {
   bool think_opened_by_prompt = false;  // the prompt ended with "<think>\n" (R1 chat template)
+  FormatRule rule = FormatRule::r1;
+  // Rule `answer`: whether the suite's verifier extracted a final answer from this completion (the caller's grade).
+  // Read only once the shape is otherwise right, so it is about the one answer after the one </think>; false (the
+  // default) fails closed.
+  bool final_answer_extracted = false;
 };
 
 struct FormatVerdict {
@@ -52,5 +80,9 @@ double format_reward(std::string_view completion, const FormatOptions& options =
 
 // Stable snake_case name of an issue, for logs and metrics ("ok", "empty_answer", ...).
 std::string_view format_issue_name(FormatIssue issue);
+
+// "r1" / "answer", and back (nullopt for any other name).
+std::string_view format_rule_name(FormatRule rule);
+std::optional<FormatRule> parse_format_rule(std::string_view name);
 
 }  // namespace crucible::verifiers

@@ -95,3 +95,76 @@ TEST(FormatReward, EmptyParts) {
   EXPECT_EQ(issue("<think>a</think>\xCF\x80"), "ok");  // π
   EXPECT_DOUBLE_EQ(format_reward("<think>a</think>   "), 0.0);
 }
+
+// Rule `answer` (opt-in): R1's shape, plus a word character in the reasoning and a final answer the suite's verifier
+// extracted (the caller's grade says so in `final_answer_extracted`).
+namespace {
+
+using crucible::verifiers::FormatRule;
+
+std::string answer_issue(std::string_view completion, bool extracted, bool opened_by_prompt = true) {
+  FormatOptions o;
+  o.think_opened_by_prompt = opened_by_prompt;
+  o.rule = FormatRule::answer;
+  o.final_answer_extracted = extracted;
+  return std::string(format_issue_name(check_format(completion, o).issue));
+}
+
+}  // namespace
+
+TEST(FormatRuleAnswer, TheDemoHackPassesR1AndFailsAnswer) {
+  // GRPO on the demo's student (lr 3e-3) converged on this: R1's rule pays it.
+  EXPECT_EQ(issue("++</think>}", true), "ok");
+  EXPECT_EQ(answer_issue("++</think>}", false), "reasoning_without_words");
+  // Even were its answer a box, punctuation is no reasoning.
+  EXPECT_EQ(answer_issue("++</think>\\boxed{3}", true), "reasoning_without_words");
+  // With a word in the reasoning, the answer still has to hold something the verifier extracts.
+  EXPECT_EQ(answer_issue("a</think>}", false), "no_final_answer");
+  EXPECT_EQ(answer_issue("7+5-3\n</think>\n\\boxed{9}", true), "ok");
+}
+
+TEST(FormatRuleAnswer, WordCharacters) {
+  EXPECT_EQ(answer_issue("... -> ?!</think>4", true), "reasoning_without_words");
+  EXPECT_EQ(answer_issue("\xE2\x86\x92\xE2\x80\xA6</think>4", true), "reasoning_without_words");  // →…
+  EXPECT_EQ(answer_issue("\xC3\x97\xC3\xB7</think>4", true), "reasoning_without_words");          // ×÷
+  EXPECT_EQ(answer_issue("\xFF\xFE</think>4", true), "reasoning_without_words");                  // invalid UTF-8
+  EXPECT_EQ(answer_issue("2</think>4", true), "ok");
+  EXPECT_EQ(answer_issue("\xE8\xAE\xA1\xE7\xAE\x97</think>4", true), "ok");  // 计算
+  EXPECT_EQ(answer_issue("\xCE\xB1</think>4", true), "ok");                  // α
+  EXPECT_EQ(answer_issue("\xEF\xBC\x97</think>4", true), "ok");              // fullwidth 7
+  // R1's rule does not ask for words.
+  EXPECT_EQ(issue("... -> ?!</think>4", true), "ok");
+}
+
+TEST(FormatRuleAnswer, ShapeIssuesComeFirstAndAreTheSameUnderBothRules) {
+  for (bool extracted : {false, true}) {
+    EXPECT_EQ(answer_issue("a</think>", extracted), "empty_answer");
+    EXPECT_EQ(answer_issue("a</think>b</think>c", extracted), "duplicate_close");
+    EXPECT_EQ(answer_issue("<think>a</think>b", extracted), "duplicate_open");
+    EXPECT_EQ(answer_issue("no close \\boxed{4}", extracted), "no_close_tag");
+    EXPECT_EQ(answer_issue("The answer: <think>a</think>4", extracted, false), "text_before_open");
+    EXPECT_EQ(answer_issue("<think>a</think>b<think>c</think>d", extracted, false), "duplicate_open");
+    EXPECT_EQ(answer_issue("</think>4", extracted), "empty_reasoning");
+  }
+  EXPECT_EQ(answer_issue("<think>a</think>4", true, false), "ok");
+  // Fails closed: a caller that never says the answer was extracted gets no reward.
+  FormatOptions o;
+  o.rule = FormatRule::answer;
+  EXPECT_DOUBLE_EQ(format_reward("<think>a</think>\\boxed{4}", o), 0.0);
+}
+
+TEST(FormatRuleAnswer, Names) {
+  using crucible::verifiers::format_rule_name;
+  using crucible::verifiers::parse_format_rule;
+  EXPECT_EQ(format_rule_name(FormatRule::r1), "r1");
+  EXPECT_EQ(parse_format_rule("answer"), FormatRule::answer);
+  EXPECT_EQ(parse_format_rule("r1"), FormatRule::r1);
+  EXPECT_EQ(parse_format_rule("Answer"), std::nullopt);
+  EXPECT_EQ(parse_format_rule(""), std::nullopt);
+  EXPECT_EQ(FormatOptions{}.rule, FormatRule::r1);  // R1's rule is the default
+}
+
+TEST(FormatRuleAnswer, StrayByteDoesNotHideALetter) {
+  EXPECT_EQ(answer_issue("\xE4" "ab</think>4", true), "ok");
+  EXPECT_EQ(answer_issue("\xE4" "+-</think>4", true), "reasoning_without_words");
+}
