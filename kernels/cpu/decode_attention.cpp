@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+
+#include "kernels/cpu/avx2.h"
 #define CRUCIBLE_DECODE_ATTN_X86 1
 #endif
 
@@ -53,12 +55,7 @@ __attribute__((target("avx2,fma"))) inline float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using detail::hsum;
 
 // e^x for x <= 0 (scores minus their maximum): x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
 // reduction), e^r by its degree-6 Taylor/minimax polynomial (Cephes' expf coefficients), 2^n into the exponent.

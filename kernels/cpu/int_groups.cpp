@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+
+#include "kernels/cpu/avx2.h"
 #define CRUCIBLE_INT_GROUPS_X86 1
 #endif
 
@@ -39,12 +41,7 @@ void matmul_plain(const float* x, int64_t R, int64_t cols, const int8_t* q, cons
 
 #ifdef CRUCIBLE_INT_GROUPS_X86
 
-__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using detail::hsum;
 
 // NR rows of x against rows [lo, hi) of w. Up to 4 rows: two accumulators per row (the two halves of a group), so
 // the FMA chains are short; 5–8 rows: one per row (8 independent chains already fill the FMA ports).
