@@ -57,11 +57,13 @@ inline void add_dist_flags(CLI::App* cmd, int& nproc, int64_t& dist_timeout_s, i
 }
 
 // Checkpoints, resume and where the run executes (trainer/checkpoint.h), the same for every training command.
-inline void add_checkpoint_flags(CLI::App* cmd, int64_t& save_every, int64_t& keep_last, std::string& resume,
-                                 int& threads, std::string& device) {
+inline void add_checkpoint_flags(CLI::App* cmd, int64_t& save_every, int64_t& keep_last, bool& save_only_model,
+                                 std::string& resume, int& threads, std::string& device) {
   cmd->add_option("--save-every", save_every, "write OUT/step-N every N steps (0: final only)")->capture_default_str();
   cmd->add_option("--keep-last", keep_last, "keep only the newest K resumable step-N folders (0: all)")
       ->capture_default_str();
+  cmd->add_flag("--save-only-model", save_only_model,
+                "step-N folders hold the HF model only (no optimizer/RNG state: a third of the disk, not resumable)");
   cmd->add_option("--resume", resume, "auto (newest complete OUT/step-N, else a fresh start) or a step folder");
   cmd->add_option("--threads", threads, "CPU threads (0: torch's default)")->capture_default_str();
   cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
@@ -95,7 +97,7 @@ inline std::shared_ptr<int> add_sft_flags(CLI::App* cmd, trainer::SftConfig& c) 
   cmd->add_flag("--packing,!--no-packing", c.packing, "pack short examples into rows, each attending to itself only")
       ->capture_default_str();
   cmd->add_flag("--grad-checkpointing", c.grad_checkpointing, "recompute each layer in backward (less memory)");
-  add_checkpoint_flags(cmd, c.save_every, c.keep_last, c.resume, c.threads, c.device);
+  add_checkpoint_flags(cmd, c.save_every, c.keep_last, c.save_only_model, c.resume, c.threads, c.device);
   cmd->add_option("--save-dtype", c.save_dtype, "float32 or bfloat16")->capture_default_str();
   cmd->add_flag("--bf16-autocast,!--no-bf16-autocast", c.bf16_autocast, "on CUDA: bf16 autocast, fp32 masters")
       ->capture_default_str();

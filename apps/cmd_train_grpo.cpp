@@ -135,7 +135,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_flag("--overlong-shaping", c.rewards.overlong_shaping, "DAPO's soft overlong punishment");
   cmd->add_option("--overlong-buffer", c.rewards.overlong_buffer, "its buffer in tokens (DAPO: 4096)")
       ->capture_default_str();
-  add_checkpoint_flags(cmd, c.save_every, c.keep_last, c.resume, c.threads, c.device);
+  add_checkpoint_flags(cmd, c.save_every, c.keep_last, c.save_only_model, c.resume, c.threads, c.device);
   cmd->add_option("--eval-every", c.eval_every, "evaluate the step-N folder on --eval-suite every N steps")
       ->capture_default_str();
   cmd->add_option("--eval-suite", c.eval_suite, "held-out suite for --eval-every (r1 preset)");

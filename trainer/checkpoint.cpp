@@ -112,15 +112,17 @@ std::string optimizer_file(int rank, bool per_rank) {
   return per_rank ? "optimizer-rank-" + std::to_string(rank) + ".pt" : "optimizer.pt";
 }
 
-// The newest complete step folders first: (step, path).
-std::vector<std::pair<int64_t, fs::path>> step_folders(const std::string& out_dir) {
+// The newest complete step folders first: (step, path). Complete: resumable (trainer_state/state.json), or with
+// model_only an HF folder (model.safetensors; save_checkpoint publishes it by a rename, so it is whole).
+std::vector<std::pair<int64_t, fs::path>> step_folders(const std::string& out_dir, bool model_only = false) {
   std::vector<std::pair<int64_t, fs::path>> out;
   std::error_code ec;
   if (!fs::is_directory(out_dir, ec)) return out;
   for (const auto& e : fs::directory_iterator(out_dir)) {
     const auto name = e.path().filename().string();
     if (name.rfind("step-", 0) != 0 || name.find('.') != std::string::npos) continue;
-    if (!fs::exists(e.path() / "trainer_state" / "state.json")) continue;
+    if (!fs::exists(e.path() / (model_only ? fs::path("model.safetensors") : fs::path("trainer_state") / "state.json")))
+      continue;
     try {
       out.emplace_back(std::stoll(name.substr(5)), e.path());
     } catch (const std::exception&) {
@@ -258,9 +260,9 @@ std::optional<std::string> find_resume_folder(const std::string& out_dir, const 
   return resume;
 }
 
-void prune_step_folders(const std::string& out_dir, int64_t keep_last) {
+void prune_step_folders(const std::string& out_dir, int64_t keep_last, bool model_only) {
   if (keep_last <= 0) return;
-  auto all = step_folders(out_dir);
+  auto all = step_folders(out_dir, model_only);
   for (size_t i = static_cast<size_t>(keep_last); i < all.size(); ++i) remove_tree(all[i].second.string());
 }
 

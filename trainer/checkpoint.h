@@ -55,7 +55,8 @@ nlohmann::json load_resume_folder(model::Transformer& model, torch::optim::Optim
 // anything else must be such a folder (InputError otherwise).
 std::optional<std::string> find_resume_folder(const std::string& out_dir, const std::string& resume);
 
-// --keep-last K: removes all but the newest K complete OUT/step-N folders (K <= 0: keeps all).
-void prune_step_folders(const std::string& out_dir, int64_t keep_last);
+// --keep-last K: removes all but the newest K complete OUT/step-N folders (K <= 0: keeps all). model_only
+// (--save-only-model): the folders counted are the HF ones (a model.safetensors), not the resumable ones.
+void prune_step_folders(const std::string& out_dir, int64_t keep_last, bool model_only = false);
 
 }  // namespace crucible::trainer

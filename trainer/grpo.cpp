@@ -456,7 +456,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     }
     const bool save = c.save_every > 0 && step % c.save_every == 0;
     const bool eval = c.eval_every > 0 && step % c.eval_every == 0;
-    if (save && step % c.num_iterations == 0) {
+    if (save && step % c.num_iterations == 0 && !c.save_only_model) {
       // A resumable folder at a generation boundary (mu > 1 in the middle of a batch: the HF folder only).
       const auto dir = step_dir(c.out_dir, step);
       save_resume_folder(m, opt.adamw(), dir, ckpt,
@@ -468,6 +468,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
       }
     } else if ((save || eval) && run) {
       run->add_checkpoint(save_checkpoint(m, step_dir(c.out_dir, step), ckpt), step);
+      if (c.save_only_model) prune_step_folders(c.out_dir, c.keep_last, true);
     }
     if (eval && run) evaluate(c, step_dir(c.out_dir, step), run->store(), step, metrics);  // rank 0 only
     if (run) run->log_step(step, metrics);

@@ -61,6 +61,7 @@ struct GrpoConfig {
   int64_t save_every = 0;              // DIR/step-N every N optimizer steps (0: only the final one); resumable
                                        // (checkpoint.h) when N is a multiple of num_iterations
   int64_t keep_last = 0;               // keep only the newest K resumable step folders (0: all)
+  bool save_only_model = false;        // step folders without trainer_state/ (TRL's save_only_model): not resumable
   std::string resume;                  // "" | auto (newest complete DIR/step-N, or a fresh start) | a step folder
   int64_t eval_every = 0;              // evaluate on eval_suite every N steps (0: never)
   std::string eval_suite;

@@ -50,6 +50,8 @@ void GrpoConfig::validate() const {
   if (save_every < 0) bad("--save-every", "must be >= 0");
   if (eval_every < 0) bad("--eval-every", "must be >= 0");
   if (keep_last < 0) bad("--keep-last", "must be >= 0");
+  if (save_only_model && !resume.empty())
+    bad("--resume", "cannot resume with --save-only-model (its step folders hold no optimizer state)");
   if (threads < 0) bad("--threads", "must be >= 0");
   if (dist_timeout_s < 1) bad("--dist-timeout", "must be >= 1 second");
   if (max_bad_steps < 1) bad("--max-bad-steps", "must be >= 1");
@@ -102,6 +104,7 @@ nlohmann::json GrpoConfig::to_json() const {
                       {"logprob_chunk", logprob_chunk},
                       {"save_every", save_every},
                       {"keep_last", keep_last},
+                      {"save_only_model", save_only_model},
                       {"resume", resume},
                       {"threads", threads},
                       {"dist_timeout_s", dist_timeout_s},

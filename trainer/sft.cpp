@@ -34,6 +34,8 @@ void SftConfig::validate() const {
   need(max_seq_len >= 2, "--max-seq-len", "must be >= 2");
   need(save_every >= 0, "--save-every", "must be >= 0");
   need(keep_last >= 0, "--keep-last", "must be >= 0");
+  need(!(save_only_model && !resume.empty()), "--resume",
+       "cannot resume with --save-only-model (its step folders hold no optimizer state)");
   need(save_dtype == "float32" || save_dtype == "bfloat16", "--save-dtype", "must be float32 or bfloat16");
   need(threads >= 0, "--threads", "must be >= 0");
   need(dist_timeout_s >= 1, "--dist-timeout", "must be >= 1 second");
@@ -56,6 +58,7 @@ nlohmann::json SftConfig::to_json() const {
           {"grad_checkpointing", grad_checkpointing},
           {"save_every", save_every},
           {"keep_last", keep_last},
+          {"save_only_model", save_only_model},
           {"resume", resume},
           {"save_dtype", save_dtype},
           {"device", device},
@@ -206,11 +209,16 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     res.steps = step;
     if (c.save_every > 0 && step % c.save_every == 0 && k + 1 < plan.size()) {
       const auto dir = step_dir(c.out, step);
-      save_resume_folder(model, opt.adamw(), dir, ckpt,
-                         {{"step", step}, {"total_steps", plan.size()}, {"seed", c.seed}}, comm.get(), opt.sharded());
+      if (c.save_only_model) {
+        if (lead) save_checkpoint(model, dir, ckpt);
+        if (comm) comm->barrier();
+      } else {
+        save_resume_folder(model, opt.adamw(), dir, ckpt,
+                           {{"step", step}, {"total_steps", plan.size()}, {"seed", c.seed}}, comm.get(), opt.sharded());
+      }
       if (run) {
         run->add_checkpoint(dir, step);
-        prune_step_folders(c.out, c.keep_last);
+        prune_step_folders(c.out, c.keep_last, c.save_only_model);
       }
     }
   }

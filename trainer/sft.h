@@ -25,6 +25,7 @@ struct SftConfig {
   bool grad_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
   int64_t save_every = 0;        // write out/step-N every N steps (0: only the final folder); resumable (checkpoint.h)
   int64_t keep_last = 0;         // keep only the newest K out/step-N folders (0: all)
+  bool save_only_model = false;  // step folders without trainer_state/ (TRL's save_only_model): not resumable
   std::string resume;            // "" | auto (newest complete out/step-N, or a fresh start) | a step folder
   std::string save_dtype = "float32";  // of the saved tensors: float32 | bfloat16
   std::string device = "auto";   // auto | cpu | cuda | cuda:N

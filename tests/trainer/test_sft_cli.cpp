@@ -36,10 +36,11 @@ TEST(SftCli, LossFallsStepFoldersLoadInTransformersAndRunIsStored) {
   }
   const std::string out = dir.file("out"), db = dir.file("t.db");
   // Both records in every step (a batch fills up to 4096 tokens): the loss of the same batch must fall.
+  // --save-only-model: the step folder is the HF model alone (1.1 GB less on disk than a resumable one).
   auto r = testing::run_command({testing::crucible_binary(), "--json", "--db", db, "train", "sft", "--model",
                                  demo_gguf(), "--data", dir.file("data.jsonl"), "--out", out, "--steps", "4",
                                  "--batch-tokens", "4096", "--lr", "1e-4", "--warmup", "0", "--schedule", "constant",
-                                 "--save-every", "2", "--grad-checkpointing", "--threads", "2"});
+                                 "--save-every", "2", "--save-only-model", "--grad-checkpointing", "--threads", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto res = nlohmann::json::parse(r.out);
   EXPECT_EQ(res["status"], "completed");
@@ -61,6 +62,7 @@ TEST(SftCli, LossFallsStepFoldersLoadInTransformersAndRunIsStored) {
     EXPECT_EQ(store.run_artifacts(run->id).size(), 2u);  // step-2 and the final folder
   }
   ASSERT_TRUE(fs::exists(out + "/step-2/model.safetensors"));
+  EXPECT_FALSE(fs::exists(out + "/step-2/trainer_state")) << "--save-only-model";
   ASSERT_TRUE(fs::exists(out + "/model.safetensors"));
   EXPECT_FALSE(fs::exists(out + "/step-4")) << "the last step is the final folder";
 
@@ -104,6 +106,13 @@ TEST(SftCli, BadDataIsAnInputErrorNamingLineAndField) {
   auto flags = testing::run_command({testing::crucible_binary(), "train", "sft", "--model", demo_gguf(), "--data",
                                      dir.file("bad.jsonl"), "--out", dir.file("o"), "--steps", "2", "--epochs", "1"});
   EXPECT_EQ(flags.exit_code, 2) << "--steps and --epochs exclude each other";
+  std::ofstream(dir.file("good.jsonl")) << R"({"prompt": "q", "completion": "a"})" << "\n";
+  auto resume = testing::run_command({testing::crucible_binary(), "--db", dir.file("t.db"), "train", "sft", "--model",
+                                      demo_gguf(), "--data", dir.file("good.jsonl"), "--out", dir.file("o2"),
+                                      "--steps", "2", "--save-every", "1", "--save-only-model", "--resume", "auto"});
+  EXPECT_EQ(resume.exit_code, 2) << resume.err;
+  EXPECT_NE(resume.err.find("--resume"), std::string::npos) << resume.err;
+  EXPECT_FALSE(fs::exists(dir.file("o2")));
 }
 
 }  // namespace
