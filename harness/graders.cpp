@@ -119,7 +119,7 @@ class CodeGrader : public Grader {
       task.test_code = p.meta.at("test").get<std::string>();
       task.entry_point = p.meta.at("entry_point").get<std::string>();
       task.tests.push_back(assertion);
-    } else if (suite_ == "mbpp") {
+    } else if (suite_ == "mbpp" || suite_ == "mbpp_train") {
       std::string code = p.meta.value("test_setup_code", "") + "\n";
       for (const auto& t : p.meta.at("test_list")) code += t.get<std::string>() + "\n";
       task.test_code = code;

@@ -32,7 +32,7 @@ std::string default_style(const SuiteInfo& suite) {
   if (suite.name == "gpqa_diamond") return "simple-evals";
   if (suite.name == "livecodebench") return "lcb";
   if (suite.name == "humaneval") return "humaneval";
-  if (suite.name == "mbpp") return "mbpp";
+  if (suite.name == "mbpp" || suite.name == "mbpp_train") return "mbpp";
   // The generated arith problems carry their own instruction ("Compute 7+5-3.") and are learned from scratch by
   // byte-level models, for which R1's 70-character suffix would be most of every prompt's tokens.
   if (suite.name == "arith" || suite.name == "arith_train") return "bare";

@@ -274,6 +274,11 @@ Registered with_data(Registered r, std::vector<std::vector<std::string>> layouts
   return r;
 }
 
+Registered train_split(Registered r) {
+  r.info.train_split = true;
+  return r;
+}
+
 constexpr const char* kArithNote = "generated, not downloaded: `crucible data gen arith --data-dir DIR`";
 
 const std::vector<Registered>& registry() {
@@ -327,6 +332,16 @@ const std::vector<Registered>& registry() {
                    return id >= 11 && id <= 510;
                  }},
                 {}, std::nullopt, fmt::format(fmt::runtime(parquet), "google-research-datasets/mbpp")),
+      // MBPP's own train split (the paper's 601-974), read from the same full file: traces and training, not eval.
+      train_split(with_data({{"mbpp_train", "MBPP, the 374 train tasks (task_id 601-974)", "mbpp/mbpp.jsonl", "1",
+                              GraderKind::code, 4, false, {}},
+                             load_mbpp,
+                             [](const Json& r) {
+                               int64_t id = r.value("task_id", int64_t(0));
+                               return id >= 601 && id <= 974;
+                             }},
+                            {}, std::nullopt,
+                            fmt::format(fmt::runtime(parquet), "google-research-datasets/mbpp"))),
       with_data({{"livecodebench",
                   "LiveCodeBench v5 (2408-2501), 279 problems; public + private tests from the official release "
                   "when pulled, public tests only from the derived file",
@@ -344,10 +359,10 @@ const std::vector<Registered>& registry() {
                   GraderKind::math, 4, false, kDefaultChain},
                  load_arith},
                 {}, std::nullopt, kArithNote),
-      with_data({{"arith_train", "generated integer chains, the train split (disjoint from arith)",
-                  "arith/train.jsonl", "1", GraderKind::math, 4, false, kDefaultChain},
-                 load_arith},
-                {}, std::nullopt, kArithNote),
+      train_split(with_data({{"arith_train", "generated integer chains, the train split (disjoint from arith)",
+                              "arith/train.jsonl", "1", GraderKind::math, 4, false, kDefaultChain},
+                             load_arith},
+                            {}, std::nullopt, kArithNote)),
   };
   return suites;
 }

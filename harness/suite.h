@@ -44,6 +44,9 @@ struct SuiteInfo {
   bool confidential = false;  // GPQA: question/option text must never leave the process
   // Math answer extraction order (rule names understood by the math verifier).
   std::vector<std::string> extraction_order;
+  // A training split (arith_train, mbpp_train): problems to learn from, never an evaluation target, so
+  // decontamination does not check traces against it.
+  bool train_split = false;
   // The file sets the loader understands, in order of preference; the first whose files all exist in the data dir is
   // read, its files one after another as one dataset. Most suites have one set of one file.
   std::vector<std::vector<std::string>> layouts;

@@ -42,7 +42,7 @@ TEST(Suites, LoadEverySuiteFromSharedData) {
   std::map<std::string, size_t> expected = {{"aime24", 30},       {"aime25", 30},       {"math500", 500},
                                             {"gsm8k", 1319},      {"amc23", 40},        {"minerva_math", 272},
                                             {"olympiadbench", 675}, {"gpqa_diamond", 198}, {"humaneval", 164},
-                                            {"mbpp", 500},        {"livecodebench", 279}};
+                                            {"mbpp", 500},        {"livecodebench", 279}, {"mbpp_train", 374}};
   for (const auto& s : all_suites()) {
     if (!expected.count(s.name)) continue;  // generated suites (arith) are not in shared/data: test_arith.cpp
     SCOPED_TRACE(s.name);
@@ -80,6 +80,11 @@ TEST(Suites, GoldAnswersAreNormalisedAsTheProtocolsSay) {
   auto mbpp = load_suite(find_suite("mbpp"), data_dir());
   EXPECT_EQ(mbpp.problems.front().key, "mbpp-11");
   EXPECT_EQ(mbpp.problems.back().key, "mbpp-510");
+  auto train = load_suite(find_suite("mbpp_train"), data_dir());
+  EXPECT_EQ(train.problems.front().key, "mbpp-601");
+  EXPECT_EQ(train.problems.back().key, "mbpp-974");
+  EXPECT_TRUE(find_suite("mbpp_train").train_split && find_suite("arith_train").train_split);
+  EXPECT_FALSE(find_suite("mbpp").train_split);
   auto gpqa = load_suite(find_suite("gpqa_diamond"), data_dir());
   for (const auto& p : gpqa.problems) ASSERT_EQ(p.meta["options"].size(), 4u);
 }
