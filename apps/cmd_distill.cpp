@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "apps/cli.h"
+#include "apps/summary.h"
 #include "apps/torch_part.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -64,7 +65,8 @@ int run_traces(const Globals& g, TracesArgs& a) {
     backend = torch_part()->make_native_backend(native);
   }
   Store store = Store::open(g.db_path);
-  auto summary = harness::run_eval(*backend, plan, store, a.resume);
+  ProgressPrinter progress("traces");
+  auto summary = harness::run_eval(*backend, plan, store, a.resume, std::ref(progress));
   auto outcome = distill::judge_run(store, summary.run_id, plan, a.settings);
   for (const auto& w : outcome.warnings) log::warn("{}", w);
   if (g.json) {
@@ -72,15 +74,17 @@ int run_traces(const Globals& g, TracesArgs& a) {
                               {"resumed", summary.resumed},
                               {"samples_generated", summary.samples_generated},
                               {"samples_stored_before", summary.samples_stored_before},
+                              {"wall_s", summary.wall_s},              // generation and grading, after the load
+                              {"tokens_per_s", summary.tokens_per_s},  // completion tokens over wall_s
                               {"funnel", outcome.funnel.to_json()},
                               {"decontam_suites", outcome.decontam_suites},
                               {"decontam_missing", outcome.decontam_missing},
                               {"warnings", outcome.warnings}}
                    .dump(2));
   } else {
-    fmt::print("run {} '{}'{}: {} traces generated ({} already stored), {:.1f} s, db {}\n", summary.run_id, plan.name,
-               summary.resumed ? " (resumed)" : "", summary.samples_generated, summary.samples_stored_before,
-               summary.wall_s, g.db_path);
+    fmt::print("run {} '{}'{}: {} traces generated ({} already stored), {:.1f} s, {:.1f} tok/s, db {}\n",
+               summary.run_id, plan.name, summary.resumed ? " (resumed)" : "", summary.samples_generated,
+               summary.samples_stored_before, summary.wall_s, summary.tokens_per_s, g.db_path);
     print_funnel(outcome.funnel);
   }
   return 0;

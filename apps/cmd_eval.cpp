@@ -1,10 +1,6 @@
 // crucible eval — run suites on a model with the R1 protocol (or greedy), store every sample, print the summary.
 // The loop itself is harness::run_eval; this file parses flags, builds the plan, shows progress.
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <mutex>
 
 #include "apps/cli.h"
 #include "apps/summary.h"
@@ -29,33 +25,6 @@ struct EvalArgs {
   bool store_logprobs = false;
   double code_time_limit = 6.0;
   int64_t code_memory_mb = 1024;
-};
-
-// A line per update on a terminal (rewritten in place), a plain line every 10 s otherwise (CI logs, files).
-class ProgressPrinter {
- public:
-  ProgressPrinter() : tty_(isatty(STDERR_FILENO) != 0) {}
-  void operator()(const harness::Progress& p) {
-    std::lock_guard lock(mutex_);
-    auto now = std::chrono::steady_clock::now();
-    bool last = p.done == p.total;
-    if (!tty_ && !last && now - last_print_ < std::chrono::seconds(10)) return;
-    if (tty_ && !last && now - last_print_ < std::chrono::milliseconds(200)) return;
-    last_print_ = now;
-    double rate = p.elapsed_s > 0 ? p.completion_tokens / p.elapsed_s : 0;
-    double per_sample = p.done > 0 ? p.elapsed_s / p.done : 0;
-    double eta = per_sample * (p.total - p.done);
-    std::string line = fmt::format("samples {}/{}  {:.1f} tok/s  pass@1 so far {:.3f}  elapsed {:.0f}s  eta {:.0f}s",
-                                   p.done, p.total, rate, p.done ? double(p.correct) / p.done : 0.0, p.elapsed_s, eta);
-    if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), last ? "\n" : "");
-    else std::fprintf(stderr, "[eval] %s\n", line.c_str());
-    std::fflush(stderr);
-  }
-
- private:
-  bool tty_;
-  std::mutex mutex_;
-  std::chrono::steady_clock::time_point last_print_{};
 };
 
 // What an eval runs: the plan and the backend, from the flags or (`eval --resume RUN` alone) from the stored run.
@@ -134,7 +103,7 @@ int run(const Globals& g, const EvalArgs& a) {
     log::info("loading {}", r.native->model);
     backend = torch_part()->make_native_backend(*r.native);
   }
-  ProgressPrinter progress;
+  ProgressPrinter progress("eval");
   auto summary = harness::run_eval(*backend, plan, store, a.resume, std::ref(progress));
   if (g.json) {
     nlohmann::json j = {{"run_id", summary.run_id},

@@ -1,6 +1,9 @@
 #include "apps/summary.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace crucible::cli {
 
@@ -32,6 +35,25 @@ void print_suite_table(const std::vector<harness::SuiteScores>& suites) {
                s.problems, s.samples_per_problem, s.pass1.value, s.pass1.low, s.pass1.high, pk, cons,
                100 * s.length_rate, 100 * s.unparsed_rate, s.completion_tokens.mean);
   }
+}
+
+ProgressPrinter::ProgressPrinter(std::string what) : what_(std::move(what)), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void ProgressPrinter::operator()(const harness::Progress& p) {
+  std::lock_guard lock(mutex_);
+  auto now = std::chrono::steady_clock::now();
+  bool last = p.done == p.total;
+  if (!tty_ && !last && now - last_print_ < std::chrono::seconds(10)) return;
+  if (tty_ && !last && now - last_print_ < std::chrono::milliseconds(200)) return;
+  last_print_ = now;
+  double rate = p.elapsed_s > 0 ? p.completion_tokens / p.elapsed_s : 0;
+  double per_sample = p.done > 0 ? p.elapsed_s / p.done : 0;
+  double eta = per_sample * (p.total - p.done);
+  std::string line = fmt::format("samples {}/{}  {:.1f} tok/s  pass@1 so far {:.3f}  elapsed {:.0f}s  eta {:.0f}s",
+                                 p.done, p.total, rate, p.done ? double(p.correct) / p.done : 0.0, p.elapsed_s, eta);
+  if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), last ? "\n" : "");
+  else std::fprintf(stderr, "[%s] %s\n", what_.c_str(), line.c_str());
+  std::fflush(stderr);
 }
 
 }  // namespace crucible::cli

@@ -4,9 +4,9 @@ serve vs in-process").
 
 Each side is one `distill traces` command on a fresh store: K samples of each of the prompts, --max-tokens T, seed 7,
 the funnel off (--filters correct --no-decontam: the judging is the same on both sides and not what is measured). The
-figure is completion tokens per second of wall clock of the whole command (the teacher's load included on the
-in-process side, the server's load excluded on the other: it is started and waited for first), and the ratio
-endpoint / in-process. --rounds alternates the two sides to expose drift in the machine's load; run it on an idle
+figure is the command's own `tokens_per_s` (completion tokens over the wall clock of generation and grading, from
+after the teacher is loaded: neither the in-process load nor the server's start counts), and the ratio
+endpoint / in-process. The whole command's wall clock is printed beside it. --rounds alternates the two sides to expose drift in the machine's load; run it on an idle
 machine for a figure worth quoting.
 
 usage: python benchmarks/distill/bench_traces.py [--crucible build/bin/crucible] [--model GGUF] [--samples 4]
@@ -40,16 +40,18 @@ def traces(args, db: str, prompts: str, teacher: list[str]) -> tuple[float, int]
     seconds = time.perf_counter() - t0
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)}\nexit {out.returncode}: {out.stderr}")
-    generated = json.loads(out.stdout)["samples_generated"]
-    assert generated == args.samples * args.prompts, out.stdout
-    return seconds, completion_tokens(db)
+    result = json.loads(out.stdout)
+    assert result["samples_generated"] == args.samples * args.prompts, out.stdout
+    tokens = completion_tokens(db)
+    assert abs(result["tokens_per_s"] * result["wall_s"] - tokens) <= 1e-6 * tokens + 1, out.stdout
+    return result["wall_s"], seconds, tokens
 
 
-def in_process(args, tmp: str, prompts: str, n: int) -> tuple[float, int]:
+def in_process(args, tmp: str, prompts: str, n: int) -> tuple[float, float, int]:
     return traces(args, f"{tmp}/native-{n}.db", prompts, ["--teacher", args.model, "--max-batch", str(args.concurrency)])
 
 
-def endpoint(args, tmp: str, prompts: str, n: int) -> tuple[float, int]:
+def endpoint(args, tmp: str, prompts: str, n: int) -> tuple[float, float, int]:
     proc, base = start_serve(args, args.concurrency)
     try:
         return traces(args, f"{tmp}/endpoint-{n}.db", prompts,
@@ -82,10 +84,10 @@ def main() -> None:
                 sides.reverse()
             rate = {}
             for name, run in sides:
-                seconds, tokens = run(args, tmp, prompts, n)
+                seconds, command_seconds, tokens = run(args, tmp, prompts, n)
                 rate[name] = tokens / seconds
-                print(f"round {n + 1} {name:10}: {tokens} completion tokens in {seconds:.2f} s = {rate[name]:.1f} tok/s",
-                      flush=True)
+                print(f"round {n + 1} {name:10}: {tokens} completion tokens in {seconds:.2f} s = {rate[name]:.1f} tok/s "
+                      f"(whole command {command_seconds:.2f} s)", flush=True)
             ratios.append(rate["endpoint"] / rate["in-process"])
             print(f"round {n + 1} ratio endpoint / in-process: {ratios[-1]:.3f}", flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}; ratios: {', '.join(f'{r:.3f}' for r in ratios)}")
