@@ -112,6 +112,30 @@ TEST(GrpoCli, DynamicSamplingDropsFlatGroupsAndRefillsUpToTheBound) {
   EXPECT_NE(r.err.find("every group had equal rewards after 2 refills"), std::string::npos) << r.err;
 }
 
+// --save-only-model: every step folder is the HF model alone, --keep-last prunes them, and no run resumes from them.
+TEST(GrpoCli, SaveOnlyModelWritesHfFoldersThatKeepLastPrunes) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_prompts(dir.file("prompts.jsonl"));
+  std::vector<std::string> cmd = {crucible_binary(), "--json", "--db", dir.file("c.db"), "train", "grpo", "--model",
+                                  stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--prompts",
+                                  dir.file("prompts.jsonl"), "--out", dir.file("out"), "--steps", "3",
+                                  "--prompts-per-step", "1", "--group-size", "2", "--max-tokens", "4", "--save-every",
+                                  "1", "--keep-last", "2", "--save-only-model"};
+  auto r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  namespace fs = std::filesystem;
+  EXPECT_FALSE(fs::exists(dir.file("out/step-1"))) << "pruned by --keep-last 2";
+  for (const char* step : {"out/step-2", "out/step-3"}) {
+    EXPECT_TRUE(fs::exists(dir.file(step) + "/model.safetensors")) << step;
+    EXPECT_FALSE(fs::exists(dir.file(step) + "/trainer_state")) << step;
+  }
+  cmd.insert(cmd.end(), {"--resume", "auto"});
+  auto resume = run_command(cmd);
+  EXPECT_EQ(resume.exit_code, 2) << resume.err;
+  EXPECT_NE(resume.err.find("--resume"), std::string::npos) << resume.err;
+}
+
 // Curriculum: --solve-rate LO:HI --from-run RUN keeps the problems whose pass rate in a stored eval lies in [LO, HI].
 TEST(GrpoCli, SolveRateCurriculumPicksFromAStoredEval) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
