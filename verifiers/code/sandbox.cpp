@@ -398,10 +398,18 @@ struct TreeStats {
 };
 TreeStats tree_stats(pid_t init) {
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  static const std::filesystem::path self_exe = [] {
-    std::error_code ec;
-    return std::filesystem::read_symlink("/proc/self/exe", ec);
+  // Our executable by identity, not by name: a binary replaced on disk while an eval runs (a rebuild, an upgrade)
+  // makes /proc/PID/exe read "... (deleted)", and a name comparison then counted the init's resident memory (all of
+  // crucible's, model included) against the program's limit.
+  static const std::pair<dev_t, ino_t> self_exe = [] {
+    struct stat s {};
+    if (::stat("/proc/self/exe", &s) != 0) return std::pair<dev_t, ino_t>{0, 0};
+    return std::pair<dev_t, ino_t>{s.st_dev, s.st_ino};
   }();
+  auto runs_our_executable = [](const std::string& proc_dir) {
+    struct stat s {};
+    return ::stat((proc_dir + "/exe").c_str(), &s) == 0 && std::pair<dev_t, ino_t>{s.st_dev, s.st_ino} == self_exe;
+  };
   TreeStats st;
   std::vector<pid_t> stack = {init};
   while (!stack.empty()) {
@@ -423,8 +431,7 @@ TreeStats tree_stats(pid_t init) {
       }
     }
     // Skip the init and a program not yet past execve: both still share crucible's address space.
-    std::error_code exe_ec;
-    if (pid != init && std::filesystem::read_symlink(dir + "/exe", exe_ec) != self_exe) {
+    if (pid != init && !runs_our_executable(dir)) {
       std::ifstream status(dir + "/status");
       while (std::getline(status, line)) {
         if (line.rfind("VmHWM:", 0) == 0) {

@@ -1,8 +1,15 @@
 // Quick sandbox and driver checks (a few seconds in all). The hostile programs live in test_hostile.cpp.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "verifiers/code/code_grader.h"
 #include "verifiers/code/sandbox.h"
@@ -82,6 +89,48 @@ TEST(Sandbox, MemoryAndOutputLimits) {
   auto r = vc::run_sandboxed(spec);
   EXPECT_EQ(r.verdict, vc::Verdict::output_limit);
   EXPECT_EQ(r.out.size(), size_t{1} << 20);
+}
+
+// A large crucible whose own executable is replaced on disk while it grades (a rebuild or an upgrade during a long
+// eval): the program's memory is its own, never crucible's. Run by RunsWhileItsExecutableIsReplaced in a copy of this
+// binary that it deletes; the limit is far below what that process holds resident.
+TEST(Sandbox, DISABLED_InnerLargeProcessWithDeletedExecutable) {
+  REQUIRE_SANDBOX();
+  auto first = run_python("print(1)\n");  // the sampler learns its executable before the file goes
+  ASSERT_EQ(first.verdict, vc::Verdict::pass) << first.message;
+  ASSERT_EQ(unlink(std::getenv("CRUCIBLE_TEST_DELETE_ME")), 0) << std::strerror(errno);
+  std::vector<char> held(1536u << 20, 1);  // resident: every page written
+  vc::SandboxSpec spec;
+  spec.argv = {"/usr/bin/python3", "-I", "-c", "print(sum(range(10)))"};
+  spec.limits.memory_mb = 256;
+  for (int i = 0; i < 20; ++i) {
+    auto r = vc::run_sandboxed(spec);
+    ASSERT_EQ(r.verdict, vc::Verdict::pass) << "run " << i << ": " << r.message;
+    ASSERT_LT(r.peak_memory_kb, 256 * 1024);
+  }
+  EXPECT_EQ(held[12345], 1);
+}
+
+TEST(Sandbox, RunsWhileItsExecutableIsReplaced) {
+  REQUIRE_SANDBOX();
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("crucible-exe-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path copy = dir / "test_copy";
+  fs::copy_file("/proc/self/exe", copy, fs::copy_options::overwrite_existing);
+  fs::permissions(copy, fs::perms::owner_all);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setenv("CRUCIBLE_TEST_DELETE_ME", copy.c_str(), 1);
+    execl(copy.c_str(), copy.c_str(), "--gtest_also_run_disabled_tests",
+          "--gtest_filter=Sandbox.DISABLED_InnerLargeProcessWithDeletedExecutable", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  fs::remove_all(dir);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the inner test failed (its output is above)";
 }
 
 TEST(CodeDrivers, StdinFunctionalAndAssertion) {
