@@ -31,13 +31,6 @@ struct TracesArgs {
   bool no_decontam = false;
 };
 
-void print_funnel(const distill::Funnel& f) {
-  fmt::print("funnel: {} generated", f.generated);
-  for (const auto& s : f.stages)
-    fmt::print(" -> {} {}", s.filter, s.enabled ? std::to_string(s.remaining) : std::string("(off)"));
-  fmt::print(" -> {} kept\n", f.kept);
-}
-
 int run_traces(const Globals& g, TracesArgs& a) {
   const bool remote = !a.remote.endpoint.empty();
   if (remote == !a.teacher.empty())

@@ -4,6 +4,7 @@
 #include "apps/cli.h"
 #include "apps/summary.h"
 #include "harness/rescore.h"
+#include "trainer/distill/traces.h"
 
 namespace crucible::cli {
 namespace {
@@ -31,16 +32,22 @@ int run_score(const Globals& g, const ScoreArgs& a) {
 int run_regrade(const Globals& g, const std::string& run, const std::optional<std::string>& data_dir, int workers) {
   Store store = Store::open(g.db_path, false);
   auto r = harness::regrade_run(store, run, data_dir, workers);
+  std::optional<distill::TracesOutcome> traces;  // a traces run keeps what its filters pass under the new grades
+  if (r.kind == "distill-traces")
+    traces = distill::rejudge_run(store, harness::load_stored_eval(store, run, data_dir, /*traces_too=*/true),
+                                  harness::resolve_data_dir(data_dir));
   if (g.json) {
     nlohmann::json j = {{"run_id", r.run_id},       {"regraded", r.regraded},
                         {"changed", r.changed},     {"code_limits", harness::to_json(r.code_limits)},
                         {"suites", nlohmann::json::array()}};
     for (const auto& x : r.suites) j["suites"].push_back(suite_scores_json(x));
+    if (traces) j["funnel"] = traces->funnel.to_json();
     print_json(j.dump(2));
   } else {
     fmt::print("run {}: {} samples regraded, {} changed verdict (code limits: the run's, {} CPU s, {} MiB)\n", r.run_id,
                r.regraded, r.changed, r.code_limits.time_limit_s, r.code_limits.memory_mb);
     print_suite_table(r.suites);
+    if (traces) print_funnel(traces->funnel);
   }
   return 0;
 }

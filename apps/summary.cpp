@@ -56,4 +56,11 @@ void ProgressPrinter::operator()(const harness::Progress& p) {
   std::fflush(stderr);
 }
 
+void print_funnel(const distill::Funnel& f) {
+  fmt::print("funnel: {} generated", f.generated);
+  for (const auto& s : f.stages)
+    fmt::print(" -> {} {}", s.filter, s.enabled ? std::to_string(s.remaining) : std::string("(off)"));
+  fmt::print(" -> {} kept\n", f.kept);
+}
+
 }  // namespace crucible::cli

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "harness/eval.h"
+#include "trainer/distill/funnel.h"
 
 namespace crucible::cli {
 
@@ -26,5 +27,7 @@ class ProgressPrinter {
 
 nlohmann::json suite_scores_json(const harness::SuiteScores& s);
 void print_suite_table(const std::vector<harness::SuiteScores>& suites);
+// "funnel: N generated -> correct n -> ... -> K kept" (distill traces, regrade of a traces run).
+void print_funnel(const distill::Funnel& f);
 
 }  // namespace crucible::cli

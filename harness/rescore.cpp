@@ -21,6 +21,11 @@ namespace {
 SuitePlan plan_for_dataset(const DatasetRecord& d, const nlohmann::json& config_json, const std::optional<std::string>& data_dir,
                            const CodeLimits& limits, const std::string& where) {
   SuitePlan sp;
+  bool registered = false;
+  for (const auto& s : all_suites()) registered = registered || s.name == d.suite;
+  if (!registered)
+    throw InputError(where, "suites", fmt::format("'{}' is not a registry suite (a --prompts file's problems): such a "
+                                                  "run cannot be rebuilt to re-grade or resume it alone", d.suite));
   const SuiteInfo& info = find_suite(d.suite);
   // The files the run read (several joined by kPathSeparator), else the data dir's copy, which must hash the same.
   bool all_there = true;
@@ -44,10 +49,13 @@ SuitePlan plan_for_dataset(const DatasetRecord& d, const nlohmann::json& config_
 
 }  // namespace
 
-StoredEval load_stored_eval(Store& store, const std::string& run_name, const std::optional<std::string>& data_dir) {
+StoredEval load_stored_eval(Store& store, const std::string& run_name, const std::optional<std::string>& data_dir,
+                            bool traces_too) {
   auto run = store.find_run(run_name);
   if (!run) throw InputError(store.path(), "run", "no run '" + run_name + "'");
-  if (run->kind != "eval") throw InputError(store.path(), "run", fmt::format("run {} is a {} run, not an eval", run->id, run->kind));
+  if (run->kind != "eval" && !(traces_too && run->kind == "distill-traces"))
+    throw InputError(store.path(), "run", fmt::format("run {} is a {} run, not an eval{}", run->id, run->kind,
+                                                      traces_too ? " or a distill-traces run" : ""));
   std::string where = fmt::format("{}: run {} config", store.path(), run->id);
   StoredEval out;
   EvalPlan& plan = out.plan;
@@ -83,7 +91,7 @@ StoredEval load_stored_eval(Store& store, const std::string& run_name, const std
 
 RegradeSummary regrade_run(Store& store, const std::string& run_name, const std::optional<std::string>& data_dir,
                            int workers) {
-  StoredEval stored = load_stored_eval(store, run_name, data_dir);
+  StoredEval stored = load_stored_eval(store, run_name, data_dir, /*traces_too=*/true);
   const RunRecord* run = &stored.run;
   std::vector<SuitePlan>& plans = stored.plan.suites;
   std::map<int64_t, std::pair<size_t, const Problem*>> problem_of;  // store problem id -> plan, problem
@@ -99,6 +107,7 @@ RegradeSummary regrade_run(Store& store, const std::string& run_name, const std:
   auto samples = store.run_samples(run->id);
   RegradeSummary out;
   out.run_id = run->id;
+  out.kind = run->kind;
   out.code_limits = stored.plan.code_limits;
   std::vector<SampleRecord> graded(samples.size());
   std::atomic<int64_t> changed{0};

@@ -149,6 +149,21 @@ TracesOutcome judge_run(Store& store, int64_t run_id, const harness::EvalPlan& p
   return outcome;
 }
 
+TracesOutcome rejudge_run(Store& store, const harness::StoredEval& stored, const std::string& data_dir) {
+  const RunRecord& run = stored.run;
+  const std::string where = fmt::format("{}: run {} config.distill", store.path(), run.id);
+  if (run.kind != kTracesRunKind)
+    throw InputError(where, "kind", fmt::format("is '{}', not a traces run (crucible distill traces)", run.kind));
+  auto d = run.config.find("distill");
+  if (d == run.config.end() || !d->contains("filters"))
+    throw InputError(where, "filters", "missing: the run's traces were never judged");
+  TracesSettings settings;
+  settings.filters = FilterConfig::from_json((*d)["filters"], where + ".filters");
+  settings.decontaminate = d->value("decontaminate", true);
+  settings.data_dir = data_dir;
+  return judge_run(store, run.id, stored.plan, settings);
+}
+
 std::vector<KeptTrace> kept_traces(Store& store, const RunRecord& run) {
   const std::string where = fmt::format("{}: run {}", store.path(), run.id);
   if (run.kind != kTracesRunKind)

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/eval.h"
+#include "harness/rescore.h"
 #include "reports/store.h"
 #include "trainer/distill/funnel.h"
 
@@ -57,6 +58,10 @@ struct TracesOutcome {
 // Judges every stored trace of the run (all of them, also those of an earlier session: the funnel is a function of
 // the stored traces, so a resumed run is judged as a whole) and stores the verdicts and the funnel.
 TracesOutcome judge_run(Store& store, int64_t run_id, const harness::EvalPlan& plan, const TracesSettings& settings);
+
+// After `crucible regrade` of a traces run: judges it again with the filters it was judged with (its stored config),
+// so what it keeps follows the new grades. `stored`: harness::load_stored_eval(..., traces_too = true).
+TracesOutcome rejudge_run(Store& store, const harness::StoredEval& stored, const std::string& data_dir);
 
 // A kept trace as a conversation: the prompt's turns, then the assistant's (assistant prefix + completion).
 struct KeptTrace {

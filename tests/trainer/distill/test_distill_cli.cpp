@@ -118,6 +118,11 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
   EXPECT_EQ(again["samples_generated"], 0);
   EXPECT_EQ(again["funnel"], funnel);
 
+  // A --prompts run has no registry suite to rebuild its grader from: regrade says so and changes nothing.
+  r = run_command({crucible_binary(), "--db", db, "regrade", std::to_string(run_id)});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is not a registry suite"), std::string::npos) << r.err;
+
   // `runs list --kind distill-traces` lists it (and only it).
   r = run_command({crucible_binary(), "--json", "--db", db, "runs", "list", "--kind", "distill-traces"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -253,6 +258,49 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("kind"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.jsonl")));
+}
+
+// `crucible regrade` of a traces run grades it again and judges its funnel again, so what it keeps follows the new
+// grades. The stored grades are first made wrong on purpose (every trace "correct", as a grader bug would), the
+// identical command re-judges them into "kept"; regrade restores the grades and with them the funnel.
+TEST(DistillCli, RegradeOfATracesRunJudgesItsFunnelAgain) {
+  CRUCIBLE_REQUIRE_SHARED();
+  testing::TempDir dir;
+  const auto db = dir.file("c.db");
+  const std::vector<std::string> traces_cmd = {
+      crucible_binary(), "--json", "--db", db, "distill", "traces", "--teacher", stories("stories260K.bin"),
+      "--tokenizer", stories("tok512.bin"), "--suite", "gsm8k", "--limit", "2", "--samples", "2", "--max-tokens", "8",
+      "--data-dir", testing::shared_dir() + "/data", "--filters", "correct", "--no-decontam"};
+  auto r = run_command(traces_cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto first = nlohmann::json::parse(r.out);
+  const int64_t run_id = first["run_id"].get<int64_t>();
+  ASSERT_EQ(first["funnel"]["kept"], 0) << "stories260K answers no GSM8K problem in 8 tokens";
+  {
+    Store store = Store::open(db);
+    auto samples = store.run_samples(run_id);
+    ASSERT_EQ(samples.size(), 4u);
+    for (auto& s : samples) {
+      s.correct = true;
+      s.verdict = "correct";
+    }
+    store.update_grading(samples);
+  }
+  r = run_command(traces_cmd);  // resumes: nothing generated, the tampered grades judged
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(nlohmann::json::parse(r.out)["funnel"]["kept"], 4);
+
+  r = run_command({crucible_binary(), "--json", "--db", db, "regrade", std::to_string(run_id)});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto regraded = nlohmann::json::parse(r.out);
+  EXPECT_EQ(regraded["changed"], 4);
+  EXPECT_EQ(regraded["funnel"]["kept"], 0) << regraded.dump();
+  Store store = Store::open_read_only(db);
+  for (const auto& s : store.run_samples(run_id)) {
+    EXPECT_FALSE(s.correct.value_or(true));
+    EXPECT_FALSE(s.detail.at("distill").at("kept").get<bool>()) << s.detail.dump();
+  }
+  EXPECT_EQ(store.get_run(run_id)->config["distill"]["funnel"]["kept"], 0);
 }
 
 }  // namespace
