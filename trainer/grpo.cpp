@@ -10,7 +10,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -25,6 +27,7 @@
 #include "reports/store.h"
 #include "trainer/checkpoint.h"
 #include "trainer/dist/comm.h"
+#include "trainer/dist/reducer.h"
 #include "trainer/dist/launch.h"
 #include "trainer/dist/split.h"
 #include "trainer/grpo_loss.h"
@@ -298,6 +301,10 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
   for (auto& p : m->parameters())
     if (p.requires_grad()) params.push_back(p);
   if (comm) dist::broadcast_parameters(*comm, params);
+  // The gradient all-reduce, overlapped with each step's last backward. The losses carry the global normalisers
+  // already (scale 1).
+  std::optional<dist::GradReducer> reducer;
+  if (comm) reducer.emplace(*comm, params);
   const CheckpointConfig ckpt{.tokenizer_source = c.model};
   // Resume: weights, AdamW state and schedule position from the step folder; the problem order is replayed to the
   // saved cursor (it is a function of the data and the seed); every rollout's seed is a function of (seed, step,
@@ -415,8 +422,12 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     Json metrics = rollout_metrics;
     if (!fresh) metrics["seconds_rollout"] = 0.0;  // mu > 1: this step reuses the batch generated before
     UpdateStats u;
-    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), counts, device, fresh);
-    inject_test_nan(params, step, result.rank);
+    if (reducer) reducer->begin_step(1.0);
+    inject_test_nan(params, step, result.rank);  // before backward: the NaN rides the all-reduce
+    std::function<void()> arm;
+    if (reducer) arm = [&] { reducer->arm(); };
+    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), counts, device, fresh, arm);
+    if (reducer) reducer->finish();
     auto& s = u.sums;
     // Every rank's share: the loss terms are already normalised by the global counts, so they add up.
     std::vector<double> sum{u.loss, s.tokens, s.kl_sum, s.entropy_sum, s.clip_count, s.clip_low_sum,
@@ -427,7 +438,6 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     std::vector<double> mx{u.mismatch_max};
     reduce_over_ranks(comm.get(), sum);
     reduce_over_ranks(comm.get(), mx, /*max=*/true);
-    if (comm) dist::all_reduce_gradients(*comm, params, 1.0);  // losses carry the global normalisers already
     stop = sum[13] > 0;
     auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
@@ -492,6 +502,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
   result.status = stop ? "interrupted" : "completed";
   if (run) run->finish(result.status);
   log_rank_memory(result.rank, opt);
+  if (reducer) log::info("rank {}: {}", result.rank, reducer->describe());
   result.seconds = since(started);
   result.seconds_per_step = result.steps > 0 ? result.seconds / static_cast<double>(result.steps) : 0;
   // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run

@@ -114,7 +114,8 @@ StepCounts step_counts(const GrpoConfig& c, const Sequences& rs) {
 }
 
 UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
-                              const StepCounts& counts, torch::Device device, bool measure_mismatch) {
+                              const StepCounts& counts, torch::Device device, bool measure_mismatch,
+                              const std::function<void()>& before_last_backward) {
   UpdateStats u;
   auto trains = [&](const TrainSequence& r) { return trainer::trains(c, r); };
   GrpoLossConfig lc = c.loss;
@@ -169,6 +170,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     }
     mismatch(backward, begin, end, b, logp_BT);
     auto out = grpo_loss(lc, mb, counts);
+    if (end == backward.size() && before_last_backward) before_last_backward();
     out.loss.backward();
     u.loss += out.loss.item<double>();
     u.sums += out.metrics;

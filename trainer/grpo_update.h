@@ -6,6 +6,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,10 @@ StepCounts step_counts(const GrpoConfig& c, const Sequences& rs);
 // when c.skip_zero_advantage; they still run a no-grad forward so the step's entropy and the sampler/trainer
 // mismatch (`measure_mismatch`) cover every token. Every trainable parameter leaves with a defined gradient (zeros
 // when nothing trained), so AdamW's moments and weight decay advance exactly as after a backward of zeros.
+// `before_last_backward` runs just before the last micro-batch's backward (data parallel: dist::GradReducer::arm, so
+// the gradient all-reduce overlaps that backward and the skipped sequences' forward); not at all without a backward.
 UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
-                              const StepCounts& counts, torch::Device device, bool measure_mismatch);
+                              const StepCounts& counts, torch::Device device, bool measure_mismatch,
+                              const std::function<void()>& before_last_backward = {});
 
 }  // namespace crucible::trainer

@@ -12,6 +12,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/dist/comm.h"
 #include "trainer/dist/launch.h"
+#include "trainer/dist/reducer.h"
 #include "trainer/dist/split.h"
 #include "trainer/optimizer.h"
 #include "trainer/run_log.h"
@@ -78,17 +79,25 @@ namespace {
 // One step's forward/backward on this rank's share of the global batch, then the reductions that make every rank
 // hold what one process would: the gradient of the global batch's mean NLL, and the step's metrics summed.
 // accumulate_batch divides this rank's NLL by its own target count t_r; scaling the gradient by t_r / T (T: the
-// global count, all-reduced first) before the sum makes it the global mean. Any rank's SIGINT stops every rank after
-// this step (the flag rides on the same reduction).
-StepOutcome data_parallel_batch(dist::Comm& comm, model::Transformer& model, const std::vector<SftExample>& data,
-                                const std::vector<size_t>& batch, const SftRowOptions& rows,
-                                const std::vector<torch::Tensor>& params, int64_t step, bool* stop) {
+// global count) before the sum makes it the global mean. Every rank plans the same global batch, so T is known
+// before any backward without a message, and the reducer sums each bucket as the last row's backward fills it.
+// Any rank's SIGINT stops every rank after this step (the flag rides on the metrics' reduction).
+StepOutcome data_parallel_batch(dist::Comm& comm, dist::GradReducer& reducer, model::Transformer& model,
+                                const std::vector<SftExample>& data, const std::vector<size_t>& batch,
+                                const SftRowOptions& rows, const std::vector<torch::Tensor>& params, int64_t step,
+                                bool* stop) {
   std::vector<int64_t> cost;
   for (size_t i : batch) cost.push_back(static_cast<int64_t>(data[i].ids.size()));
   std::vector<size_t> mine;
   for (size_t j : dist::balanced_share(cost, comm.rank(), comm.world_size())) mine.push_back(batch[j]);
-  auto o = accumulate_batch(model, data, mine, rows);
-  inject_test_nan(params, step, comm.rank());
+  int64_t global_targets = 0, own_targets = 0;
+  for (size_t i : batch) global_targets += data[i].targets();
+  for (size_t i : mine) own_targets += data[i].targets();
+  const double total = static_cast<double>(global_targets);
+  reducer.begin_step(total > 0 ? static_cast<double>(own_targets) / total : 0.0);
+  inject_test_nan(params, step, comm.rank());  // before backward: the NaN rides the all-reduce
+  auto o = accumulate_batch(model, data, mine, rows, [&] { reducer.arm(); });
+  reducer.finish();
   // [targets, loss * targets, tokens, rows, stop]: float64 holds these counts exactly.
   std::vector<torch::Tensor> m{torch::tensor({static_cast<double>(o.targets), o.loss * static_cast<double>(o.targets),
                                               static_cast<double>(o.tokens), static_cast<double>(o.rows),
@@ -96,10 +105,10 @@ StepOutcome data_parallel_batch(dist::Comm& comm, model::Transformer& model, con
                                              torch::kFloat64)};
   comm.all_reduce_sum(m);
   auto v = m[0];
-  const double total = v[0].item<double>();
-  dist::all_reduce_gradients(comm, params, total > 0 ? static_cast<double>(o.targets) / total : 0.0);
+  if (v[0].item<double>() != total)  // the ranks' shares must partition the batch
+    throw std::logic_error("data_parallel_batch: the ranks' target counts do not sum to the batch's");
   StepOutcome g;
-  g.targets = static_cast<int64_t>(total);
+  g.targets = global_targets;
   g.loss = total > 0 ? v[1].item<double>() / total : 0.0;
   g.tokens = static_cast<int64_t>(v[2].item<double>());
   g.rows = static_cast<int64_t>(v[3].item<double>());
@@ -132,6 +141,8 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   for (auto& p : model->parameters())
     if (p.requires_grad()) params.push_back(p);
   if (comm) dist::broadcast_parameters(*comm, params);
+  std::optional<dist::GradReducer> reducer;  // the gradient all-reduce, overlapped with each step's last backward
+  if (comm) reducer.emplace(*comm, params);
 
   SftDataStats ds;
   auto data = load_sft_data(c.data, *gm.tokenizer, gm.chat_template ? &*gm.chat_template : nullptr, c.max_seq_len, &ds);
@@ -184,11 +195,11 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     const auto t0 = std::chrono::steady_clock::now();
     StepOutcome o;
     if (!comm) {
-      o = accumulate_batch(model, data, plan[k], rows);
       inject_test_nan(params, step, 0);
+      o = accumulate_batch(model, data, plan[k], rows);
       stop = TrainRun::stop_requested();
     } else {
-      o = data_parallel_batch(*comm, model, data, plan[k], rows, params, step, &stop);
+      o = data_parallel_batch(*comm, *reducer, model, data, plan[k], rows, params, step, &stop);
     }
     auto s = opt.step();
     if (s.skipped && lead) log::warn("step {}: non-finite gradient norm; the update is skipped", step);
@@ -230,6 +241,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   res.status = stop ? "interrupted" : "completed";
   if (run) run->finish(res.status);
   log_rank_memory(res.rank, opt, rss_before_load);
+  if (reducer) log::info("rank {}: {}", res.rank, reducer->describe());
   // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run
   // as done.
   if (comm) comm->barrier();

@@ -51,11 +51,14 @@ torch::Tensor kd_sum(const torch::Tensor& h_BTD, const torch::Tensor& w_VD, cons
 }  // namespace
 
 StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
-                             const std::vector<size_t>& batch, const SftRowOptions& c) {
+                             const std::vector<size_t>& batch, const SftRowOptions& c,
+                             const std::function<void()>& before_last_backward) {
   StepOutcome out;
   for (size_t i : batch) out.targets += data[i].targets();
   const auto dev = model->device();
-  for (const auto& row : pack_rows(data, batch, c.row_tokens, c.packing)) {
+  const auto rows = pack_rows(data, batch, c.row_tokens, c.packing);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto& row = rows[r];
     std::vector<int64_t> ids, pos, seg, targets;
     // With KD: the teacher's top-K at each position of the row, for the token it predicts (t + 1).
     const int64_t K = data[row[0]].teacher_k;
@@ -97,6 +100,7 @@ StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExa
                              : nll_sum(h_BTD, model->lm_head_weight(), to_row(targets));
       loss = sum / static_cast<double>(out.targets);
     }
+    if (r + 1 == rows.size() && before_last_backward) before_last_backward();
     loss.backward();
     out.loss += loss.item<double>();
     out.tokens += T;

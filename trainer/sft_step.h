@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "model/transformer.h"
@@ -30,7 +31,10 @@ struct StepOutcome {
 // gradient of the batch mean, however the examples fall into rows. With a teacher's top-K the same holds for the
 // KD loss: a row's per-token mean times its scored tokens, over the batch's target count, so the batch loss is
 // (1 - alpha) mean CE + alpha mean KL over every completion token of the batch (alpha = 0: the CE path's loss).
+// `before_last_backward` runs just before the last row's backward (data parallel: dist::GradReducer::arm, so the
+// gradient all-reduce overlaps that backward); not at all when the batch has no row.
 StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
-                             const std::vector<size_t>& batch, const SftRowOptions& options);
+                             const std::vector<size_t>& batch, const SftRowOptions& options,
+                             const std::function<void()>& before_last_backward = {});
 
 }  // namespace crucible::trainer

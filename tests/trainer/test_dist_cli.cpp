@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -98,28 +99,48 @@ std::pair<double, std::string> max_relative_difference(const std::string& fa, co
 }
 
 // Runs a command as one process and as 2 Gloo ranks (--nproc-per-node 2); `args(db, out)` builds it. Returns the
-// JSON reports (rank 0 alone reports: one document on stdout).
+// JSON reports (rank 0 alone reports: one document on stdout); `two_err`: the 2-rank run's stderr (every rank's log).
 std::pair<nlohmann::json, nlohmann::json> one_and_two_ranks(
-    const testing::TempDir& dir, const std::function<std::vector<std::string>(std::string, std::string)>& args) {
+    const testing::TempDir& dir, const std::function<std::vector<std::string>(std::string, std::string)>& args,
+    std::string* two_err = nullptr) {
   auto one = testing::run_command(args(dir.file("one.db"), dir.file("one")));
   EXPECT_EQ(one.exit_code, 0) << one.err;
   auto a = args(dir.file("two.db"), dir.file("two"));
   a.insert(a.end(), {"--nproc-per-node", "2"});
   auto two = testing::run_command(a);
   EXPECT_EQ(two.exit_code, 0) << two.err;
+  if (two_err) *two_err = two.err;
   if (one.exit_code != 0 || two.exit_code != 0) return {};
   return {nlohmann::json::parse(one.out), nlohmann::json::parse(two.out)};
+}
+
+// Each rank's "gradient all-reduce: B buckets a step, L of N started during backward" (dist::GradReducer): the
+// all-reduce overlapped the last backward in the CLI's own step, on every rank, for every step.
+void expect_buckets_started_during_backward(const std::string& err, int64_t steps) {
+  for (int r = 0; r < 2; ++r) {
+    const std::string key = "rank " + std::to_string(r) + ": gradient all-reduce: ";
+    const auto at = err.find(key);
+    ASSERT_NE(at, std::string::npos) << "no reducer line for rank " << r << " in:\n" << err;
+    long long buckets = 0, early = 0, all = 0;
+    ASSERT_EQ(std::sscanf(err.c_str() + at + key.size(), "%lld bucket%*[^,], %lld of %lld", &buckets, &early, &all),
+              3)
+        << err.substr(at, 120);
+    std::printf("rank %d: %lld buckets a step, %lld of %lld started during backward\n", r, buckets, early, all);
+    EXPECT_EQ(all, buckets * steps);
+    EXPECT_GT(early, 0) << "no bucket's all-reduce started before backward returned";
+  }
 }
 
 TEST(DistCli, TwoGlooRanksEqualOneProcess) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
-  auto [j1, j2] = one_and_two_ranks(dir, [&](std::string db, std::string out) {
-    return sft_args(db, dir.file("d.jsonl"), out, "20");
-  });
+  std::string err;
+  auto [j1, j2] = one_and_two_ranks(
+      dir, [&](std::string db, std::string out) { return sft_args(db, dir.file("d.jsonl"), out, "20"); }, &err);
   ASSERT_FALSE(j1.is_null() || j2.is_null());
   EXPECT_EQ(j2["steps"], 20);
+  expect_buckets_started_during_backward(err, 20);
   EXPECT_EQ(j1["tokens"], j2["tokens"]);  // the same global batches
 
   auto [worst, worst_name] =
@@ -312,11 +333,12 @@ TEST(DistCli, GrpoTwoGlooRanksEqualOneProcess) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_prompts(dir.file("p.jsonl"));
-  auto [j1, j2] = one_and_two_ranks(dir, [&](std::string db, std::string out) {
-    return grpo_args(db, dir.file("p.jsonl"), out, "20");
-  });
+  std::string err;
+  auto [j1, j2] = one_and_two_ranks(
+      dir, [&](std::string db, std::string out) { return grpo_args(db, dir.file("p.jsonl"), out, "20"); }, &err);
   ASSERT_FALSE(j1.is_null() || j2.is_null());
   EXPECT_EQ(j2["steps"], 20);
+  expect_buckets_started_during_backward(err, 20);
 
   auto [worst, where] = max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
   std::printf("train grpo, max relative parameter difference, 2 ranks vs 1 process: %.3g (%s)\n", worst,

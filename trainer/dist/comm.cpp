@@ -72,6 +72,16 @@ void Comm::all_reduce_sum(std::vector<torch::Tensor>& t) {
   wait("all_reduce", [&] { backend_->allreduce(t)->wait(timeout_); });
 }
 
+c10::intrusive_ptr<c10d::Work> Comm::start_all_reduce_sum(std::vector<torch::Tensor>& t) {
+  c10::intrusive_ptr<c10d::Work> work;
+  wait("all_reduce", [&] { work = backend_->allreduce(t); });
+  return work;
+}
+
+void Comm::wait_for(const std::string& what, const c10::intrusive_ptr<c10d::Work>& work) {
+  wait(what, [&] { work->wait(timeout_); });
+}
+
 void Comm::all_reduce_max(std::vector<torch::Tensor>& t) {
   c10d::AllreduceOptions o;
   o.reduceOp = c10d::ReduceOp::MAX;
@@ -142,18 +152,6 @@ void for_buckets(const std::vector<torch::Tensor>& ts, int64_t bucket_bytes, Fn 
 }
 
 }  // namespace
-
-void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, double scale, int64_t bucket_bytes) {
-  torch::NoGradGuard ng;
-  std::vector<torch::Tensor> grads;
-  for (const auto& p : params) {
-    auto& g = p.mutable_grad();
-    if (!g.defined()) g = torch::zeros_like(p);
-    if (scale != 1.0) g.mul_(scale);
-    grads.push_back(g);
-  }
-  for_buckets(grads, bucket_bytes, [&](std::vector<torch::Tensor>& flat) { comm.all_reduce_sum(flat); });
-}
 
 void assemble_slices(Comm& comm, const std::vector<torch::Tensor>& params) {
   torch::NoGradGuard ng;

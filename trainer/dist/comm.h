@@ -4,6 +4,8 @@
 //   auto comm = dist::Comm::open(dist::dist_env(), device, std::chrono::seconds(300));  // nullptr: one process
 //   comm->all_reduce_sum(tensors);   // in place, every rank ends with the sum
 //
+// The data-parallel gradient sum, overlapped with backward, is GradReducer (dist/reducer.h), built on this.
+//
 // Every collective waits at most `timeout`: a rank that died makes the others throw RunError (naming the operation
 // and the rank) instead of hanging.
 #pragma once
@@ -33,6 +35,12 @@ class Comm {
   std::string backend_name() const;
 
   void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  // The same sum, started and not waited for (the tensors must not be touched until wait_for returns): what
+  // GradReducer launches from inside backward. Every rank must start its collectives in the same order.
+  c10::intrusive_ptr<c10d::Work> start_all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  // Waits for a started collective at most the timeout; a failure is the RunError the blocking calls throw, naming
+  // `what`.
+  void wait_for(const std::string& what, const c10::intrusive_ptr<c10d::Work>& work);
   void all_reduce_max(std::vector<torch::Tensor>& tensors);
   void broadcast(std::vector<torch::Tensor>& tensors, int root);
   void barrier();
@@ -54,13 +62,6 @@ class Comm {
 
 // The device of this rank: with several ranks on CUDA, rank r of a node takes cuda:LOCAL_RANK.
 std::string rank_device(const std::string& device, const DistEnv& env);
-
-// Data-parallel gradients: after the local backward, every rank's .grad (scaled by `scale`: its share of the global
-// normaliser) is summed over the ranks in flat buckets of about `bucket_bytes`, so each rank holds the gradient of
-// the global batch. Parameters without a gradient (a rank that drew no example) take part as zeros. Not overlapped
-// with backward: the reduction starts after the last micro-batch's backward.
-void all_reduce_gradients(Comm& comm, const std::vector<torch::Tensor>& params, double scale,
-                          int64_t bucket_bytes = 25 << 20);
 
 // --shard's all-gather, in place: every rank holds its own slice of `params` and zeros elsewhere; the ranks' bit
 // patterns are summed as integers in buckets, so each element ends as exactly its owner's value (-0.0 and NaN

@@ -20,13 +20,10 @@
 #include "trainer/dist/env.h"
 
 namespace crucible::trainer::dist {
-namespace {
 
-// A port free now on the loopback interface (the kernel's choice). Another process could take it before rank 0
-// binds it; MASTER_PORT pins it instead.
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw RunError(std::string("--nproc-per-node: socket(): ") + std::strerror(errno));
+  if (fd < 0) throw RunError(std::string("socket(): ") + std::strerror(errno));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -35,11 +32,13 @@ int free_port() {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
     ::close(fd);
-    throw RunError(std::string("--nproc-per-node: no free port: ") + std::strerror(errno));
+    throw RunError(std::string("no free loopback port: ") + std::strerror(errno));
   }
   ::close(fd);
   return ntohs(a.sin_port);
 }
+
+namespace {
 
 std::string describe(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));

@@ -22,6 +22,10 @@ std::vector<std::string> without_nproc_flag(const std::vector<std::string>& args
 // under a launcher (RANK or SLURM_PROCID with SLURM_NTASKS > 1 set): one or the other.
 int launch_local_ranks(int nproc);
 
+// A port free now on the loopback interface (the kernel's choice; RunError when none). Another process could take
+// it before rank 0 binds it; MASTER_PORT pins it instead.
+int free_port();
+
 // A rank other than 0 has no TrainRun (whose SIGINT handler sets the stop flag): this handler does the same for it,
 // so Ctrl-C stops every rank at the same step boundary instead of killing the ranks without rank 0's final save.
 void install_sigint_flag();
