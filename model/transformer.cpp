@@ -359,6 +359,99 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
   return model->norm(h_RD);
 }
 
+TransformerImpl::PromptStates TransformerImpl::forward_prompts(const torch::Tensor& prompt_tokens_PS,
+                                                             const torch::Tensor& prompt_len_P) {
+  if (dense_released_) restore_dense_weights();
+  const int64_t P = prompt_tokens_PS.size(0), S = prompt_tokens_PS.size(1);
+  const int64_t H = config_.num_attention_heads, K = config_.num_key_value_heads, E = config_.head_dim;
+  const int64_t D = config_.hidden_size, PS = P * S;
+  const auto dev = prompt_tokens_PS.device();
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  auto s_S = torch::arange(S, i64);
+  auto [cos_p, sin_p] = rope(s_S.unsqueeze(0).expand({P, S}));
+  auto h_RD = model->embed_tokens(prompt_tokens_PS).reshape({PS, D});
+  const auto act = h_RD.scalar_type();
+  auto cos = cos_p.reshape({PS, 1, E}).to(act), sin = sin_p.reshape({PS, 1, E}).to(act);
+  std::optional<torch::Tensor> prompt_mask;  // as forward_hidden_prefixed's
+  if (config_.sliding_window && *config_.sliding_window < S) {
+    auto rel_SS = s_S.unsqueeze(1) - s_S.unsqueeze(0);
+    prompt_mask = rel_SS.ge(0).logical_and(rel_SS.lt(*config_.sliding_window)).view({1, 1, S, S});
+  }
+  PromptStates out;
+  for (const auto& m : *model->layers) {
+    auto* layer = m->as<DecoderLayerImpl>();
+    auto& a = *layer->self_attn;
+    auto x = layer->input_layernorm(h_RD);
+    auto q = a.q_proj(x).view({-1, H, E}), k = a.k_proj(x).view({-1, K, E}), v = a.v_proj(x).view({-1, K, E});
+    if (a.q_norm) {
+      q = a.q_norm(q);
+      k = a.k_norm(k);
+    }
+    q = apply_rope(q, cos, sin);
+    k = apply_rope(k, cos, sin);
+    auto part = [&](const torch::Tensor& t) { return t.view({P, S, t.size(1), E}).transpose(1, 2); };
+    auto k_PKSE = part(k), v_PKSE = part(v);
+    auto o_PHSE = at::scaled_dot_product_attention(part(q), k_PKSE, v_PKSE, prompt_mask, 0.0,
+                                                   /*is_causal=*/!prompt_mask, std::nullopt, H != K);
+    out.k_PKSE.push_back(k_PKSE);
+    out.v_PKSE.push_back(v_PKSE);
+    h_RD = h_RD + a.o_proj(o_PHSE.transpose(1, 2).reshape({PS, H * E}));
+    h_RD = h_RD + layer->mlp(layer->post_attention_layernorm(h_RD));
+  }
+  auto last_P = torch::arange(P, i64) * S + prompt_len_P.to(i64) - 1;
+  out.last_hidden_PD = model->norm(h_RD.index_select(0, last_P));
+  return out;
+}
+
+torch::Tensor TransformerImpl::forward_completions(const PromptStates& prompts, const PrefixedInputs& in) {
+  if (dense_released_) restore_dense_weights();
+  const int64_t S = in.prompt_tokens_PS.size(1);
+  const int64_t B = in.tokens_BT.size(0), T = in.tokens_BT.size(1);
+  const int64_t H = config_.num_attention_heads, K = config_.num_key_value_heads, E = config_.head_dim;
+  const int64_t D = config_.hidden_size, BT = B * T;
+  const auto dev = in.tokens_BT.device();
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  auto of_B = in.prompt_of_B.to(i64);
+  auto len_B = in.prompt_len_P.to(i64).index_select(0, of_B);
+  auto s_S = torch::arange(S, i64), j_T = torch::arange(T, i64);
+  auto pos_BT = len_B.unsqueeze(1) + j_T.unsqueeze(0);
+  auto [cos_c, sin_c] = rope(pos_BT);
+  auto h_RD = model->embed_tokens(in.tokens_BT).reshape({BT, D});
+  const auto act = h_RD.scalar_type();
+  auto cos = cos_c.reshape({BT, 1, E}).to(act), sin = sin_c.reshape({BT, 1, E}).to(act);
+  const std::optional<int64_t> window = config_.sliding_window;
+  auto to_prompt_BTS = s_S.view({1, 1, S}).lt(len_B.view({B, 1, 1})).expand({B, T, S});
+  auto rel_TT = j_T.unsqueeze(1) - j_T.unsqueeze(0);
+  auto to_self_TT = rel_TT.ge(0);
+  if (window) {
+    to_prompt_BTS = to_prompt_BTS.logical_and((pos_BT.unsqueeze(2) - s_S.view({1, 1, S})).lt(*window));
+    to_self_TT = to_self_TT.logical_and(rel_TT.lt(*window));
+  }
+  auto completion_mask = torch::cat({to_prompt_BTS, to_self_TT.unsqueeze(0).expand({B, T, T})}, 2).unsqueeze(1);
+  size_t l = 0;
+  for (const auto& m : *model->layers) {
+    auto* layer = m->as<DecoderLayerImpl>();
+    auto& a = *layer->self_attn;
+    auto x = layer->input_layernorm(h_RD);
+    auto q = a.q_proj(x).view({-1, H, E}), k = a.k_proj(x).view({-1, K, E}), v = a.v_proj(x).view({-1, K, E});
+    if (a.q_norm) {
+      q = a.q_norm(q);
+      k = a.k_norm(k);
+    }
+    q = apply_rope(q, cos, sin);
+    k = apply_rope(k, cos, sin);
+    auto part = [&](const torch::Tensor& t) { return t.view({B, T, t.size(1), E}).transpose(1, 2); };
+    auto keys = torch::cat({prompts.k_PKSE[l].index_select(0, of_B), part(k)}, 2);  // [B, K, S+T, E]
+    auto vals = torch::cat({prompts.v_PKSE[l].index_select(0, of_B), part(v)}, 2);
+    ++l;
+    auto o_BHTE = at::scaled_dot_product_attention(part(q), keys, vals, completion_mask, 0.0, false, std::nullopt,
+                                                   H != K);
+    h_RD = h_RD + a.o_proj(o_BHTE.transpose(1, 2).reshape({BT, H * E}));
+    h_RD = h_RD + layer->mlp(layer->post_attention_layernorm(h_RD));
+  }
+  return model->norm(h_RD);
+}
+
 // The cached forward's linear layers on the CPU. MKL's sgemm (behind at::linear) re-packs the whole weight matrix on
 // every call; at decode batch sizes that copy costs more than the multiply (perf, SmolLM2-135M, 8 rows: 34% of the
 // time in mkl_blas_def_sgemm_scopy_right16_bdz, 16% in the kernel). oneDNN takes weights reordered once into its

@@ -124,6 +124,23 @@ class TransformerImpl : public torch::nn::Module {
     torch::Tensor prompt_tokens_PS, prompt_len_P, tokens_BT, prompt_of_B;
   };
   torch::Tensor forward_hidden_prefixed(const PrefixedInputs& in);
+  // forward_hidden_prefixed in two phases, for completions of one prompt spread over several micro-batches (GRPO with
+  // G > micro-batch): forward_prompts runs the prompts once and returns, per layer, the keys and values their
+  // completions attend to (post-norm, post-RoPE) and the final-norm hidden state of each prompt's last position (what
+  // predicts a completion's first token); forward_completions runs completions against them. The caller may pass
+  // detached copies that require grad to forward_completions, run each micro-batch's backward into them, and run
+  // the prompts' backward once at the end with the summed gradients (trainer/grpo_update.cpp): the same gradients as
+  // forward_hidden_prefixed per micro-batch, each prompt through forward and backward once instead of once per
+  // micro-batch. Same arithmetic per row as forward_hidden_prefixed, the prompts' rows and the completions' rows in
+  // separate GEMMs.
+  struct PromptStates {
+    std::vector<torch::Tensor> k_PKSE, v_PKSE;  // one per layer: [P, K, S, E]
+    torch::Tensor last_hidden_PD;               // final-norm hidden state at position prompt_len - 1
+  };
+  PromptStates forward_prompts(const torch::Tensor& prompt_tokens_PS, const torch::Tensor& prompt_len_P);
+  // Final-norm hidden states of the completions' rows [B*T, D] (completion b position t at row b*T + t);
+  // in.prompt_tokens_PS is read for its shape only, in.prompt_len_P and in.prompt_of_B index `prompts`.
+  torch::Tensor forward_completions(const PromptStates& prompts, const PrefixedInputs& in);
   // The [V, D] matrix the logits are h @ W^T with: lm_head's weight, or the tied embeddings.
   torch::Tensor lm_head_weight() const;
 

@@ -147,10 +147,13 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     u.mismatch_tokens += has.sum().item<double>();
   };
 
-  for (size_t begin = 0; begin < backward.size(); begin += static_cast<size_t>(c.micro_batch)) {
-    const size_t end = std::min(backward.size(), begin + static_cast<size_t>(c.micro_batch));
-    auto b = make_completion_batch(backward, begin, end, device);
-    auto [logp_BT, entropy_BT] = token_logprobs_BT(m, b, c.temperature, c.logprob_chunk);
+  // One micro-batch's loss and backward, given the hidden states that predict its completion tokens.
+  auto train_micro = [&](size_t begin, size_t end, const CompletionBatch& b, const torch::Tensor& hidden_ND,
+                         bool last_backward) {
+    auto lp = kernels::token_logprobs(hidden_ND, m->lm_head_weight(), b.targets_N, c.temperature, c.logprob_chunk);
+    auto zeros = torch::zeros({b.B, b.T}, lp.logp_N.options());
+    auto logp_BT = zeros.index_put({b.has_token_BT}, lp.logp_N);
+    auto entropy_BT = zeros.index_put({b.has_token_BT}, lp.entropy_N.detach());
     MicroBatch mb;
     mb.logp_BT = logp_BT;
     mb.entropy_BT = entropy_BT;
@@ -170,10 +173,78 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     }
     mismatch(backward, begin, end, b, logp_BT);
     auto out = grpo_loss(lc, mb, counts);
-    if (end == backward.size() && before_last_backward) before_last_backward();
+    if (last_backward && before_last_backward) before_last_backward();
     out.loss.backward();
     u.loss += out.loss.item<double>();
     u.sums += out.metrics;
+  };
+
+  // Micro-batches, joined into segments where a boundary splits a prompt's group (G > micro-batch): a segment's
+  // prompts run forward once (forward_prompts), each micro-batch's backward stops at detached copies of their keys,
+  // values and last hidden states, and one backward through the prompts at the end carries the summed gradients.
+  // A segment of one micro-batch is the plain prefixed forward.
+  std::vector<std::pair<size_t, size_t>> micro;
+  for (size_t begin = 0; begin < backward.size(); begin += static_cast<size_t>(c.micro_batch))
+    micro.emplace_back(begin, std::min(backward.size(), begin + static_cast<size_t>(c.micro_batch)));
+  for (size_t i = 0; i < micro.size();) {
+    size_t j = i;
+    while (j + 1 < micro.size() && backward[micro[j].second - 1]->prompt_ids == backward[micro[j + 1].first]->prompt_ids)
+      ++j;
+    const bool last_segment = j + 1 == micro.size();
+    if (j == i) {
+      const auto [begin, end] = micro[i];
+      auto b = make_completion_batch(backward, begin, end, device);
+      auto hidden_ND = m->forward_hidden_prefixed(b.in).index_select(0, b.positions_N);
+      train_micro(begin, end, b, hidden_ND, last_segment);
+      i = j + 1;
+      continue;
+    }
+    const size_t seg_begin = micro[i].first, seg_end = micro[j].second;
+    auto seg = make_completion_batch(backward, seg_begin, seg_end, device);
+    const int64_t P = seg.in.prompt_tokens_PS.size(0);
+    auto states = m->forward_prompts(seg.in.prompt_tokens_PS, seg.in.prompt_len_P);
+    model::TransformerImpl::PromptStates leaves;
+    auto leaf = [](const torch::Tensor& t) { return t.detach().requires_grad_(true); };
+    for (size_t l = 0; l < states.k_PKSE.size(); ++l) {
+      leaves.k_PKSE.push_back(leaf(states.k_PKSE[l]));
+      leaves.v_PKSE.push_back(leaf(states.v_PKSE[l]));
+    }
+    leaves.last_hidden_PD = leaf(states.last_hidden_PD);
+    auto seg_prompt_of = seg.in.prompt_of_B.to(torch::kCPU);
+    for (size_t k = i; k <= j; ++k) {
+      const auto [begin, end] = micro[k];
+      auto b = make_completion_batch(backward, begin, end, device);
+      // The micro-batch's rows against the segment's prompt rows: prompt_of and the rows of [last_hidden; hidden].
+      auto in = b.in;
+      in.prompt_tokens_PS = seg.in.prompt_tokens_PS;
+      in.prompt_len_P = seg.in.prompt_len_P;
+      auto of_B = seg_prompt_of.narrow(0, static_cast<int64_t>(begin - seg_begin), b.B).contiguous();
+      in.prompt_of_B = of_B.to(device);
+      std::vector<int64_t> rows;
+      const auto* of = of_B.data_ptr<int64_t>();
+      for (int64_t r = 0; r < b.B; ++r) {
+        const auto n = static_cast<int64_t>(backward[begin + static_cast<size_t>(r)]->completion_ids.size());
+        for (int64_t t = 0; t < n; ++t) rows.push_back(t == 0 ? of[r] : P + r * b.T + t - 1);
+      }
+      auto hidden_RD = torch::cat({leaves.last_hidden_PD, m->forward_completions(leaves, in)});
+      auto hidden_ND = hidden_RD.index_select(0, torch::tensor(rows, torch::kInt64).to(device));
+      train_micro(begin, end, b, hidden_ND, false);
+    }
+    std::vector<torch::Tensor> roots, grads;
+    auto add = [&](const torch::Tensor& root, const torch::Tensor& l) {
+      if (l.grad().defined()) {
+        roots.push_back(root);
+        grads.push_back(l.grad());
+      }
+    };
+    for (size_t l = 0; l < states.k_PKSE.size(); ++l) {
+      add(states.k_PKSE[l], leaves.k_PKSE[l]);
+      add(states.v_PKSE[l], leaves.v_PKSE[l]);
+    }
+    add(states.last_hidden_PD, leaves.last_hidden_PD);
+    if (last_segment && before_last_backward) before_last_backward();
+    if (!roots.empty()) torch::autograd::backward(roots, grads);
+    i = j + 1;
   }
 
   // Zero-gradient sequences: forward only, for the metrics that cover every token (their loss terms are 0).

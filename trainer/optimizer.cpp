@@ -14,10 +14,65 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/adamw.h"
 #include "trainer/dist/comm.h"
 #include "trainer/dist/split.h"
 
 namespace crucible::trainer {
+
+void fused_adamw_step(torch::optim::AdamW& adamw) {
+  torch::NoGradGuard ng;
+  for (auto& group : adamw.param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps;  // for ATen's kernel
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      if (p.grad().is_sparse()) throw RunError("AdamW: sparse gradients are not supported");
+      auto& slot = adamw.state()[p.unsafeGetTensorImpl()];
+      if (!slot) {  // what torch::optim::AdamW::step creates on a parameter's first step
+        auto st = std::make_unique<torch::optim::AdamWParamState>();
+        st->step(0);
+        st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        if (o.amsgrad()) st->max_exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        slot = std::move(st);
+      }
+      auto& st = static_cast<torch::optim::AdamWParamState&>(*slot);
+      st.step(st.step() + 1);
+      const auto& g = p.grad();
+      const bool cpu_f32 = !o.amsgrad() && p.device().is_cpu() && p.scalar_type() == torch::kFloat32 &&
+                           g.scalar_type() == torch::kFloat32 && p.is_contiguous() && g.is_contiguous() &&
+                           st.exp_avg().is_contiguous() && st.exp_avg_sq().is_contiguous();
+      if (cpu_f32) {
+        const double t = static_cast<double>(st.step());
+        kernels::AdamWStep k;
+        k.decay = static_cast<float>(1.0 - lr * o.weight_decay());
+        k.beta1 = static_cast<float>(beta1);
+        k.beta2 = static_cast<float>(beta2);
+        k.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+        k.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+        k.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, t)));
+        k.sqrt_bias2 = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t)));
+        k.eps = static_cast<float>(o.eps());
+        kernels::adamw_step_cpu(p.data_ptr<float>(), g.data_ptr<float>(), st.exp_avg().data_ptr<float>(),
+                                st.exp_avg_sq().data_ptr<float>(), p.numel(), k);
+        continue;
+      }
+      params.push_back(p);
+      grads.push_back(g);
+      exp_avgs.push_back(st.exp_avg());
+      exp_avg_sqs.push_back(st.exp_avg_sq());
+      if (o.amsgrad()) max_exp_avg_sqs.push_back(st.max_exp_avg_sq());
+      // ATen reads the step count (already incremented, as torch.optim's fused path passes it) as a float tensor on
+      // the parameter's device.
+      steps.push_back(torch::full({}, static_cast<double>(st.step()), p.options().dtype(torch::kFloat32)));
+    }
+    if (params.empty()) continue;
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2,
+                      o.weight_decay(), o.eps(), o.amsgrad(), /*maximize=*/false);
+  }
+}
 
 bool Optimizer::decays(const std::string& name) {
   // transformers' Trainer.get_decay_parameter_names: bias, layernorm, rmsnorm, a `norm` module, a `*_norm` module.
@@ -93,7 +148,7 @@ StepStats Optimizer::step() {
     if (shard_) {
       step_sharded();
     } else {
-      adamw_->step();
+      fused_adamw_step(*adamw_);
     }
   }
   adamw_->zero_grad(/*set_to_none=*/true);
@@ -110,7 +165,7 @@ void Optimizer::step_sharded() {
   // parameters' own elements, so nothing is copied.
   for (auto& pc : pieces_)
     pc.piece.mutable_grad() = params_[pc.param].grad().view({-1}).narrow(0, pc.begin, pc.piece.numel());
-  adamw_->step();
+  fused_adamw_step(*adamw_);
   // Dropped now, so no piece holds on to a view of a gradient that step() releases.
   for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
   // Every rank now holds its slice updated and the rest stale: zero the rest and sum the ranks' bits.

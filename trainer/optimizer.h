@@ -31,6 +31,13 @@ namespace dist {
 class Comm;
 }
 
+// One AdamW step of every parameter with a gradient, in one pass over parameter, gradient and moments instead of
+// torch::optim::AdamW::step's seven elementwise ops (135 M parameters on 2 Zen 1 cores: ~0.1 s instead of 0.55 s).
+// CPU float32 parameters go through kernels/adamw.h (the same bits however a parameter is split: --shard's slices
+// equal the whole); anything else (CUDA, bf16) through ATen's _fused_adamw_ (torch.optim.AdamW(fused=True)). Same
+// formula and the same state objects as torch::optim::AdamW's own step, so checkpoints save and resume as before.
+void fused_adamw_step(torch::optim::AdamW& adamw);
+
 class Optimizer {
  public:
   // Every parameter of `model` that requires grad is optimised. `total_steps` (>= 1) is the schedule's length.

@@ -96,12 +96,27 @@ def run_trl(a, model, prompts, work):
         def on_step_end(self, args, state, control, **kw):
             times.append(time.time() - self.t)
 
+    # Generation (+ rewards) vs the rest of the step: _generate_and_score_completions runs inside the step's first
+    # training_step, once per optimizer step (steps_per_generation = gradient_accumulation_steps).
+    import trl.trainer.grpo_trainer as grpo_mod
+    gen_seconds = []
+    orig = grpo_mod.GRPOTrainer._generate_and_score_completions
+
+    def timed(self, *args, **kw):
+        t0 = time.time()
+        out = orig(self, *args, **kw)
+        gen_seconds.append(time.time() - t0)
+        return out
+
+    grpo_mod.GRPOTrainer._generate_and_score_completions = timed
     tok = AutoTokenizer.from_pretrained(model)
     trainer = GRPOTrainer(model=model, reward_funcs=[accuracy], args=cfg, train_dataset=ds, processing_class=tok,
                           callbacks=[Timer()])
     t = time.time()
     trainer.train()
-    return {"step_seconds": times, "wall": time.time() - t, "threads": torch.get_num_threads()}
+    grpo_mod.GRPOTrainer._generate_and_score_completions = orig
+    return {"step_seconds": times, "generate_seconds": gen_seconds, "wall": time.time() - t,
+            "threads": torch.get_num_threads()}
 
 
 def main():
@@ -111,6 +126,9 @@ def main():
     ap.add_argument("--group-size", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--micro-batch", type=int, default=8)
+    ap.add_argument("--source", choices=["arith", "gsm8k"], default="arith",
+                    help="arith: the short synthetic word problems (~50-token prompts with the chat template); gsm8k: "
+                         "the first 64 GSM8K test questions from ../shared/data (~100-250 tokens: real math prompts)")
     ap.add_argument("--bench", default=os.path.join(ROOT, "build/bin/bench_grpo_step"))
     ap.add_argument("--only", choices=["crucible", "trl"])
     ap.add_argument("--skip-only", action="store_true", help="crucible as shipped only (no --no-skip run)")
@@ -119,7 +137,14 @@ def main():
     model = hf_folder()
     work = tempfile.mkdtemp(prefix="bench-grpo-")
     prompts = os.path.join(work, "prompts.jsonl")
-    subprocess.run([sys.executable, os.path.join(HERE, "arith_prompts.py"), prompts, "--n", "64"], check=True)
+    if a.source == "arith":
+        subprocess.run([sys.executable, os.path.join(HERE, "arith_prompts.py"), prompts, "--n", "64"], check=True)
+    else:
+        src = os.path.join(ROOT, "..", "shared", "data", "gsm8k", "test.jsonl")
+        with open(src) as f, open(prompts, "w") as out:
+            for line in list(f)[:64]:
+                r = json.loads(line)
+                out.write(json.dumps({"prompt": r["question"], "answer": r["answer"].split("####")[-1].strip()}) + "\n")
     res = {"config": vars(a), "model": model}
     if a.only != "trl":
         res["crucible"] = run_crucible(a, model, prompts, work)

@@ -31,6 +31,11 @@ torch::Tensor as_compute(const torch::Tensor& weight_VD, const torch::Tensor& hi
   return weight_VD.scalar_type() == hidden_ND.scalar_type() ? weight_VD : weight_VD.to(hidden_ND.scalar_type());
 }
 
+// Logits up to this many elements (256 MB of float32) are kept from forward to backward when they are one chunk and a
+// gradient is wanted, instead of recomputed: one [N, V] x [V, D] matmul fewer per call (SmolLM2's GRPO micro-batch,
+// 256 x 49,152: ~15 GFLOP). More than that (many chunks, or a 152k vocabulary at 1,024 rows) recomputes as before.
+constexpr int64_t kKeepLogitsElems = int64_t{64} << 20;
+
 struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden_ND, const torch::Tensor& weight_VD,
                                const torch::Tensor& targets_N, double temperature, int64_t chunk_rows) {
@@ -39,16 +44,20 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
     auto opts = hidden_ND.options().dtype(torch::kFloat32);
     auto logp_N = torch::empty({N}, opts), entropy_N = torch::empty({N}, opts), lse_N = torch::empty({N}, opts);
     const auto weight_c = as_compute(weight_VD, hidden_ND);
+    const bool keep = N <= chunk_rows && N * weight_VD.size(0) <= kKeepLogitsElems &&
+                      (hidden_ND.requires_grad() || weight_VD.requires_grad());
+    torch::Tensor kept_logits;
     for (int64_t c0 = 0; c0 < N; c0 += chunk_rows) {
       const int64_t C = std::min(chunk_rows, N - c0);
-      auto out = logprob_rows_forward(chunk_logits(hidden_ND.narrow(0, c0, C), weight_c),
-                                      targets_N.narrow(0, c0, C), temperature);
+      auto logits_CV = chunk_logits(hidden_ND.narrow(0, c0, C), weight_c);
+      if (keep) kept_logits = logits_CV;
+      auto out = logprob_rows_forward(logits_CV, targets_N.narrow(0, c0, C), temperature);
       logp_N.narrow(0, c0, C).copy_(out.logp_N);
       entropy_N.narrow(0, c0, C).copy_(out.entropy_N);
       lse_N.narrow(0, c0, C).copy_(out.lse_N);
     }
     // entropy is also an output the caller may modify in place: backward keeps its own copy ([N] floats).
-    ctx->save_for_backward({hidden_ND, weight_VD, targets_N, lse_N, entropy_N.clone()});
+    ctx->save_for_backward({hidden_ND, weight_VD, targets_N, lse_N, entropy_N.clone(), kept_logits});
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk_rows"] = chunk_rows;
     return {logp_N, entropy_N};
@@ -58,7 +67,7 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
     const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     const auto saved = ctx->get_saved_variables();
     const auto &hidden_ND = saved[0], &weight_VD = saved[1], &targets_N = saved[2], &lse_N = saved[3],
-               &entropy_N = saved[4];
+               &entropy_N = saved[4], &kept_logits = saved[5];
     const double temperature = ctx->saved_data["temperature"].toDouble();
     const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
     const auto& dlogp_N = grads[0];
@@ -76,10 +85,13 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
     for (int64_t c0 = 0; c0 < N; c0 += chunk_rows) {
       const int64_t C = std::min(chunk_rows, N - c0);
       auto hidden_CD = hidden_ND.narrow(0, c0, C);
-      auto logits_CV = chunk_logits(hidden_CD, weight_c);
+      // The kept logits are read, not overwritten (a retained graph may run backward again); recomputed ones are
+      // turned into their gradient in place.
+      auto logits_CV = kept_logits.defined() ? kept_logits : chunk_logits(hidden_CD, weight_c);
       auto dlogits_CV = logprob_rows_backward(logits_CV, targets_N.narrow(0, c0, C), temperature,
                                               lse_N.narrow(0, c0, C), entropy_N.narrow(0, c0, C),
-                                              as_float(dlogp_N, c0, C), as_float(dentropy_N, c0, C), logits_CV);
+                                              as_float(dlogp_N, c0, C), as_float(dentropy_N, c0, C),
+                                              kept_logits.defined() ? torch::empty_like(logits_CV) : logits_CV);
       if (need_hidden)
         grad_hidden_ND.narrow(0, c0, C).copy_(torch::matmul(dlogits_CV.to(hidden_ND.scalar_type()), weight_c));
       if (need_weight) grad_weight_VD.addmm_(dlogits_CV.t(), hidden_CD.to(torch::kFloat32));

@@ -24,7 +24,9 @@ struct LogprobOut {
 // recompute see the same logits.
 // Never holds the logits of more than chunk_rows positions: forward saves hidden, weight, targets and per-row lse and
 // entropy ([N] each), and backward recomputes each chunk's logits to form grad_hidden and grad_weight (accumulated in
-// float32). Memory beyond the inputs and their gradients: ~2 · chunk_rows · V · 4 bytes.
+// float32). Memory beyond the inputs and their gradients: ~2 · chunk_rows · V · 4 bytes. One exception saves a matmul:
+// when all N positions are one chunk of at most 64 Mi logits (256 MB) and a gradient is wanted, forward keeps that
+// chunk's logits for backward instead of recomputing them (the same ~2 · N · V · 4 bytes, held from forward on).
 LogprobOut token_logprobs(const torch::Tensor& hidden_ND, const torch::Tensor& weight_VD,
                           const torch::Tensor& targets_N, double temperature = 1.0, int64_t chunk_rows = 1024);
 

@@ -125,6 +125,30 @@ TEST(GrpoUpdate, SkippingZeroAdvantageSequencesLeavesTheStepUnchanged) {
   }
 }
 
+// A group split over micro-batches (G > micro-batch): its prompt runs forward and backward once per step
+// (forward_prompts, backward into detached keys / values, one backward through the prompt at the end) and the step
+// equals the one where every group sits in a single micro-batch (the plain prefixed forward).
+TEST(GrpoUpdate, PromptsSplitOverMicroBatchesRunOnceWithTheSameGradient) {
+  for (auto lt : {LossType::grpo, LossType::dr_grpo, LossType::dapo}) {
+    for (auto level : {ImportanceLevel::token, ImportanceLevel::sequence}) {
+      for (bool with_old : {false, true}) {
+        SCOPED_TRACE(std::string(loss_type_name(lt)) + " " + importance_level_name(level) + (with_old ? " mu>1" : ""));
+        auto c = base();
+        c.loss.loss_type = lt;
+        c.loss.importance_level = level;
+        c.micro_batch = 9;  // one micro-batch: every group whole
+        auto whole = run(c, false, with_old);
+        for (int64_t mb : {1, 2, 4}) {  // every group split; split across 2 or 3 micro-batches
+          c.micro_batch = mb;
+          auto split = run(c, false, with_old);
+          EXPECT_EQ(split.stats.sequences_backward, 9);
+          expect_same(split, whole);
+        }
+      }
+    }
+  }
+}
+
 TEST(GrpoUpdate, NoSkipWhereTheSequenceStillMatters) {
   TrainSequence s;
   s.advantage = 0;
