@@ -1,11 +1,12 @@
 """GRPO step time: `crucible train grpo` vs TRL 1.16 GRPOTrainer, same model, P, G, max tokens, loss, on this CPU.
 
   python benchmarks/trainer/bench_grpo.py [--steps 4] [--prompts-per-step 4] [--group-size 4] [--max-tokens 32]
-                                          [--micro-batch 8] [--bench build/bin/bench_grpo_step] [--only crucible|trl]
+                                          [--micro-batch 8] [--source arith|gsm8k]
+                                          [--bench build/bin/bench_grpo_step] [--only crucible|trl]
 
 Both sides start from one HF folder (SmolLM2-135M-Instruct, dequantised from ~/.cache/crucible/models' GGUF by
-transformers and saved once under /tmp), train on the same arithmetic prompts (benchmarks/trainer/arith_prompts.py)
-with loss dapo, beta 0, mu 1, temperature 1, and generate exactly --max-tokens tokens per completion (min_new_tokens
+transformers and saved once under /tmp), train on the same prompts (--source arith: arith_prompts.py's short word
+problems; gsm8k: the first 64 GSM8K test questions, real ~90-100-token math prompts) with loss dapo, beta 0, mu 1, temperature 1, and generate exactly --max-tokens tokens per completion (min_new_tokens
 = max: the end token is masked until then on both sides), so both do the same work per step. A step is rollout +
 rewards + logprobs + backward + AdamW. The first step (warm-up: allocation, oneDNN packing, first-call overheads) is
 left out of the mean on both sides. TRL runs with use_vllm=False (transformers' generate), fp32, on the CPU.
