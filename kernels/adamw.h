@@ -23,6 +23,9 @@ struct AdamWStep {
   float step_size = 0.0f;   // lr / (1 − β1^t)
   float sqrt_bias2 = 1.0f;  // √(1 − β2^t)
   float eps = 1e-8f;
+
+  // The scalars of step t (>= 1), computed in double.
+  static AdamWStep at(double lr, double weight_decay, double beta1, double beta2, double eps, int64_t t);
 };
 
 // n elements; the four arrays must not overlap. Threads over ranges of at least 64 Ki elements.

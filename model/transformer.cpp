@@ -162,20 +162,38 @@ namespace {
 // `segments` (packed rows, B = 1): the lengths of the examples laid end to end along T, each attending causally to
 // itself only: one causal SDPA per example instead of one over the whole row under a block-diagonal mask (the same
 // result; the masked blocks are never computed). Empty: `mask` (bool, true = may attend) or plain causal.
-torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& mask, const std::vector<int64_t>& segments) {
-  const int64_t B = h_BTD.size(0), T = h_BTD.size(1);
-  auto& a = *layer.self_attn;
-  auto x = layer.input_layernorm(h_BTD);
-  auto q = a.q_proj(x).view({B, T, a.n_heads, a.head_dim});
-  auto k = a.k_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
-  auto v = a.v_proj(x).view({B, T, a.n_kv_heads, a.head_dim});
+// A layer's q [..., H, E], k and v [..., K, E] for input rows x [..., D] (already input-normed): the projections,
+// Qwen3's q/k norms, RoPE on q and k. The training forwards' shared first half of attention.
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> rotary_qkv(AttentionImpl& a, const torch::Tensor& x,
+                                                                   const torch::Tensor& cos, const torch::Tensor& sin) {
+  auto lead = x.sizes().vec();
+  lead.pop_back();
+  auto heads = [&](int64_t n) {
+    auto shape = lead;
+    shape.push_back(n);
+    shape.push_back(a.head_dim);
+    return shape;
+  };
+  auto q = a.q_proj(x).view(heads(a.n_heads)), k = a.k_proj(x).view(heads(a.n_kv_heads));
+  auto v = a.v_proj(x).view(heads(a.n_kv_heads));
   if (a.q_norm) {
     q = a.q_norm(q);
     k = a.k_norm(k);
   }
-  q = apply_rope(q, cos, sin);
-  k = apply_rope(k, cos, sin);
+  return {apply_rope(q, cos, sin), apply_rope(k, cos, sin), v};
+}
+
+// The rest of a decoder layer once attention's output o (rows of H*E) is known: residual + o_proj, residual + MLP.
+torch::Tensor finish_layer(DecoderLayerImpl& layer, const torch::Tensor& h, const torch::Tensor& o) {
+  auto h2 = h + layer.self_attn->o_proj(o);
+  return h2 + layer.mlp(layer.post_attention_layernorm(h2));
+}
+
+torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& mask, const std::vector<int64_t>& segments) {
+  const int64_t B = h_BTD.size(0), T = h_BTD.size(1);
+  auto& a = *layer.self_attn;
+  auto [q, k, v] = rotary_qkv(a, layer.input_layernorm(h_BTD), cos, sin);
   const bool gqa = a.n_heads != a.n_kv_heads;
   torch::Tensor o_BHTE;
   if (segments.size() > 1) {
@@ -195,8 +213,7 @@ torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, c
     o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), m, 0.0,
                                               /*is_causal=*/!mask.defined(), std::nullopt, gqa);
   }
-  auto h = h_BTD + a.o_proj(o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
-  return h + layer.mlp(layer.post_attention_layernorm(h));
+  return finish_layer(layer, h_BTD, o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
 }
 
 // Activation checkpointing for one layer (libtorch has no torch.utils.checkpoint): forward runs the layer with
@@ -334,14 +351,7 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
     auto* layer = m->as<DecoderLayerImpl>();
     auto& a = *layer->self_attn;
     // The projections and the MLP run on all rows at once (one GEMM each); only attention is per part.
-    auto x = layer->input_layernorm(h_RD);
-    auto q = a.q_proj(x).view({-1, H, E}), k = a.k_proj(x).view({-1, K, E}), v = a.v_proj(x).view({-1, K, E});
-    if (a.q_norm) {
-      q = a.q_norm(q);
-      k = a.k_norm(k);
-    }
-    q = apply_rope(q, cos, sin);
-    k = apply_rope(k, cos, sin);
+    auto [q, k, v] = rotary_qkv(a, layer->input_layernorm(h_RD), cos, sin);
     auto part = [](const torch::Tensor& t, int64_t first, int64_t rows, int64_t len) {  // [rows*len, N, E] -> [rows, N, len, E]
       return t.narrow(0, first, rows * len).view({rows, len, t.size(1), t.size(2)}).transpose(1, 2);
     };
@@ -353,8 +363,7 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
     auto o_BHTE = at::scaled_dot_product_attention(part(q, PS, B, T), keys, vals, completion_mask, 0.0, false,
                                                    std::nullopt, gqa);
     auto o_RF = torch::cat({o_PHSE.transpose(1, 2).reshape({PS, H * E}), o_BHTE.transpose(1, 2).reshape({BT, H * E})});
-    h_RD = h_RD + a.o_proj(o_RF);
-    h_RD = h_RD + layer->mlp(layer->post_attention_layernorm(h_RD));
+    h_RD = finish_layer(*layer, h_RD, o_RF);
   }
   return model->norm(h_RD);
 }
@@ -381,22 +390,14 @@ TransformerImpl::PromptStates TransformerImpl::forward_prompts(const torch::Tens
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
     auto& a = *layer->self_attn;
-    auto x = layer->input_layernorm(h_RD);
-    auto q = a.q_proj(x).view({-1, H, E}), k = a.k_proj(x).view({-1, K, E}), v = a.v_proj(x).view({-1, K, E});
-    if (a.q_norm) {
-      q = a.q_norm(q);
-      k = a.k_norm(k);
-    }
-    q = apply_rope(q, cos, sin);
-    k = apply_rope(k, cos, sin);
+    auto [q, k, v] = rotary_qkv(a, layer->input_layernorm(h_RD), cos, sin);
     auto part = [&](const torch::Tensor& t) { return t.view({P, S, t.size(1), E}).transpose(1, 2); };
     auto k_PKSE = part(k), v_PKSE = part(v);
     auto o_PHSE = at::scaled_dot_product_attention(part(q), k_PKSE, v_PKSE, prompt_mask, 0.0,
                                                    /*is_causal=*/!prompt_mask, std::nullopt, H != K);
     out.k_PKSE.push_back(k_PKSE);
     out.v_PKSE.push_back(v_PKSE);
-    h_RD = h_RD + a.o_proj(o_PHSE.transpose(1, 2).reshape({PS, H * E}));
-    h_RD = h_RD + layer->mlp(layer->post_attention_layernorm(h_RD));
+    h_RD = finish_layer(*layer, h_RD, o_PHSE.transpose(1, 2).reshape({PS, H * E}));
   }
   auto last_P = torch::arange(P, i64) * S + prompt_len_P.to(i64) - 1;
   out.last_hidden_PD = model->norm(h_RD.index_select(0, last_P));
@@ -432,22 +433,14 @@ torch::Tensor TransformerImpl::forward_completions(const PromptStates& prompts, 
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
     auto& a = *layer->self_attn;
-    auto x = layer->input_layernorm(h_RD);
-    auto q = a.q_proj(x).view({-1, H, E}), k = a.k_proj(x).view({-1, K, E}), v = a.v_proj(x).view({-1, K, E});
-    if (a.q_norm) {
-      q = a.q_norm(q);
-      k = a.k_norm(k);
-    }
-    q = apply_rope(q, cos, sin);
-    k = apply_rope(k, cos, sin);
+    auto [q, k, v] = rotary_qkv(a, layer->input_layernorm(h_RD), cos, sin);
     auto part = [&](const torch::Tensor& t) { return t.view({B, T, t.size(1), E}).transpose(1, 2); };
     auto keys = torch::cat({prompts.k_PKSE[l].index_select(0, of_B), part(k)}, 2);  // [B, K, S+T, E]
     auto vals = torch::cat({prompts.v_PKSE[l].index_select(0, of_B), part(v)}, 2);
     ++l;
     auto o_BHTE = at::scaled_dot_product_attention(part(q), keys, vals, completion_mask, 0.0, false, std::nullopt,
                                                    H != K);
-    h_RD = h_RD + a.o_proj(o_BHTE.transpose(1, 2).reshape({BT, H * E}));
-    h_RD = h_RD + layer->mlp(layer->post_attention_layernorm(h_RD));
+    h_RD = finish_layer(*layer, h_RD, o_BHTE.transpose(1, 2).reshape({BT, H * E}));
   }
   return model->norm(h_RD);
 }

@@ -45,16 +45,7 @@ void fused_adamw_step(torch::optim::AdamW& adamw) {
                            g.scalar_type() == torch::kFloat32 && p.is_contiguous() && g.is_contiguous() &&
                            st.exp_avg().is_contiguous() && st.exp_avg_sq().is_contiguous();
       if (cpu_f32) {
-        const double t = static_cast<double>(st.step());
-        kernels::AdamWStep k;
-        k.decay = static_cast<float>(1.0 - lr * o.weight_decay());
-        k.beta1 = static_cast<float>(beta1);
-        k.beta2 = static_cast<float>(beta2);
-        k.one_minus_beta1 = static_cast<float>(1.0 - beta1);
-        k.one_minus_beta2 = static_cast<float>(1.0 - beta2);
-        k.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, t)));
-        k.sqrt_bias2 = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t)));
-        k.eps = static_cast<float>(o.eps());
+        const auto k = kernels::AdamWStep::at(lr, o.weight_decay(), beta1, beta2, o.eps(), st.step());
         kernels::adamw_step_cpu(p.data_ptr<float>(), g.data_ptr<float>(), st.exp_avg().data_ptr<float>(),
                                 st.exp_avg_sq().data_ptr<float>(), p.numel(), k);
         continue;

@@ -57,6 +57,20 @@ __attribute__((target("avx2"))) void adamw_avx2(float* p, const float* g, float*
 
 }  // namespace
 
+AdamWStep AdamWStep::at(double lr, double weight_decay, double beta1, double beta2, double eps, int64_t t) {
+  const double n = static_cast<double>(t);
+  AdamWStep k;
+  k.decay = static_cast<float>(1.0 - lr * weight_decay);
+  k.beta1 = static_cast<float>(beta1);
+  k.beta2 = static_cast<float>(beta2);
+  k.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+  k.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+  k.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, n)));
+  k.sqrt_bias2 = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, n)));
+  k.eps = static_cast<float>(eps);
+  return k;
+}
+
 void adamw_step_cpu(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n, const AdamWStep& s) {
   detail::parallel_rows(n, int64_t{1} << 16, [&](int64_t b, int64_t e) {
 #if defined(__x86_64__) || defined(_M_X64)

@@ -31,16 +31,7 @@ State random_state(size_t n, unsigned seed) {
 }
 
 AdamWStep step_at(double lr, double wd, double b1, double b2, double eps, int t) {
-  AdamWStep k;
-  k.decay = static_cast<float>(1.0 - lr * wd);
-  k.beta1 = static_cast<float>(b1);
-  k.beta2 = static_cast<float>(b2);
-  k.one_minus_beta1 = static_cast<float>(1.0 - b1);
-  k.one_minus_beta2 = static_cast<float>(1.0 - b2);
-  k.step_size = static_cast<float>(lr / (1.0 - std::pow(b1, t)));
-  k.sqrt_bias2 = static_cast<float>(std::sqrt(1.0 - std::pow(b2, t)));
-  k.eps = static_cast<float>(eps);
-  return k;
+  return AdamWStep::at(lr, wd, b1, b2, eps, t);
 }
 
 TEST(AdamWKernel, MatchesTheFormulaInDouble) {
