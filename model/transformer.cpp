@@ -162,6 +162,32 @@ namespace {
 // `segments` (packed rows, B = 1): the lengths of the examples laid end to end along T, each attending causally to
 // itself only: one causal SDPA per example instead of one over the whole row under a block-diagonal mask (the same
 // result; the masked blocks are never computed). Empty: `mask` (bool, true = may attend) or plain causal.
+// The prefixed forwards' masks (bool, true = may attend). Prompts [1, 1, S, S]: causal; nullopt (SDPA's is_causal)
+// unless a sliding window bites.
+std::optional<torch::Tensor> prompt_mask(int64_t S, std::optional<int64_t> window, torch::Device dev) {
+  if (!window || *window >= S) return std::nullopt;
+  auto s_S = torch::arange(S, torch::TensorOptions().dtype(torch::kInt64).device(dev));
+  auto rel_SS = s_S.unsqueeze(1) - s_S.unsqueeze(0);
+  return rel_SS.ge(0).logical_and(rel_SS.lt(*window)).view({1, 1, S, S});
+}
+
+// Completions [B, 1, T, S + T] against [their prompt's S padded keys, their own T]: a completion query sees its
+// prompt's real positions (len_B[b] of them, not the padding) and its own earlier tokens, within the window.
+torch::Tensor completion_mask(const torch::Tensor& len_B, int64_t S, int64_t T, std::optional<int64_t> window) {
+  const int64_t B = len_B.size(0);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(len_B.device());
+  auto s_S = torch::arange(S, i64), j_T = torch::arange(T, i64);
+  auto to_prompt_BTS = s_S.view({1, 1, S}).lt(len_B.view({B, 1, 1})).expand({B, T, S});
+  auto rel_TT = j_T.unsqueeze(1) - j_T.unsqueeze(0);
+  auto to_self_TT = rel_TT.ge(0);
+  if (window) {
+    auto pos_BT = len_B.unsqueeze(1) + j_T.unsqueeze(0);
+    to_prompt_BTS = to_prompt_BTS.logical_and((pos_BT.unsqueeze(2) - s_S.view({1, 1, S})).lt(*window));
+    to_self_TT = to_self_TT.logical_and(rel_TT.lt(*window));
+  }
+  return torch::cat({to_prompt_BTS, to_self_TT.unsqueeze(0).expand({B, T, T})}, 2).unsqueeze(1);
+}
+
 // A layer's q [..., H, E], k and v [..., K, E] for input rows x [..., D] (already input-normed): the projections,
 // Qwen3's q/k norms, RoPE on q and k. The training forwards' shared first half of attention.
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> rotary_qkv(AttentionImpl& a, const torch::Tensor& x,
@@ -330,22 +356,8 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
   const auto act = h_RD.scalar_type();
   auto cos = torch::cat({cos_p.reshape({PS, 1, E}), cos_c.reshape({BT, 1, E})}).to(act);
   auto sin = torch::cat({sin_p.reshape({PS, 1, E}), sin_c.reshape({BT, 1, E})}).to(act);
-  // Masks (bool, true = may attend). Prompts: causal (SDPA's is_causal, no mask) unless a sliding window bites.
-  // A completion query sees its prompt's real positions (not its padding) and its own earlier tokens.
-  const std::optional<int64_t> window = config_.sliding_window;
-  std::optional<torch::Tensor> prompt_mask;
-  if (window && *window < S) {
-    auto rel_SS = s_S.unsqueeze(1) - s_S.unsqueeze(0);
-    prompt_mask = rel_SS.ge(0).logical_and(rel_SS.lt(*window)).view({1, 1, S, S});
-  }
-  auto to_prompt_BTS = s_S.view({1, 1, S}).lt(len_B.view({B, 1, 1})).expand({B, T, S});
-  auto rel_TT = j_T.unsqueeze(1) - j_T.unsqueeze(0);
-  auto to_self_TT = rel_TT.ge(0);
-  if (window) {
-    to_prompt_BTS = to_prompt_BTS.logical_and((pos_BT.unsqueeze(2) - s_S.view({1, 1, S})).lt(*window));
-    to_self_TT = to_self_TT.logical_and(rel_TT.lt(*window));
-  }
-  auto completion_mask = torch::cat({to_prompt_BTS, to_self_TT.unsqueeze(0).expand({B, T, T})}, 2).unsqueeze(1);
+  const auto prompts_mask = prompt_mask(S, config_.sliding_window, dev);
+  const auto completions_mask = completion_mask(len_B, S, T, config_.sliding_window);
   const bool gqa = H != K;
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
@@ -356,11 +368,11 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
       return t.narrow(0, first, rows * len).view({rows, len, t.size(1), t.size(2)}).transpose(1, 2);
     };
     auto k_PKSE = part(k, 0, P, S), v_PKSE = part(v, 0, P, S);
-    auto o_PHSE = at::scaled_dot_product_attention(part(q, 0, P, S), k_PKSE, v_PKSE, prompt_mask, 0.0,
-                                                   /*is_causal=*/!prompt_mask, std::nullopt, gqa);
+    auto o_PHSE = at::scaled_dot_product_attention(part(q, 0, P, S), k_PKSE, v_PKSE, prompts_mask, 0.0,
+                                                   /*is_causal=*/!prompts_mask, std::nullopt, gqa);
     auto keys = torch::cat({k_PKSE.index_select(0, of_B), part(k, PS, B, T)}, 2);  // [B, K, S+T, E]
     auto vals = torch::cat({v_PKSE.index_select(0, of_B), part(v, PS, B, T)}, 2);
-    auto o_BHTE = at::scaled_dot_product_attention(part(q, PS, B, T), keys, vals, completion_mask, 0.0, false,
+    auto o_BHTE = at::scaled_dot_product_attention(part(q, PS, B, T), keys, vals, completions_mask, 0.0, false,
                                                    std::nullopt, gqa);
     auto o_RF = torch::cat({o_PHSE.transpose(1, 2).reshape({PS, H * E}), o_BHTE.transpose(1, 2).reshape({BT, H * E})});
     h_RD = finish_layer(*layer, h_RD, o_RF);
@@ -381,11 +393,7 @@ TransformerImpl::PromptStates TransformerImpl::forward_prompts(const torch::Tens
   auto h_RD = model->embed_tokens(prompt_tokens_PS).reshape({PS, D});
   const auto act = h_RD.scalar_type();
   auto cos = cos_p.reshape({PS, 1, E}).to(act), sin = sin_p.reshape({PS, 1, E}).to(act);
-  std::optional<torch::Tensor> prompt_mask;  // as forward_hidden_prefixed's
-  if (config_.sliding_window && *config_.sliding_window < S) {
-    auto rel_SS = s_S.unsqueeze(1) - s_S.unsqueeze(0);
-    prompt_mask = rel_SS.ge(0).logical_and(rel_SS.lt(*config_.sliding_window)).view({1, 1, S, S});
-  }
+  const auto prompts_mask = prompt_mask(S, config_.sliding_window, dev);
   PromptStates out;
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
@@ -393,8 +401,8 @@ TransformerImpl::PromptStates TransformerImpl::forward_prompts(const torch::Tens
     auto [q, k, v] = rotary_qkv(a, layer->input_layernorm(h_RD), cos, sin);
     auto part = [&](const torch::Tensor& t) { return t.view({P, S, t.size(1), E}).transpose(1, 2); };
     auto k_PKSE = part(k), v_PKSE = part(v);
-    auto o_PHSE = at::scaled_dot_product_attention(part(q), k_PKSE, v_PKSE, prompt_mask, 0.0,
-                                                   /*is_causal=*/!prompt_mask, std::nullopt, H != K);
+    auto o_PHSE = at::scaled_dot_product_attention(part(q), k_PKSE, v_PKSE, prompts_mask, 0.0,
+                                                   /*is_causal=*/!prompts_mask, std::nullopt, H != K);
     out.k_PKSE.push_back(k_PKSE);
     out.v_PKSE.push_back(v_PKSE);
     h_RD = finish_layer(*layer, h_RD, o_PHSE.transpose(1, 2).reshape({PS, H * E}));
@@ -414,21 +422,13 @@ torch::Tensor TransformerImpl::forward_completions(const PromptStates& prompts, 
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
   auto of_B = in.prompt_of_B.to(i64);
   auto len_B = in.prompt_len_P.to(i64).index_select(0, of_B);
-  auto s_S = torch::arange(S, i64), j_T = torch::arange(T, i64);
+  auto j_T = torch::arange(T, i64);
   auto pos_BT = len_B.unsqueeze(1) + j_T.unsqueeze(0);
   auto [cos_c, sin_c] = rope(pos_BT);
   auto h_RD = model->embed_tokens(in.tokens_BT).reshape({BT, D});
   const auto act = h_RD.scalar_type();
   auto cos = cos_c.reshape({BT, 1, E}).to(act), sin = sin_c.reshape({BT, 1, E}).to(act);
-  const std::optional<int64_t> window = config_.sliding_window;
-  auto to_prompt_BTS = s_S.view({1, 1, S}).lt(len_B.view({B, 1, 1})).expand({B, T, S});
-  auto rel_TT = j_T.unsqueeze(1) - j_T.unsqueeze(0);
-  auto to_self_TT = rel_TT.ge(0);
-  if (window) {
-    to_prompt_BTS = to_prompt_BTS.logical_and((pos_BT.unsqueeze(2) - s_S.view({1, 1, S})).lt(*window));
-    to_self_TT = to_self_TT.logical_and(rel_TT.lt(*window));
-  }
-  auto completion_mask = torch::cat({to_prompt_BTS, to_self_TT.unsqueeze(0).expand({B, T, T})}, 2).unsqueeze(1);
+  const auto completions_mask = completion_mask(len_B, S, T, config_.sliding_window);
   size_t l = 0;
   for (const auto& m : *model->layers) {
     auto* layer = m->as<DecoderLayerImpl>();
@@ -438,7 +438,7 @@ torch::Tensor TransformerImpl::forward_completions(const PromptStates& prompts, 
     auto keys = torch::cat({prompts.k_PKSE[l].index_select(0, of_B), part(k)}, 2);  // [B, K, S+T, E]
     auto vals = torch::cat({prompts.v_PKSE[l].index_select(0, of_B), part(v)}, 2);
     ++l;
-    auto o_BHTE = at::scaled_dot_product_attention(part(q), keys, vals, completion_mask, 0.0, false, std::nullopt,
+    auto o_BHTE = at::scaled_dot_product_attention(part(q), keys, vals, completions_mask, 0.0, false, std::nullopt,
                                                    H != K);
     h_RD = finish_layer(*layer, h_RD, o_BHTE.transpose(1, 2).reshape({BT, H * E}));
   }
