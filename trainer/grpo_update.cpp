@@ -58,14 +58,21 @@ CompletionBatch make_completion_batch(const Sequences& rs, size_t begin, size_t 
 namespace {
 
 // Per-token logprobs and entropies [B, T] (zero at padding) at `temperature` (TRL divides the logits by the rollout
-// temperature too), never a [B, S, V] tensor: the chunked op over the completion positions' hidden states.
-std::pair<torch::Tensor, torch::Tensor> token_logprobs_BT(model::Transformer& m, const CompletionBatch& b,
-                                                          double temperature, int64_t chunk) {
-  auto hidden_RD = m->forward_hidden_prefixed(b.in);
-  auto hidden_ND = hidden_RD.index_select(0, b.positions_N);
+// temperature too) from the hidden states that predict b's completion tokens, never a [B, S, V] tensor: the chunked
+// op over those positions only.
+std::pair<torch::Tensor, torch::Tensor> logprobs_from_hidden(model::Transformer& m, const CompletionBatch& b,
+                                                             const torch::Tensor& hidden_ND, double temperature,
+                                                             int64_t chunk) {
   auto out = kernels::token_logprobs(hidden_ND, m->lm_head_weight(), b.targets_N, temperature, chunk);
   auto zeros = torch::zeros({b.B, b.T}, out.logp_N.options());
   return {zeros.index_put({b.has_token_BT}, out.logp_N), zeros.index_put({b.has_token_BT}, out.entropy_N.detach())};
+}
+
+// The same through the plain prefixed forward of b.
+std::pair<torch::Tensor, torch::Tensor> token_logprobs_BT(model::Transformer& m, const CompletionBatch& b,
+                                                          double temperature, int64_t chunk) {
+  return logprobs_from_hidden(m, b, m->forward_hidden_prefixed(b.in).index_select(0, b.positions_N), temperature,
+                              chunk);
 }
 
 torch::Tensor padded(const Sequences& rs, size_t begin, size_t end, int64_t T,
@@ -150,10 +157,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
   // One micro-batch's loss and backward, given the hidden states that predict its completion tokens.
   auto train_micro = [&](size_t begin, size_t end, const CompletionBatch& b, const torch::Tensor& hidden_ND,
                          bool last_backward) {
-    auto lp = kernels::token_logprobs(hidden_ND, m->lm_head_weight(), b.targets_N, c.temperature, c.logprob_chunk);
-    auto zeros = torch::zeros({b.B, b.T}, lp.logp_N.options());
-    auto logp_BT = zeros.index_put({b.has_token_BT}, lp.logp_N);
-    auto entropy_BT = zeros.index_put({b.has_token_BT}, lp.entropy_N.detach());
+    auto [logp_BT, entropy_BT] = logprobs_from_hidden(m, b, hidden_ND, c.temperature, c.logprob_chunk);
     MicroBatch mb;
     mb.logp_BT = logp_BT;
     mb.entropy_BT = entropy_BT;
@@ -194,8 +198,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     if (j == i) {
       const auto [begin, end] = micro[i];
       auto b = make_completion_batch(backward, begin, end, device);
-      auto hidden_ND = m->forward_hidden_prefixed(b.in).index_select(0, b.positions_N);
-      train_micro(begin, end, b, hidden_ND, last_segment);
+      train_micro(begin, end, b, m->forward_hidden_prefixed(b.in).index_select(0, b.positions_N), last_segment);
       i = j + 1;
       continue;
     }
