@@ -27,7 +27,11 @@ int run_report(const Globals& g, const ReportArgs& a) {
   std::string format = a.format;
   if (format.empty()) {  // from -o's extension, then --json, else Markdown
     auto ends = [&](const char* ext) { return a.output.size() > std::strlen(ext) && a.output.ends_with(ext); };
-    format = ends(".html") || ends(".htm") ? "html" : ends(".json") ? "json" : g.json ? "json" : "md";
+    format = ends(".html") || ends(".htm") ? "html"
+             : ends(".json")                 ? "json"
+             : ends(".md") || ends(".markdown") ? "md"
+             : g.json                        ? "json"
+                                             : "md";
   }
   // Read-only: a report never creates, migrates or changes the database, whatever goes wrong.
   Store store = Store::open_read_only(a.db.empty() ? g.db_path : a.db);

@@ -1,6 +1,14 @@
-// `crucible demo --quick` end to end (slow: minutes): every stage, distillation included, completes as a stored run,
-// the reports are written, and each stage moves the way the R1 story says, by margins a 95% paired CI on the same
-// test problems must clear.
+// `crucible demo --quick` end to end (slow: ~3 minutes): every stage, distillation included, completes as a stored
+// run, the reports are written, and each stage moves the way the R1 story says, by margins a 95% paired CI on the
+// same test problems must clear.
+//
+// Seeds tried (the demo's --seed: data split, weights, data order, every sample), paired difference vs the base
+// student on the 200 test problems × 8 samples, lowest CI bound in brackets:
+//   seed 0: teacher +0.338 [0.281], GRPO +0.051 [0.020], distilled +0.426 [0.364]
+//   seed 1: teacher +0.519 [0.475], GRPO +0.039 [0.008], distilled +0.335 [0.284]
+//   seed 2: teacher +0.664 [0.615], GRPO +0.038 [0.006], distilled +0.481 [0.421]
+// GRPO's gain is the thin one (a 0.1 M-parameter student, 400 steps at lr 1e-4: benchmarks/demo/README.md); the
+// same seed gives the same numbers on the same machine, so seed 0 passes or fails the same way every run here.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +36,10 @@ TEST(Demo, QuickRunsEveryStageAndEachMovesTheRightWay) {
   auto r = run_command({crucible_binary(), "--json", "demo", "--quick", "--out", out, "--seed", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.err.substr(r.err.size() > 4000 ? r.err.size() - 4000 : 0);
   auto j = nlohmann::json::parse(r.out);
+  // The demo's own comparison table: four stages against the base student, the distilled one against GRPO alone.
+  ASSERT_EQ(j["comparisons"].size(), 5u) << j["comparisons"].dump();
+  EXPECT_EQ(j["comparisons"][4]["run"], "eval distilled student");
+  EXPECT_EQ(j["comparisons"][4]["baseline"], "eval grpo student");
   EXPECT_TRUE(std::filesystem::exists(out + "/report.html"));
   EXPECT_TRUE(std::filesystem::exists(out + "/report.md"));
   EXPECT_TRUE(std::filesystem::exists(out + "/commands.sh"));
