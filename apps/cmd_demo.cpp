@@ -302,7 +302,8 @@ class Demo {
 
   // The paired differences the comparison table prints, read from `crucible report --format json` (run minus
   // baseline on the problems both ran, paired bootstrap 95% CI): every student stage and the teacher against the base
-  // student, and the distilled student against the GRPO student (R1's claim for small models).
+  // student, the distilled student against the GRPO student (R1's claim for small models), and GRPO on the distilled
+// student against the distilled student (does RL add to distillation).
   void compare() {
     auto paired = [&](const std::string& name, const StageRow* baseline, std::vector<const StageRow*> runs) {
       std::vector<std::string> args = {"report", "--format", "json", std::to_string(baseline->run_id)};
@@ -324,6 +325,7 @@ class Demo {
     const StageRow* distilled = find("eval distilled student");
     paired("compare-base", base, {find("eval teacher"), grpo, distilled, find("eval distilled+grpo student")});
     paired("compare-grpo", grpo, {distilled});
+    paired("compare-distilled", distilled, {find("eval distilled+grpo student")});
   }
 
   // Seconds of a training stage (0 when absent).
@@ -378,8 +380,9 @@ class Demo {
     }
     const double grpo_s = seconds_of("grpo base student");
     const double distill_s = seconds_of("distill traces") + seconds_of("distill sft student");
-    if (!comparisons_.empty()) {
-      const auto& d = comparisons_.back().at("difference");  // distilled vs GRPO student
+    for (const auto& c : comparisons_) {
+      if (c.at("run") != "eval distilled student" || c.at("baseline") != "eval grpo student") continue;
+      const auto& d = c.at("difference");
       const double low = d.at("low").get<double>(), high = d.at("high").get<double>();
       fmt::print("R1's claim for small models, distillation beats RL alone at comparable compute: {} here — the "
                  "distilled student {} the GRPO student by {:+.3f} [{:+.3f}, {:+.3f}], after {:.0f} s of student-side "

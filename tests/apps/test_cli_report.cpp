@@ -50,6 +50,12 @@ TEST(CliReport, MarkdownHtmlAndJson) {
   EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(page.find("</html>"), std::string::npos);
 
+  // -o's extension beats the global --json (which only sets the default): `-o r.md` is Markdown, as the demo writes it.
+  std::string md_file = dir.file("r.md");
+  auto m = run_command({crucible_binary(), "--json", "--db", db, "report", "base", "cand", "-o", md_file});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_EQ(slurp(md_file).rfind("# crucible report", 0), 0u);
+
   auto j = run_command({crucible_binary(), "report", "--db", db, "--format", "json", "--baseline", "cand", "base"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   auto parsed = nlohmann::json::parse(j.out);
