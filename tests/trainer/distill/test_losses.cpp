@@ -118,6 +118,17 @@ TEST(TopKKd, WholeVocabularyIsTheFullForwardKl) {
   EXPECT_NEAR(r.loss.item<double>(), full.item<double>(), 1e-9);
   EXPECT_NEAR(generalized_jsd_loss(s, t, 0.0).item<double>(), full.item<double>(), 1e-12);
   EXPECT_THROW(topk_kd_loss(s, torch::zeros({T}, torch::kInt64), ids, t_lp, 1.5), std::exception);
+  // The teacher's K probabilities summing a hair under 1 (float rounding) leave a "rest" with nothing in it on the
+  // student's side: the loss and its gradient stay finite and equal the full KL's.
+  auto t_short = t_lp - 1e-12;
+  auto s_grad = s.clone().requires_grad_(true);
+  auto r2 = topk_kd_loss(s_grad, torch::zeros({T}, torch::kInt64), ids, t_short, 1.0);
+  EXPECT_NEAR(r2.loss.item<double>(), full.item<double>(), 1e-9);
+  r2.loss.backward();
+  EXPECT_TRUE(torch::isfinite(s_grad.grad()).all().item<bool>()) << s_grad.grad();
+  auto s_ref = s.clone().requires_grad_(true);
+  (t_lp.exp() * (t_lp - torch::log_softmax(s_ref, -1))).sum(-1).mean().backward();
+  EXPECT_TRUE(torch::allclose(s_grad.grad(), s_ref.grad(), 1e-9, 1e-9));
 }
 
 TEST(TopKKd, GradientFlowsToTheStudentOnly) {
