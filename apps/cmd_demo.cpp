@@ -303,7 +303,7 @@ class Demo {
   // The paired differences the comparison table prints, read from `crucible report --format json` (run minus
   // baseline on the problems both ran, paired bootstrap 95% CI): every student stage and the teacher against the base
   // student, the distilled student against the GRPO student (R1's claim for small models), and GRPO on the distilled
-// student against the distilled student (does RL add to distillation).
+  // student against the distilled student (does RL add to distillation).
   void compare() {
     auto paired = [&](const std::string& name, const StageRow* baseline, std::vector<const StageRow*> runs) {
       std::vector<std::string> args = {"report", "--format", "json", std::to_string(baseline->run_id)};
