@@ -333,6 +333,8 @@ class Demo {
     const StageRow* r = find(label);
     return r ? r->seconds : 0.0;
   }
+  // Student-side compute of distillation: the teacher's traces and the student's SFT on them.
+  double distillation_seconds() const { return seconds_of("distill traces") + seconds_of("distill sft student"); }
 
   nlohmann::json rows_json(double total) const {
     nlohmann::json stages = nlohmann::json::array();
@@ -344,7 +346,7 @@ class Demo {
             {"stages", stages}, {"comparisons", comparisons_},
             {"compute_seconds",
              {{"grpo_alone", seconds_of("grpo base student")},
-              {"distillation", seconds_of("distill traces") + seconds_of("distill sft student")},
+              {"distillation", distillation_seconds()},
               {"teacher_sft", seconds_of("sft teacher")}}}};
   }
 
@@ -378,8 +380,6 @@ class Demo {
                  c.at("baseline").get<std::string>(), d.at("value").get<double>(), d.at("low").get<double>(),
                  d.at("high").get<double>(), c.at("paired_problems").get<int64_t>());
     }
-    const double grpo_s = seconds_of("grpo base student");
-    const double distill_s = seconds_of("distill traces") + seconds_of("distill sft student");
     for (const auto& c : comparisons_) {
       if (c.at("run") != "eval distilled student" || c.at("baseline") != "eval grpo student") continue;
       const auto& d = c.at("difference");
@@ -389,7 +389,7 @@ class Demo {
                  "distillation (traces + SFT; the teacher's own SFT took {:.0f} s) vs {:.0f} s of GRPO.\n",
                  low > 0 ? "holds" : high < 0 ? "does not hold" : "undecided",
                  low > 0 ? "beats" : high < 0 ? "trails" : "is within noise of", d.at("value").get<double>(), low,
-                 high, distill_s, seconds_of("sft teacher"), grpo_s);
+                 high, distillation_seconds(), seconds_of("sft teacher"), seconds_of("grpo base student"));
     }
     fmt::print("\ntotal {:.1f} s. Report: {}/report.html and {}/report.md; commands: {}/commands.sh\n", total, a_.out,
                a_.out, a_.out);

@@ -28,11 +28,11 @@ KdLoss topk_kd_loss(const torch::Tensor& logits_TV, const torch::Tensor& targets
   const auto in_topk_TV = torch::zeros_like(logp_TV, torch::kBool).scatter(1, ids_TK, valid_TK);
   // A row whose K ids cover the whole vocabulary has no rest: the teacher's "rest" there is the rounding of its sum
   // (1e-16, not 0), and the student's rest, a logsumexp over nothing, is -inf — their product would be +inf and its
-  // gradient NaN. Such rows get a finite stand-in (zeros) that the where() below never selects.
+  // gradient NaN. Such rows mask nothing (a finite stand-in, in bools rather than a second [T, V] of floats) and the
+  // where() below never selects them.
   const auto has_rest_T = in_topk_TV.logical_not().any(-1);
-  const auto rest_logits_TV =
-      torch::where(has_rest_T.unsqueeze(1), logp_TV.masked_fill(in_topk_TV, -INFINITY), torch::zeros_like(logp_TV));
-  const auto s_log_rest_T = torch::logsumexp(rest_logits_TV, -1);
+  const auto s_log_rest_T =
+      torch::logsumexp(logp_TV.masked_fill(in_topk_TV & has_rest_T.unsqueeze(1), -INFINITY), -1);
   const auto kl_topk_T = torch::where(valid_TK, t_p_TK * (t_logp_TK - s_logp_TK), zero).sum(-1);
   const auto kl_rest_T = torch::where(t_rest_T > 0 & has_rest_T,
                                       t_rest_T * (t_rest_T.clamp_min(1e-300).log() - s_log_rest_T), zero);
