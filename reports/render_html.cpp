@@ -220,15 +220,40 @@ std::string train_chart(const Json& run, const Json& curve, const std::string& i
     y1 = std::max(y1, p[1].get<double>());
   }
   auto yt = nice_ticks(y0, y1);
-  Chart c(id, fmt::format("{}: {}", run["name"].get<std::string>(), curve["metric"].get<std::string>()),
-          fmt::format("{} by training step, from train_steps.", curve["metric"].get<std::string>()), x0, x1,
-          std::min(y0, yt.front()), std::max(y1, yt.back()));
+  // A GRPO run's per-step values are noisy (a step's accuracy is the mean of P·G samples): past 30 steps the raw
+  // series is drawn faint and a centred rolling mean over ~1/20 of the steps (at least 5) on top of it.
+  const size_t n = pts.size();
+  const size_t window = n > 30 ? std::max<size_t>(5, n / 20) | 1 : 1;  // odd, so it centres on a step
+  const std::string metric = curve["metric"].get<std::string>();
+  Chart c(id, fmt::format("{}: {}", run["name"].get<std::string>(), metric),
+          window > 1 ? fmt::format("{} by training step, from train_steps: each step (faint) and the centred mean of {} "
+                                   "steps (bold; fewer at the ends).",
+                                   metric, window)
+                     : fmt::format("{} by training step, from train_steps.", metric),
+          x0, x1, std::min(y0, yt.front()), std::max(y1, yt.back()));
   std::vector<std::pair<double, std::string>> xt;
   for (double t : nice_ticks(x0, x1, 6)) xt.emplace_back(t, tick_label(t));
-  c.axes(xt, yt, "step", curve["metric"].get<std::string>(), false);
+  c.axes(xt, yt, "step", metric, false);
   std::string line;
   for (const auto& p : pts) line += fmt::format("{:.1f},{:.1f} ", c.x(p[0].get<double>()), c.y(p[1].get<double>()));
-  c.add(fmt::format("<polyline fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2\" points=\"{}\"/>", line));
+  if (window == 1) {
+    c.add(fmt::format("<polyline fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2\" points=\"{}\"/>", line));
+    return c.svg();
+  }
+  c.add(fmt::format("<polyline fill=\"none\" stroke=\"#0072B2\" stroke-opacity=\"0.3\" stroke-width=\"1\" "
+                    "points=\"{}\"/>",
+                    line));
+  std::vector<double> prefix(n + 1, 0.0);  // prefix sums: each window's mean in O(1)
+  for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + pts[i][1].get<double>();
+  std::string mean;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t lo = i >= window / 2 ? i - window / 2 : 0, hi = std::min(n, i + window / 2 + 1);
+    mean += fmt::format("{:.1f},{:.1f} ", c.x(pts[i][0].get<double>()),
+                        c.y((prefix[hi] - prefix[lo]) / static_cast<double>(hi - lo)));
+  }
+  c.add(fmt::format("<polyline class=\"rolling\" fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2.5\" "
+                    "points=\"{}\"><title>centred mean of {} steps</title></polyline>",
+                    mean, window));
   return c.svg();
 }
 

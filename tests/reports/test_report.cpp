@@ -2,6 +2,9 @@
 // worked by hand, the errors, GPQA text never reaching any format, and read-only opening of an older schema.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include "core/error.h"
 #include "reports/report.h"
 #include "reports/sqlite.h"
@@ -143,6 +146,35 @@ TEST_F(ReportTest, ATrainingRunBringsItsCurvesAndNoComparison) {
   EXPECT_NE(html.find("<td class=\"l\">completed</td><td>–</td><td>–</td>"), std::string::npos) << html;
   EXPECT_NE(html.find("sft: loss"), std::string::npos);
   EXPECT_NE(html.find("<details><summary>1 more curve of #5 sft</summary>"), std::string::npos);
+}
+
+TEST_F(ReportTest, ALongNoisyCurveGetsItsCentredRollingMean) {
+  {
+    Store store = Store::open(dir.file("r.db"));
+    RunRecord r;
+    r.name = "grpo";
+    r.kind = "train-grpo";
+    r.identity = "identity-grpo";
+    r.started_at = "2026-11-23T10:00:00.000Z";
+    r.status = "completed";
+    const int64_t id = store.create_run(r);
+    // 100 steps alternating 0 and 1: the raw line zigzags; a 5-step centred mean is 0.4 or 0.6 inside.
+    for (int step = 1; step <= 100; ++step) store.add_train_step({id, step, {{"reward_mean", double(step % 2)}}});
+  }
+  Json r = build({"base", "cand", "grpo"});
+  const std::string html = report::render_html(r);
+  EXPECT_NE(html.find("the centred mean of 5 steps"), std::string::npos) << html;
+  const size_t at = html.find("<polyline class=\"rolling\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t from = html.find("points=\"", at) + 8;
+  std::istringstream pts(html.substr(from, html.find('"', from) - from));
+  // Its heights: 0.4 and 0.6 inside, 2/3 and 1/2 at the start, 1/2 and 1/3 at the end (shorter windows); never the
+  // raw 0 or 1, so five distinct y values in 100 points.
+  std::set<std::string> ys;
+  size_t points = 0;
+  for (std::string xy; pts >> xy; ++points) ys.insert(xy.substr(xy.find(',') + 1));
+  EXPECT_EQ(points, 100u);
+  EXPECT_EQ(ys.size(), 5u) << html.substr(at, 400);
 }
 
 TEST_F(ReportTest, BaselineFlagAndReproducibility) {
