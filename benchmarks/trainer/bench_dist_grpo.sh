@@ -2,11 +2,14 @@
 # Data-parallel GRPO step time on this CPU: 1 rank x 1 thread vs 2 ranks x 1 thread (--nproc-per-node 2, Gloo), the
 # same prompts, groups and seeds (2 ranks draw exactly the one-process rollouts: trainer/README.md, "Past one
 # process"). Prints seconds per step of each and the ratio. The machine is shared: say so with the numbers.
-#   benchmarks/trainer/bench_dist_grpo.sh MODEL [TOKENIZER] [STEPS] [MAX_TOKENS]
+#   benchmarks/trainer/bench_dist_grpo.sh MODEL [TOKENIZER] [STEPS] [MAX_TOKENS] [-- EXTRA TRAIN GRPO FLAGS]
+# e.g. `-- --no-skip`: every sequence through forward and backward even where a group's rewards are all equal (a model
+# that never answers gets flat groups, and then a step is the rollout plus the update's fixed costs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${CRUCIBLE_BIN:-$root/build/bin/crucible}
 model=${1:?model}; tok=${2:-}; steps=${3:-10}; max_tokens=${4:-32}
+shift $(($# < 4 ? $# : 4)); [ "${1:-}" = -- ] && shift
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 python3 - "$work/p.jsonl" <<'PY'
 import json, sys
@@ -21,6 +24,7 @@ args=(--json --db "$work/c.db" train grpo --model "$model" --prompts "$work/p.js
       --overlong-buffer "$max_tokens" --assistant-prefix "" --beta 0 --lr 1e-3 --micro-batch 4 --seed 3 --threads 1
       --device cpu)
 [ -n "$tok" ] && args+=(--tokenizer "$tok")
+args+=("$@")
 export OMP_NUM_THREADS=1
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 step_time() { python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds_per_step"])'; }
