@@ -1,5 +1,5 @@
 // crucible distill onpolicy — on-policy distillation (trainer/distill/onpolicy.h): the student samples, the teacher
-// scores the student's tokens, the generalised JSD trains the student. Runs in crucible-torch (apps/CMakeLists.txt);
+// (in-process, or served: --endpoint) scores the student's tokens, the generalised JSD trains the student. Runs in crucible-torch (apps/CMakeLists.txt);
 // the front hands `distill onpolicy` over (cmd_distill.cpp). trainer/distill/README.md walks one step.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,7 +36,23 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--student-tokenizer", c->student_tokenizer, "tokenizer override for --student");
   cmd->add_option("--teacher", c->teacher, "teacher checkpoint (the student's tokenizer; loaded inference-only)");
   cmd->add_option("--teacher-tokenizer", c->teacher_tokenizer, "tokenizer override for --teacher");
-  cmd->add_option("--endpoint", c->endpoint, "a served teacher (echo + logprobs): not implemented yet");
+  auto* endpoint = cmd->add_option(
+      "--endpoint", c->endpoint,
+      "or a served teacher: an OpenAI-compatible server's base URL (vLLM, SGLang, crucible serve) that scores the "
+      "student's token ids (/v1/completions, echo + logprobs); it must have the student's tokenizer");
+  cmd->add_option("--api-model", c->api_model, "the server's model name (with --endpoint)")->needs(endpoint);
+  cmd->add_option("--api-key-env", c->api_key_env, "environment variable holding the API key (unset: no key)")
+      ->capture_default_str();
+  cmd->add_option("--teacher-top-k", c->teacher_top_k,
+                  "the teacher's alternatives per token; the loss is the JSD on its top K + the sampled token + one "
+                  "rest bucket, a lower bound of the full one (default 20 with --endpoint, crucible serve allows "
+                  "<= 20; with --teacher default 0: the full vocabulary)");
+  cmd->add_option("--concurrency", c->concurrency, "scoring requests in flight (with --endpoint)")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", c->request_timeout_s, "seconds per scoring request (with --endpoint)")
+      ->capture_default_str();
+  cmd->add_option("--max-retries", c->max_retries, "retries of a failed scoring request (with --endpoint)")
+      ->capture_default_str();
   cmd->add_option("--suite", *suites, "suites to train on, comma separated (prompted as eval does)");
   cmd->add_option("--data-dir", c->data_dir, "suite data folder (default: $CRUCIBLE_DATA or ~/.cache/crucible/data)");
   cmd->add_option("--limit", c->limit, "first N problems of each suite (0: all)")->capture_default_str();
@@ -50,7 +66,8 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--prompts-per-step", c->prompts_per_step, "prompts per step")->capture_default_str();
   cmd->add_option("--samples", c->samples, "completions per prompt, G")->capture_default_str();
   cmd->add_option("--max-tokens", c->max_tokens, "max completion tokens")->capture_default_str();
-  cmd->add_option("--temperature", c->temperature, "sampling temperature, and the loss's (TRL: 1.0)")
+  cmd->add_option("--temperature", c->temperature,
+                  "sampling temperature, and the loss's (TRL: 1.0; must be 1 with a top-K teacher)")
       ->capture_default_str();
   cmd->add_option("--top-p", c->top_p, "sampling top-p")->capture_default_str();
   cmd->add_option("--max-batch", c->max_batch, "engine slots decoded together")->capture_default_str();
