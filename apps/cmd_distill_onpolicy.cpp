@@ -8,6 +8,8 @@
 
 #include "apps/cli.h"
 #include "apps/cmd_train.h"
+#include "core/error.h"
+#include "trainer/dist/launch.h"
 #include "trainer/distill/onpolicy.h"
 
 namespace crucible::cli {
@@ -17,6 +19,7 @@ int run_onpolicy_command(const Globals& g, distill::OnPolicyConfig& c, const std
   c.suites = split_commas(suites);
   if (c.name.empty()) c.name = "distill-onpolicy-" + c.student.substr(c.student.find_last_of('/') + 1);
   auto r = distill::run_onpolicy(c, g.db_path);
+  if (r.rank != 0) return r.status == "completed" ? 0 : 1;  // rank 0 reports for all
   if (g.json) {
     print_json(r.to_json().dump(2));
   } else {
@@ -80,10 +83,19 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--save-every", c->save_every, "write OUT/step-N every N steps (0: final only)")
       ->capture_default_str();
   cmd->add_option("--threads", c->threads, "CPU threads (0: torch's default)")->capture_default_str();
+  auto nproc = std::make_shared<int>(1);
+  cmd->add_option("--nproc-per-node", *nproc,
+                  "start N data-parallel ranks on this node (each samples and scores its share of a step's prompts)")
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", c->dist_timeout_s, "seconds a rank waits for the others (rendezvous, collective)")
+      ->capture_default_str();
   cmd->add_option("--device", c->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd->add_option("--dtype", c->dtype, "auto, float32, bfloat16, float16")->capture_default_str();
-  cmd->callback([&g, &action, c, suites] {
-    action = [&g, c, suites] { return run_onpolicy_command(g, *c, *suites); };
+  cmd->callback([&g, &action, c, suites, nproc] {
+    action = [&g, c, suites, nproc] {
+      if (*nproc < 1) throw InputError("command line", "--nproc-per-node", "must be >= 1");
+      return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_onpolicy_command(g, *c, *suites);
+    };
   });
 }
 

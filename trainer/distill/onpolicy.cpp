@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,10 @@
 #include "model/generation_model.h"
 #include "reports/store.h"
 #include "trainer/checkpoint.h"
+#include "trainer/dist/comm.h"
+#include "trainer/dist/env.h"
+#include "trainer/dist/launch.h"
+#include "trainer/dist/reducer.h"
 #include "trainer/distill/losses.h"
 #include "trainer/optimizer.h"
 #include "trainer/rollouts.h"
@@ -28,6 +33,7 @@
 namespace crucible::distill {
 
 using trainer::Rollout;
+namespace dist = trainer::dist;
 
 OnPolicyConfig default_onpolicy_config() {
   OnPolicyConfig c;
@@ -75,6 +81,7 @@ void OnPolicyConfig::validate() const {
   if (max_batch < 1) bad("--max-batch", "must be >= 1");
   if (save_every < 0) bad("--save-every", "must be >= 0");
   if (threads < 0) bad("--threads", "must be >= 0");
+  if (dist_timeout_s < 1) bad("--dist-timeout", "must be >= 1 (seconds)");
   optim.validate("command line");
 }
 
@@ -111,6 +118,7 @@ nlohmann::json OnPolicyConfig::to_json() const {
           {"micro_batch", micro_batch},
           {"optim", optim.to_json()},
           {"save_every", save_every},
+          {"dist_timeout_s", dist_timeout_s},
           {"distill",
            {{"stage", "onpolicy"},
             {"loss", top_k() > 0 ? "generalized_jsd_topk" : "generalized_jsd"},
@@ -199,14 +207,21 @@ TeacherRows served_rows(const std::vector<harness::TeacherScores>& served, size_
 }
 
 // One optimizer step's gradient into the student's .grad: micro-batches of `micro_batch` rollouts, each
-// micro-batch's divergence summed over its completion tokens and divided by the step's token count (TRL's
-// num_items_in_batch), so the accumulated gradient is that of the mean over every completion token of the step.
-// The teacher is `teacher` (in-process) or `scorer` (served: every rollout scored first, concurrently).
+// micro-batch's divergence summed over its completion tokens and divided by the step's token count `step_tokens`
+// (TRL's num_items_in_batch; with several ranks every rank's), so the accumulated gradient is that of the mean over
+// every completion token of the step. The teacher is `teacher` (in-process) or `scorer` (served: every rollout
+// scored first, concurrently). `before_last_backward` (several ranks: the reducer's arm) runs before the last
+// backward. The sums returned are this rank's.
 StepSums accumulate(const OnPolicyConfig& c, model::Transformer& student, model::Transformer* teacher,
-                    harness::TeacherScorer* scorer, std::vector<Rollout>& rollouts, torch::Device device) {
+                    harness::TeacherScorer* scorer, std::vector<Rollout>& rollouts, torch::Device device,
+                    double step_tokens, const std::function<void()>& before_last_backward) {
   StepSums sums;
   for (const auto& r : rollouts) sums.tokens += static_cast<double>(r.completion_ids.size());
   if (sums.tokens == 0) return sums;
+  size_t last_begin = 0;  // the last micro-batch with a completion token: its backward is the last
+  for (size_t begin = 0; begin < rollouts.size(); begin += static_cast<size_t>(c.micro_batch))
+    for (size_t i = begin; i < std::min(rollouts.size(), begin + static_cast<size_t>(c.micro_batch)); ++i)
+      if (!rollouts[i].completion_ids.empty()) last_begin = begin;
   const int64_t V = student->lm_head_weight().size(0);
   const int64_t K = std::min(c.top_k(), V);
   std::vector<harness::TeacherScores> served;
@@ -238,7 +253,8 @@ StepSums accumulate(const OnPolicyConfig& c, model::Transformer& student, model:
     auto divergence = K > 0 ? topk_generalized_jsd_loss(student_logits_NV, b.targets_N, t.target_logp_N, t.ids_NK,
                                                         t.logp_NK, c.jsd_beta)
                             : generalized_jsd_loss(student_logits_NV, t.logits_NV, c.jsd_beta, c.temperature);
-    auto loss = divergence * (static_cast<double>(n) / sums.tokens);
+    auto loss = divergence * (static_cast<double>(n) / step_tokens);
+    if (begin == last_begin && before_last_backward) before_last_backward();
     loss.backward();
     sums.loss += loss.item<double>();
     torch::NoGradGuard ng;  // the sampled tokens' logprobs under each model (temperature 1), for the metrics
@@ -256,8 +272,12 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
   c.validate();
   if (c.threads > 0) torch::set_num_threads(c.threads);
   const auto started = Clock::now();
-  auto gm = model::load_generation_model(
-      {.path = c.student, .tokenizer = c.student_tokenizer, .device = c.device, .dtype = c.dtype, .trainable = true});
+  // Data parallel (as `train grpo`, trainer/README.md "Past one process"): each rank samples, scores and trains on
+  // its share of every step's prompts; comm is nullptr for one process.
+  const auto denv = dist::dist_env();
+  auto gm = model::load_generation_model({.path = c.student, .tokenizer = c.student_tokenizer,
+                                          .device = dist::rank_device(c.device, denv), .dtype = c.dtype,
+                                          .trainable = true});
   model::Transformer& m = gm.model;
   // The teacher: loaded inference-only and checked token by token, or a server that reads the student's ids (its
   // tokenizer is assumed to be the student's; the scorer refuses ids outside the student's vocabulary).
@@ -299,79 +319,118 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
     for (size_t pi = 0; pi < sources[si].problems.size(); ++pi) tasks.push_back({si, pi});
   if (tasks.empty()) throw InputError("--suite/--prompts", "", "no problems to train on");
 
+  auto comm = dist::Comm::open(denv, gm.device, std::chrono::seconds(c.dist_timeout_s));
+  const bool lead = !comm || comm->rank() == 0;  // writes the store and the folders
+  if (!lead) dist::install_sigint_flag();
   nlohmann::json config = c.to_json();
-  config["resolved"] = {{"device", gm.device.str()}, {"teacher_format", teacher ? teacher->format : "endpoint"}};
+  config["resolved"] = {{"device", gm.device.str()}, {"teacher_format", teacher ? teacher->format : "endpoint"},
+                        {"world_size", denv.world_size}, {"launcher", denv.source},
+                        {"backend", comm ? comm->backend_name() : "none"}};
   if (scorer) config["endpoint"] = scorer->options().endpoint;  // normalised (a bare host gets /v1)
-  auto run = trainer::TrainRun::start(db_path, {.kind = "distill-onpolicy", .name = c.name, .model_path = gm.path,
-                                                .model_format = gm.format, .model_hash = gm.content_hash,
-                                                .model_config = gm.config, .config = config,
-                                                .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
-                                                .progress = c.progress});
-  trainer::register_sources(sources, run.store());
-  for (const auto& s : sources) run.store().link_run_dataset(run.id(), s.dataset_id);
-  trainer::TaskCursor order(std::move(tasks), c.seed);
+  std::optional<trainer::TrainRun> run;
+  if (lead) {
+    run.emplace(trainer::TrainRun::start(db_path, {.kind = "distill-onpolicy", .name = c.name, .model_path = gm.path,
+                                                   .model_format = gm.format, .model_hash = gm.content_hash,
+                                                   .model_config = gm.config, .config = config,
+                                                   .seed = static_cast<int64_t>(c.seed), .total_steps = c.steps,
+                                                   .progress = c.progress}));
+    trainer::register_sources(sources, run->store());
+    for (const auto& s : sources) run->store().link_run_dataset(run->id(), s.dataset_id);
+  }
+  trainer::TaskCursor order(std::move(tasks), c.seed);  // every rank draws the same prompts, then takes its share
 
   trainer::Optimizer opt(m, c.optim, c.steps);
+  std::vector<torch::Tensor> params;
+  for (auto& p : m->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  // Several ranks: rank 0's weights everywhere, and the gradient sum overlapped with each step's last backward (the
+  // loss carries the step's global token count already: scale 1).
+  std::optional<dist::GradReducer> reducer;
+  if (comm) {
+    dist::broadcast_parameters(*comm, params);
+    if (m->times_packed() > 0) m->refresh_inference_weights();
+    reducer.emplace(*comm, params);
+  }
   model::Engine engine(m, gm.tokenizer.get(), model::EngineOptions{c.max_batch, 0});  // samples from m itself
   const trainer::CheckpointConfig ckpt{.tokenizer_source = c.student};
   OnPolicyResult result;
-  result.run_id = run.id();
+  result.rank = comm ? comm->rank() : 0;
+  result.run_id = run ? run->id() : 0;
   result.out_dir = c.out_dir;
   std::map<int64_t, int64_t> next_index;  // each problem's next sample index in the store
   bool stop = false;
   for (int64_t step = 1; step <= c.steps && !stop; ++step) {
     const auto t0 = Clock::now();
-    auto rollouts = trainer::sample_rollouts(rc, gm, engine, sources, order.next(c.prompts_per_step), step, 0, 0);
+    auto [mine, first_group] = trainer::my_groups(comm.get(), order.next(c.prompts_per_step));
+    auto rollouts = trainer::sample_rollouts(rc, gm, engine, sources, mine, step, 0, first_group);
     const double seconds_rollout = since(t0);
     const auto t1 = Clock::now();
-    auto sums = accumulate(c, m, teacher ? &teacher->model : nullptr, scorer.get(), rollouts, gm.device);
-    auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
-    stop = trainer::TrainRun::stop_requested();
-    // Every sample stored with the suite grader's verdict, as eval stores one: `crucible report` sees the student's
-    // completions and accuracy through training.
+    std::vector<double> step_tokens{0.0};
+    for (const auto& r : rollouts) step_tokens[0] += static_cast<double>(r.completion_ids.size());
+    trainer::reduce_over_ranks(comm.get(), step_tokens);
+    if (reducer) reducer->begin_step(1.0);
+    std::function<void()> arm;
+    if (reducer) arm = [&] { reducer->arm(); };
+    auto sums = accumulate(c, m, teacher ? &teacher->model : nullptr, scorer.get(), rollouts, gm.device,
+                           step_tokens[0], arm);
+    if (reducer) reducer->finish();
+    // Every sample graded by its suite's grader, as eval grades one: `crucible report` sees the student's
+    // completions and accuracy through training. Rank 0 stores every rank's, in rank order (the one-process order).
     std::vector<trainer::PendingSample> records;
-    double correct = 0;
+    double correct = 0, truncated = 0;
     for (const auto& r : rollouts) {
       const auto& src = sources[r.task.source];
       auto s = trainer::rollout_sample(r, src.grader->grade(src.problems[r.task.problem], r.prompt, r.text, r.finish));
       s.detail["distill"] = {{"stage", "onpolicy"}, {"step", step}};
       correct += s.correct.value_or(false) ? 1 : 0;
+      truncated += r.finish == "length" ? 1 : 0;
       records.push_back({r.task, std::move(s)});
     }
-    trainer::store_samples(run.store(), run.id(), sources, records, next_index);
-    double truncated = 0;
-    for (const auto& r : rollouts) truncated += r.finish == "length" ? 1 : 0;
-    const double n = static_cast<double>(std::max<size_t>(1, rollouts.size()));
-    auto per_token = [&](double v) { return sums.tokens > 0 ? v / sums.tokens : 0.0; };
-    nlohmann::json metrics = {{"loss", sums.loss},
+    std::vector<double> sum{sums.loss, sums.tokens, sums.teacher_logp, sums.student_logp, correct, truncated,
+                            static_cast<double>(rollouts.size()),
+                            trainer::TrainRun::stop_requested() || dist::sigint_received() ? 1.0 : 0.0};
+    trainer::reduce_over_ranks(comm.get(), sum);  // the losses carry the global normaliser: they add up
+    stop = sum[7] > 0;
+    auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
+    trainer::gather_samples(comm.get(), records);
+    if (run) trainer::store_samples(run->store(), run->id(), sources, records, next_index);
+    const double tokens = sum[1], n = std::max(1.0, sum[6]);
+    auto per_token = [&](double v) { return tokens > 0 ? v / tokens : 0.0; };
+    nlohmann::json metrics = {{"loss", sum[0]},
                               {"lr", st.lr},
                               {"grad_norm", st.grad_norm},
                               {"skipped", st.skipped},
-                              {"tokens", sums.tokens},
-                              {"sequences", static_cast<int64_t>(rollouts.size())},
-                              {"response_len_mean", sums.tokens / n},
-                              {"truncated_frac", truncated / n},
-                              {"accuracy", correct / n},
-                              {"teacher_logp_mean", per_token(sums.teacher_logp)},
-                              {"student_logp_mean", per_token(sums.student_logp)},
+                              {"tokens", tokens},
+                              {"sequences", static_cast<int64_t>(sum[6])},
+                              {"response_len_mean", tokens / n},
+                              {"truncated_frac", sum[5] / n},
+                              {"accuracy", sum[4] / n},
+                              {"teacher_logp_mean", per_token(sum[2])},
+                              {"student_logp_mean", per_token(sum[3])},
                               {"seconds_rollout", seconds_rollout},
                               {"seconds_update", since(t1)},
                               {"seconds", since(t0)}};
     if (!std::isfinite(st.grad_norm)) {
       metrics["grad_norm"] = nullptr;  // JSON has no NaN
-      log::warn("step {}: non-finite gradient norm; the update is skipped", step);
+      if (lead) log::warn("step {}: non-finite gradient norm; the update is skipped", step);
     }
-    if (c.save_every > 0 && step % c.save_every == 0 && step < c.steps)
-      run.add_checkpoint(trainer::save_checkpoint(m, trainer::step_dir(c.out_dir, step), ckpt), step);
-    run.log_step(step, metrics);
-    if (step == 1) result.first_loss = sums.loss;
-    result.last_loss = sums.loss;
+    if (run && c.save_every > 0 && step % c.save_every == 0 && step < c.steps)
+      run->add_checkpoint(trainer::save_checkpoint(m, trainer::step_dir(c.out_dir, step), ckpt), step);
+    if (run) run->log_step(step, metrics);
+    if (step == 1) result.first_loss = sum[0];
+    result.last_loss = sum[0];
     result.steps = step;
   }
-  run.add_checkpoint(trainer::save_checkpoint(m, c.out_dir, ckpt), result.steps);
+  if (run) {
+    run->add_checkpoint(trainer::save_checkpoint(m, c.out_dir, ckpt), result.steps);
+  }
   result.status = stop ? "interrupted" : "completed";
-  run.finish(result.status);
+  if (run) run->finish(result.status);
+  if (reducer) log::info("rank {}: {}", result.rank, reducer->describe());
   result.seconds = since(started);
+  // No rank leaves before rank 0 has written the final folder: a launcher that sees every rank exit takes the run
+  // as done.
+  if (comm) comm->barrier();
   return result;
 }
 

@@ -56,6 +56,7 @@ struct OnPolicyConfig {
   trainer::OptimConfig optim;    // lr TRL's 1e-6, linear schedule, no warmup (default_onpolicy_config)
   int64_t save_every = 0;        // OUT/step-N (an HF folder, not resumable) every N steps (0: only the final one)
   int threads = 0;               // torch intra-op threads on the CPU (0: torch's default)
+  int64_t dist_timeout_s = 300;  // several ranks (trainer/dist/): the longest wait for a rendezvous or a collective
   bool progress = true;
 
   void validate() const;           // InputError naming the flag
@@ -64,6 +65,7 @@ struct OnPolicyConfig {
 OnPolicyConfig default_onpolicy_config();
 
 struct OnPolicyResult {
+  int rank = 0;        // several ranks: rank 0 reports for all (the others have no run id)
   int64_t run_id = 0;
   std::string status;  // completed | interrupted | failed
   int64_t steps = 0;
@@ -74,7 +76,10 @@ struct OnPolicyResult {
 };
 
 // Runs the whole training (kind "distill-onpolicy" in the store). InputError (exit 2) for bad flags or data and for
-// a teacher whose tokenizer is not the student's, naming both paths.
+// a teacher whose tokenizer is not the student's, naming both paths. Under a launcher (--nproc-per-node N,
+// torchrun, Slurm: trainer/dist/env.h) each rank samples and scores a contiguous share of every step's prompts, the
+// gradients are summed over the ranks (dist::GradReducer), and rank 0 alone writes the store and the folders: the
+// steps of one process, up to the order of floating-point sums.
 OnPolicyResult run_onpolicy(const OnPolicyConfig& config, const std::string& db_path);
 
 }  // namespace crucible::distill

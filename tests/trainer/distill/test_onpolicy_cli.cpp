@@ -7,6 +7,8 @@
 //   - a served teacher (`crucible serve` on loopback, --endpoint, top 20 logprobs per token) gives the losses of the
 //     same teacher in-process cut to its top 20 (--teacher-top-k 20), step by step, and these are below the full
 //     vocabulary's on the same first-step samples; the run stores the endpoint and K, never the API key;
+//   - --nproc-per-node 2 (Gloo) equals one process, with a native and with a served teacher: each step's loss,
+//     teacher logprob and gradient norm, the stored samples in order, the final weights (allowed 1e-6, observed 0);
 //   - bad input exits 2 naming the flag or file, and records no run: another tokenizer (vocabulary size; same size
 //     but other token text), a --jsd-beta outside [0, 1], --teacher with --endpoint, --temperature != 1 or
 //     --teacher-top-k 0 with --endpoint, a prompt without answer; an unreachable endpoint exits 1 naming it.
@@ -18,6 +20,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -250,6 +255,129 @@ TEST(OnPolicyCli, ServedTeacherEqualsTheNativeTeacherCutToItsTopK) {
   EXPECT_NE(r.err.find(serve.url() + "/v1 answered HTTP 422"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("logprobs"), std::string::npos) << r.err;
   if (std::filesystem::exists(dir.file("k.db"))) EXPECT_TRUE(Store::open_read_only(dir.file("k.db")).list_runs().empty());
+}
+
+// A float32 safetensors file's tensors (8-byte header length, JSON header, data): read here, no model library.
+std::map<std::string, std::vector<float>> read_f32(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::map<std::string, std::vector<float>> out;
+  const auto parsed = nlohmann::json::parse(header);
+  for (const auto& [name, e] : parsed.items()) {
+    if (name == "__metadata__") continue;
+    EXPECT_EQ(e["dtype"], "F32") << name;
+    const auto b = e["data_offsets"][0].get<size_t>(), end = e["data_offsets"][1].get<size_t>();
+    std::vector<float> v((end - b) / 4);
+    std::memcpy(v.data(), data.data() + b, end - b);
+    out[name] = std::move(v);
+  }
+  return out;
+}
+
+// The largest per-tensor max |a - b| / max |a| of two float32 safetensors files.
+double max_relative_difference(const std::string& fa, const std::string& fb) {
+  const auto a = read_f32(fa), b = read_f32(fb);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_FALSE(a.empty());
+  double worst = 0;
+  for (const auto& [name, va] : a) {
+    const auto& vb = b.at(name);
+    EXPECT_EQ(va.size(), vb.size()) << name;
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
+      scale = std::max(scale, std::abs(double(va[i])));
+      diff = std::max(diff, std::abs(double(va[i]) - double(vb[i])));
+    }
+    worst = std::max(worst, scale > 0 ? diff / scale : diff);
+  }
+  return worst;
+}
+
+// --nproc-per-node 2 (Gloo, this machine's CPU) against one process, the same command: each rank samples and
+// scores its share of a step's 3 prompts (2 + 1, micro-batches of 2), the gradients are summed over the ranks, rank 0
+// stores. Every step's loss and gradient norm, the stored samples in order, and the final weights agree.
+void expect_two_ranks_equal_one_process(const testing::TempDir& dir, const std::vector<std::string>& teacher,
+                                        const std::string& tag) {
+  auto args = [&](const std::string& db, const std::string& out) {
+    std::vector<std::string> extra = {"--student", dir.file("student"), "--steps", "6", "--prompts-per-step", "3",
+                                      "--samples", "2", "--max-tokens", "16", "--micro-batch", "2", "--lr", "1e-2",
+                                      "--schedule", "constant", "--assistant-prefix", ""};
+    extra.insert(extra.end(), teacher.begin(), teacher.end());
+    return onpolicy(db, dir.file("p.jsonl"), out, extra);
+  };
+  auto one = run_command(args(dir.file(tag + "1.db"), dir.file(tag + "1")));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto a = args(dir.file(tag + "2.db"), dir.file(tag + "2"));
+  a.insert(a.end(), {"--nproc-per-node", "2"});
+  auto two = run_command(a);
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  // Rank 0 alone reports; each rank's reducer started its all-reduce inside the last backward.
+  const auto j1 = nlohmann::json::parse(one.out), j2 = nlohmann::json::parse(two.out);
+  for (const char* rank : {"rank 0: gradient all-reduce", "rank 1: gradient all-reduce"})
+    EXPECT_NE(two.err.find(rank), std::string::npos) << two.err;
+  auto s1 = Store::open_read_only(dir.file(tag + "1.db")), s2 = Store::open_read_only(dir.file(tag + "2.db"));
+  EXPECT_EQ(s2.list_runs().size(), 1u);
+  auto r2 = s2.get_run(j2["run_id"].get<int64_t>());
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->config["resolved"]["world_size"], 2);
+  auto st1 = s1.run_train_steps(j1["run_id"].get<int64_t>()), st2 = s2.run_train_steps(r2->id);
+  ASSERT_EQ(st1.size(), 6u);
+  ASSERT_EQ(st2.size(), 6u);
+  double worst_loss = 0, worst_norm = 0;
+  for (size_t k = 0; k < st1.size(); ++k) {
+    const auto &m1 = st1[k].metrics, &m2 = st2[k].metrics;
+    EXPECT_EQ(m1["tokens"], m2["tokens"]) << "step " << k + 1;
+    EXPECT_EQ(m1["sequences"], m2["sequences"]) << "step " << k + 1;
+    EXPECT_NEAR(m1["loss"].get<double>(), m2["loss"].get<double>(), 1e-6) << "step " << k + 1;
+    EXPECT_NEAR(m1["teacher_logp_mean"].get<double>(), m2["teacher_logp_mean"].get<double>(), 1e-6) << k + 1;
+    const double g1 = m1["grad_norm"].get<double>(), g2 = m2["grad_norm"].get<double>();
+    EXPECT_NEAR(g1, g2, 1e-6 * g1) << "step " << k + 1 << ": the gradient is summed over the ranks, not averaged";
+    worst_loss = std::max(worst_loss, std::abs(m1["loss"].get<double>() - m2["loss"].get<double>()));
+    worst_norm = std::max(worst_norm, std::abs(g1 - g2) / g1);
+  }
+  const double worst = max_relative_difference(dir.file(tag + "1/model.safetensors"),
+                                               dir.file(tag + "2/model.safetensors"));
+  std::printf("%s: 2 ranks vs 1 process, 6 steps: max |loss diff| %.2e, max relative grad-norm diff %.2e, max "
+              "relative parameter diff %.2e\n",
+              tag.c_str(), worst_loss, worst_norm, worst);
+  EXPECT_LE(worst, 1e-6);
+  EXPECT_GT(st1[0].metrics["loss"].get<double>() - st1[5].metrics["loss"].get<double>(), 0.05) << "it trained";
+  // Rank 0 stored every rank's samples in the one-process order.
+  auto a1 = s1.run_samples(j1["run_id"].get<int64_t>()), a2 = s2.run_samples(r2->id);
+  ASSERT_EQ(a1.size(), 36u);
+  ASSERT_EQ(a1.size(), a2.size());
+  for (size_t i = 0; i < a1.size(); ++i) {
+    EXPECT_EQ(a1[i].completion, a2[i].completion) << "sample " << i;
+    EXPECT_EQ(a1[i].sample_index, a2[i].sample_index) << "sample " << i;
+    EXPECT_EQ(a1[i].detail["distill"]["step"], a2[i].detail["distill"]["step"]) << "sample " << i;
+  }
+}
+
+void init_pair(const testing::TempDir& dir) {
+  for (const auto& [name, seed] : {std::pair{"student", "1"}, std::pair{"teacher", "2"}}) {
+    auto r = run_command({crucible_binary(), "init-model", "--out", dir.file(name), "--layers", "2", "--dim", "32",
+                          "--heads", "4", "--kv-heads", "2", "--ffn", "64", "--seed", seed, "--init-std", "0.2"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  write_prompts(dir.file("p.jsonl"));
+}
+
+TEST(OnPolicyCli, TwoGlooRanksEqualOneProcess) {
+  testing::TempDir dir;
+  init_pair(dir);
+  expect_two_ranks_equal_one_process(dir, {"--teacher", dir.file("teacher")}, "native");
+}
+
+TEST(OnPolicyCli, TwoGlooRanksEqualOneProcessWithAServedTeacher) {
+  testing::TempDir dir;
+  init_pair(dir);
+  ServeProcess serve(dir.file("teacher"), dir.file("serve.log"));
+  ASSERT_GT(serve.port_, 0) << slurp(dir.file("serve.log"));
+  expect_two_ranks_equal_one_process(dir, {"--endpoint", serve.url(), "--api-model", "teacher"}, "served");
 }
 
 TEST(OnPolicyCli, BadInputExitsTwoNamingTheFlag) {
