@@ -220,6 +220,22 @@ TEST_F(StoriesServe, TokenIdPromptsAndNullFieldsAreAccepted) {
 }
 
 
+TEST(ServeProtocol, ChatLogprobsNameTokensByIdWhenAsked) {
+  // return_tokens_as_token_ids on chat: "token_id:N" in `token` (the alternatives too), the bytes unchanged.
+  TokenLogprob lp{.token_id = 7, .text = "\xe2\x82", .logprob = -0.5};
+  lp.top = {TopLogprob{7, "\xe2\x82", -0.5}, TopLogprob{300, " a", -1.5}};
+  const auto by_id = chat_logprobs({lp}, /*as_ids=*/true), by_text = chat_logprobs({lp});
+  EXPECT_EQ(by_id["content"][0]["token"], "token_id:7");
+  EXPECT_EQ(by_id["content"][0]["top_logprobs"][1]["token"], "token_id:300");
+  EXPECT_EQ(by_id["content"][0]["bytes"], by_text["content"][0]["bytes"]);
+  EXPECT_EQ(by_text["content"][0]["top_logprobs"][1]["token"], " a");
+  auto r = parse_request(Endpoint::chat, R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true,
+                                             "return_tokens_as_token_ids": true})",
+                         Limits{});
+  ASSERT_TRUE(std::holds_alternative<ApiRequest>(r));
+  EXPECT_TRUE(std::get<ApiRequest>(r).tokens_as_ids);
+}
+
 TEST_F(StoriesServe, TokenIdPromptScoredWithTokenIdNames) {
   // What a distillation teacher is asked (distill onpolicy --endpoint): token ids in, echo + logprobs + max_tokens 0,
   // every token named "token_id:N" (vLLM's return_tokens_as_token_ids) so alternatives map to ids exactly. The

@@ -25,7 +25,15 @@ KdLoss topk_kd_loss(const torch::Tensor& logits_TV, const torch::Tensor& targets
   const auto t_rest_T = (1.0 - t_p_TK.sum(-1)).clamp_min(0.0);
   // The student's log-probabilities of the same ids, and of everything else: logsumexp over the logits outside the K.
   const auto s_logp_TK = logp_TV.gather(1, ids_TK);
-  const auto in_topk_TV = torch::zeros_like(logp_TV, torch::kBool).scatter(1, ids_TK, valid_TK);
+  // Padding must write nothing: scatter's order among equal indices is unspecified, so a padded entry (clamped to
+  // id 0) writing false could erase a listed id 0. Padded entries point at the row's first listed id instead and
+  // write what it writes (true); a row with nothing listed writes only false.
+  const auto any_valid_T = valid_TK.any(-1);
+  const auto first_id_T =
+      torch::where(valid_TK, teacher_ids_TK, logp_TV.size(1)).amin(-1).clamp_max(logp_TV.size(1) - 1);
+  const auto in_topk_TV = torch::zeros_like(logp_TV, torch::kBool)
+                              .scatter(1, torch::where(valid_TK, ids_TK, first_id_T.unsqueeze(1)),
+                                       any_valid_T.unsqueeze(1).expand_as(valid_TK));
   // A row whose K ids cover the whole vocabulary has no rest: the teacher's "rest" there is the rounding of its sum
   // (1e-16, not 0), and the student's rest, a logsumexp over nothing, is -inf — their product would be +inf and its
   // gradient NaN. Such rows mask nothing (a finite stand-in, in bools rather than a second [T, V] of floats) and the

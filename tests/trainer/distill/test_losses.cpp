@@ -134,6 +134,20 @@ TEST(TopKKd, WholeVocabularyIsTheFullForwardKl) {
   EXPECT_TRUE(torch::allclose(s_grad.grad(), s_ref.grad(), 1e-9, 1e-9));
 }
 
+TEST(TopKKd, TokenZeroListedBesidePaddingStaysInTheTopK) {
+  // Padding (-1) is clamped to id 0 for the gathers: it must not take a listed id 0 out of the top-K set.
+  torch::manual_seed(4);
+  const int64_t T = 2, V = 7;
+  auto student = to_rows(torch::randn({T, V}, torch::kFloat64));
+  const std::vector<std::vector<int64_t>> ids = {{0, 3, -1, -1}, {5, 0, 2, -1}};
+  const std::vector<std::vector<double>> lps = {{std::log(0.4), std::log(0.3), 0.0, 0.0},
+                                                {std::log(0.5), std::log(0.2), std::log(0.1), 0.0}};
+  auto ids_t = torch::tensor({0, 3, -1, -1, 5, 0, 2, -1}, torch::kInt64).view({T, 4});
+  const std::vector<int64_t> targets = {1, 4};
+  auto r = topk_kd_loss(to_tensor(student), torch::tensor(targets, torch::kInt64), ids_t, to_tensor(lps), 1.0);
+  EXPECT_NEAR(r.loss.item<double>(), direct_kd(student, targets, ids, lps, 1.0), kTol);
+}
+
 TEST(TopKKd, GradientFlowsToTheStudentOnly) {
   auto s = torch::randn({2, 5}, torch::kFloat64).requires_grad_(true);
   auto ids = torch::tensor({0, 1, 2, 3}, torch::kInt64).view({2, 2});
