@@ -254,7 +254,9 @@ TEST(OnPolicyCli, ServedTeacherEqualsTheNativeTeacherCutToItsTopK) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find(serve.url() + "/v1 answered HTTP 422"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("logprobs"), std::string::npos) << r.err;
-  if (std::filesystem::exists(dir.file("k.db"))) EXPECT_TRUE(Store::open_read_only(dir.file("k.db")).list_runs().empty());
+  if (std::filesystem::exists(dir.file("k.db"))) {
+    EXPECT_TRUE(Store::open_read_only(dir.file("k.db")).list_runs().empty());
+  }
 }
 
 // A float32 safetensors file's tensors (8-byte header length, JSON header, data): read here, no model library.
