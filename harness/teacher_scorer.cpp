@@ -101,7 +101,9 @@ TeacherScores TeacherScorer::score_one(http::Connection& connection, const std::
         s.token_logprob.resize(n);
         s.top_ids.assign(n * static_cast<size_t>(K), -1);
         s.top_logprobs.assign(n * static_cast<size_t>(K), -INFINITY);
-        for (size_t t = 0; t < ids.size(); ++t) {
+        // Position 0 is not checked: nothing precedes it, and servers differ in how they echo it (vLLM's chat echo
+        // has been seen to send it as None, vllm-project/vllm#27477).
+        for (size_t t = 1; t < ids.size(); ++t) {
           const auto& e = scored[t];
           if (e.token_id < 0)
             throw refuse("choices[0].logprobs.tokens",
