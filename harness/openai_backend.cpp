@@ -21,12 +21,12 @@
 
 namespace crucible::harness {
 
-namespace {
+std::string bearer_header(const std::string& api_key_env) {
+  if (const char* key = std::getenv(api_key_env.c_str()); key && *key) return std::string("Authorization: Bearer ") + key;
+  return "";
+}
 
-// A 200 whose body is not the JSON of a completion: truncated, garbage, or an error object. Retried.
-struct MalformedResponse : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+namespace {
 
 std::string trim(const std::string& s) {
   size_t first = s.find_first_not_of(" \t\r\n\f\v");
@@ -68,8 +68,8 @@ double logprob_value(const nlohmann::json& v) {
   throw MalformedResponse("a logprob is not a number");
 }
 
-// Chat: choices[0].logprobs.content = [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}] (OpenAI,
-// vLLM, SGLang). Completions: choices[0].logprobs = {tokens, token_logprobs, top_logprobs: [{token: logprob}]}.
+}  // namespace
+
 std::vector<TokenLogprob> parse_logprobs(const nlohmann::json& choice, bool chat) {
   auto lp = choice.find("logprobs");
   if (lp == choice.end() || !lp->is_object())
@@ -120,6 +120,8 @@ std::vector<TokenLogprob> parse_logprobs(const nlohmann::json& choice, bool chat
   }
   return out;
 }
+
+namespace {
 
 // Parses one non-streamed completion. Throws MalformedResponse on anything that is not one.
 GenerationResult parse_completion(const std::string& body, bool chat, bool want_logprobs) {
@@ -343,8 +345,7 @@ OpenAIBackend::OpenAIBackend(OpenAIBackendOptions options) : options_(std::move(
   if (options_.concurrency < 1) throw InputError("--concurrency", "", "must be at least 1");
   if (!(options_.request_timeout_s > 0)) throw InputError("--request-timeout", "", "must be positive (seconds)");
   if (options_.max_retries < 0) throw InputError("--max-retries", "", "must be 0 or more");
-  if (const char* key = std::getenv(options_.api_key_env.c_str()); key && *key)
-    auth_header_ = std::string("Authorization: Bearer ") + key;
+  auth_header_ = bearer_header(options_.api_key_env);
   http::global_init();
 }
 

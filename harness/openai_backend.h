@@ -52,7 +52,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "harness/backend.h"
 #include "harness/http.h"
@@ -79,6 +81,22 @@ struct OpenAIBackendOptions {
 std::string normalize_endpoint(const std::string& url);
 
 using http::parse_retry_after;
+
+// "Authorization: Bearer <key>" from the environment variable named, or "" when it is unset or empty. Holds the
+// secret: never log it.
+std::string bearer_header(const std::string& api_key_env);
+
+// A 200 whose body is not the JSON asked for: truncated, garbage, or an error object. Retried.
+struct MalformedResponse : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// One choice's logprobs. Chat: choices[i].logprobs.content = [{token, logprob, bytes, top_logprobs: [{token,
+// logprob, bytes}]}] (OpenAI, vLLM, SGLang). Completions: choices[i].logprobs = {tokens, token_logprobs,
+// top_logprobs: [{token: logprob} or null]}, alternatives sorted most likely first. A token named "token_id:N"
+// (return_tokens_as_token_ids) gets its id, any other -1. RunError when the choice has no logprobs object,
+// MalformedResponse when it is not of that shape.
+std::vector<TokenLogprob> parse_logprobs(const nlohmann::json& choice, bool chat);
 
 // Stored with the run (config "backend", kind "endpoint") so that `crucible eval --resume RUN` alone can reconnect.
 // The key is not stored, only the name of the variable that holds it.

@@ -194,6 +194,7 @@ std::optional<ApiError> parse_into(Endpoint endpoint, const Json& body, const Li
     if (auto e = read_bool(body, "echo", r.echo)) return e;
     r.sampling.logprobs = top_logprobs.has_value();
   }
+  if (auto e = read_bool(body, "return_tokens_as_token_ids", r.tokens_as_ids)) return e;
   if (top_logprobs) {
     if (*top_logprobs < 0 || *top_logprobs > 20)
       return out_of_range(endpoint == Endpoint::chat ? "top_logprobs" : "logprobs", "must be in 0..20");
@@ -343,35 +344,42 @@ namespace {
 Json token_bytes_json(const std::string& text) { return std::vector<int>(text.begin(), text.end()); }
 }  // namespace
 
-Json chat_logprobs(const std::vector<TokenLogprob>& completion) {
+std::string token_name(const std::string& bytes, int32_t id, bool as_ids) {
+  return as_ids ? "token_id:" + std::to_string(id) : bytes;
+}
+
+Json chat_logprobs(const std::vector<TokenLogprob>& completion, bool as_ids) {
   Json content = Json::array();
   for (const auto& lp : completion) {
     Json top = Json::array();
     for (const auto& t : lp.top)
-      top.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", token_bytes_json(t.text)}});
-    content.push_back(
-        {{"token", lp.text}, {"logprob", lp.logprob}, {"bytes", token_bytes_json(lp.text)}, {"top_logprobs", top}});
+      top.push_back({{"token", token_name(t.text, t.token_id, as_ids)}, {"logprob", t.logprob},
+                     {"bytes", token_bytes_json(t.text)}});
+    content.push_back({{"token", token_name(lp.text, lp.token_id, as_ids)}, {"logprob", lp.logprob},
+                       {"bytes", token_bytes_json(lp.text)}, {"top_logprobs", top}});
   }
   return {{"content", content}};
 }
 
-Json completion_logprobs(const std::optional<std::string>& first_token, const std::vector<TokenLogprob>& prompt,
-                         const std::vector<TokenLogprob>& completion, bool with_top) {
+Json completion_logprobs(const std::optional<TopLogprob>& first_token, const std::vector<TokenLogprob>& prompt,
+                         const std::vector<TokenLogprob>& completion, bool with_top, bool as_ids) {
   Json tokens = Json::array(), values = Json::array(), tops = Json::array(), offsets = Json::array();
   size_t offset = 0;
-  auto add = [&](const std::string& text, Json value, Json top) {
-    tokens.push_back(text);
+  // text_offset counts the tokens' bytes whatever names them.
+  auto add = [&](const std::string& name, size_t bytes, Json value, Json top) {
+    tokens.push_back(name);
     values.push_back(std::move(value));
     tops.push_back(std::move(top));
     offsets.push_back(offset);
-    offset += text.size();
+    offset += bytes;
   };
-  if (first_token) add(*first_token, nullptr, nullptr);
+  if (first_token)
+    add(token_name(first_token->text, first_token->token_id, as_ids), first_token->text.size(), nullptr, nullptr);
   for (const auto* part : {&prompt, &completion})
     for (const auto& lp : *part) {
       Json top = Json::object();
-      for (const auto& t : lp.top) top[t.text] = t.logprob;
-      add(lp.text, lp.logprob, with_top ? top : Json());
+      for (const auto& t : lp.top) top[token_name(t.text, t.token_id, as_ids)] = t.logprob;
+      add(token_name(lp.text, lp.token_id, as_ids), lp.text.size(), lp.logprob, with_top ? top : Json());
     }
   return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}, {"text_offset", offsets}};
 }

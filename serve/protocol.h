@@ -51,6 +51,9 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool echo = false;           // completions: the prompt is repeated before the completion (and scored, with logprobs)
+  // vLLM's return_tokens_as_token_ids: every logprob entry's token (and completions' top_logprobs keys) is
+  // "token_id:N", so a client maps alternatives to ids exactly (two ids may decode to the same text)
+  bool tokens_as_ids = false;
   // chat: render without the generation prompt and let the model continue the last message (a partial assistant
   // turn such as R1's "<think>\n"), as transformers' and vLLM's continue_final_message
   bool add_generation_prompt = true;
@@ -79,11 +82,13 @@ struct Choice {
 
 // OpenAI's logprobs objects. Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}.
 // Completions: {"tokens", "token_logprobs", "top_logprobs" ({token: logprob} or null), "text_offset"}; with echo the
-// prompt's tokens come first, its first token with null logprobs (nothing precedes it), `first_token` its bytes.
-nlohmann::json chat_logprobs(const std::vector<TokenLogprob>& completion);
-nlohmann::json completion_logprobs(const std::optional<std::string>& first_token,
+// prompt's tokens come first, its first token with null logprobs (nothing precedes it), `first_token` its id and
+// bytes. `as_ids`: tokens named "token_id:N" (return_tokens_as_token_ids), else by their bytes.
+std::string token_name(const std::string& bytes, int32_t id, bool as_ids);
+nlohmann::json chat_logprobs(const std::vector<TokenLogprob>& completion, bool as_ids = false);
+nlohmann::json completion_logprobs(const std::optional<TopLogprob>& first_token,
                                    const std::vector<TokenLogprob>& prompt, const std::vector<TokenLogprob>& completion,
-                                   bool with_top);
+                                   bool with_top, bool as_ids = false);
 struct Usage {
   int64_t prompt_tokens = 0, completion_tokens = 0;
 };

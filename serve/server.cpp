@@ -337,13 +337,16 @@ struct Server::Impl {
       usage.completion_tokens += s.completion_tokens;
       Choice c{static_cast<int64_t>(i), r.echo ? echoed[prompt] + s.text : s.text, s.finish_reason, nullptr};
       if (r.sampling.logprobs && meta.endpoint == Endpoint::chat) {
-        c.logprobs = chat_logprobs(s.logprobs);
+        c.logprobs = chat_logprobs(s.logprobs, r.tokens_as_ids);
       } else if (r.sampling.logprobs) {
         // echo: the prompt's tokens first; its first token has no logprob (nothing precedes it).
-        std::optional<std::string> first;
-        if (r.echo) first = gen.token_bytes(ex->first_prompt_token[prompt]);
+        std::optional<TopLogprob> first;
+        if (r.echo) {
+          const int32_t id = ex->first_prompt_token[prompt];
+          first = TopLogprob{id, gen.token_bytes(id), 0.0};
+        }
         c.logprobs = completion_logprobs(first, r.echo ? s.prompt_logprobs : std::vector<TokenLogprob>{}, s.logprobs,
-                                         r.sampling.top_logprobs > 0);
+                                         r.sampling.top_logprobs > 0, r.tokens_as_ids);
       }
       choices.push_back(std::move(c));
     }

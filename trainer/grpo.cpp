@@ -118,8 +118,7 @@ int64_t drop_flat_groups(std::vector<Rollout>& rs, int64_t group_size) {
   return dropped;
 }
 
-// Ranks other than 0 send their PendingSamples (rollouts.h) to rank 0 as JSON (dist::Comm::gather_strings), rank 0
-// stores every rank's.
+// Each rollout as the store keeps it, with GRPO's detail; gather_samples (rollouts.h) brings every rank's to rank 0.
 std::vector<PendingSample> sample_records(const std::vector<Rollout>& rs, int64_t step) {
   std::vector<PendingSample> out;
   for (const auto& r : rs) {
@@ -131,55 +130,7 @@ std::vector<PendingSample> sample_records(const std::vector<Rollout>& rs, int64_
   return out;
 }
 
-template <typename T>
-Json opt_json(const std::optional<T>& v) { return v ? Json(*v) : Json(nullptr); }
-template <typename T>
-std::optional<T> json_opt(const Json& j) { return j.is_null() ? std::nullopt : std::optional<T>(j.get<T>()); }
-
-std::string samples_to_json(const std::vector<PendingSample>& ps) {
-  Json a = Json::array();
-  for (const auto& p : ps) {
-    const auto& s = p.record;
-    a.push_back({{"source", p.task.source}, {"problem", p.task.problem}, {"prompt_hash", s.prompt_hash},
-                 {"completion", s.completion}, {"prompt_tokens", s.prompt_tokens},
-                 {"completion_tokens", s.completion_tokens}, {"finish_reason", s.finish_reason},
-                 {"extracted_answer", opt_json(s.extracted_answer)}, {"verdict", opt_json(s.verdict)},
-                 {"correct", opt_json(s.correct)}, {"grader_version", opt_json(s.grader_version)},
-                 {"detail", s.detail}});
-  }
-  return a.dump();
-}
-
-std::vector<PendingSample> samples_from_json(const std::string& text) {
-  std::vector<PendingSample> out;
-  for (const auto& j : Json::parse(text)) {
-    PendingSample p;
-    p.task = {j.at("source").get<size_t>(), j.at("problem").get<size_t>()};
-    auto& s = p.record;
-    s.prompt_hash = j.at("prompt_hash");
-    s.completion = j.at("completion");
-    s.prompt_tokens = j.at("prompt_tokens");
-    s.completion_tokens = j.at("completion_tokens");
-    s.finish_reason = j.at("finish_reason");
-    s.extracted_answer = json_opt<std::string>(j.at("extracted_answer"));
-    s.verdict = json_opt<std::string>(j.at("verdict"));
-    s.correct = json_opt<bool>(j.at("correct"));
-    s.grader_version = json_opt<std::string>(j.at("grader_version"));
-    s.detail = j.at("detail");
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
 // ---- several ranks ------------------------------------------------------------------------------------------
-
-// Sums (or maxima) over the ranks, in place; one process: unchanged. float64 holds the counts exactly.
-void reduce_over_ranks(dist::Comm* comm, std::vector<double>& v, bool max = false) {
-  if (!comm || v.empty()) return;
-  std::vector<torch::Tensor> t{torch::tensor(v, torch::kFloat64)};
-  max ? comm->all_reduce_max(t) : comm->all_reduce_sum(t);
-  std::memcpy(v.data(), t[0].contiguous().data_ptr<double>(), v.size() * sizeof(double));
-}
 
 // Every rank's values laid end to end in rank order (each rank fills its slot of a zero vector; the sum adds zeros
 // only, so it is exact). Returns the global vector and where this rank's part starts.
@@ -214,16 +165,6 @@ std::vector<Task> broadcast_tasks(dist::Comm& comm, const std::vector<Task>& tas
   for (int64_t i = 0; i < count; ++i)
     out.push_back({static_cast<size_t>(a[2 * i].item<int64_t>()), static_cast<size_t>(a[2 * i + 1].item<int64_t>())});
   return out;
-}
-
-// This rank's groups of a step's prompts: a contiguous run (groups are never split), so rank 0's rollouts followed
-// by rank 1's ... are the one-process batch. Returns the tasks and the global index of the first.
-std::pair<std::vector<Task>, int64_t> my_groups(dist::Comm* comm, const std::vector<Task>& tasks) {
-  if (!comm) return {tasks, 0};
-  const auto s = dist::contiguous_share(tasks.size(), comm->rank(), comm->world_size());
-  return {std::vector<Task>(tasks.begin() + static_cast<std::ptrdiff_t>(s.first),
-                            tasks.begin() + static_cast<std::ptrdiff_t>(s.first + s.count)),
-          static_cast<int64_t>(s.first)};
 }
 
 // Evaluates the saved step folder on the held-out suite exactly as `crucible eval --model DIR` would.
@@ -390,11 +331,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
       counts = {static_cast<int64_t>(cv[0]), cv[1], std::max<int64_t>(1, static_cast<int64_t>(cv[2]))};
       // Rank 0 stores every rank's rollouts, in rank order (the one-process order).
       auto records = sample_records(rollouts, step);
-      if (comm) {
-        auto parts = comm->gather_strings(lead ? std::string() : samples_to_json(records));
-        for (size_t r = 1; r < parts.size(); ++r)
-          for (auto& p : samples_from_json(parts[r])) records.push_back(std::move(p));
-      }
+      gather_samples(comm.get(), records);
       if (run) store_samples(run->store(), run->id(), sources, records, next_index);
 
       std::vector<double> sums(7, 0.0);  // accuracy, format, length, truncated, reward, reward^2, rollouts

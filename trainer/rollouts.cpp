@@ -2,15 +2,26 @@
 #include "trainer/rollouts.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/sha256.h"
 #include "harness/prompts_file.h"
 #include "harness/render_prompt.h"
 #include "reports/store.h"
+#include "trainer/dist/comm.h"
+#include "trainer/dist/split.h"
 
 namespace crucible::trainer {
 namespace {
+
+using Json = nlohmann::json;
+
+template <typename T>
+Json opt_json(const std::optional<T>& v) { return v ? Json(*v) : Json(nullptr); }
+template <typename T>
+std::optional<T> json_opt(const Json& j) { return j.is_null() ? std::nullopt : std::optional<T>(j.get<T>()); }
+
 
 harness::Overrides sampling_overrides(const RolloutConfig& c) {
   harness::Overrides o;
@@ -167,6 +178,70 @@ void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sour
     batch.push_back(std::move(s));
   }
   store.insert_samples(batch);
+}
+
+
+// ---- several ranks (trainer/dist/) ----------------------------------------------------------------------
+
+std::string samples_to_json(const std::vector<PendingSample>& ps) {
+  Json a = Json::array();
+  for (const auto& p : ps) {
+    const auto& s = p.record;
+    a.push_back({{"source", p.task.source}, {"problem", p.task.problem}, {"prompt_hash", s.prompt_hash},
+                 {"completion", s.completion}, {"prompt_tokens", s.prompt_tokens},
+                 {"completion_tokens", s.completion_tokens}, {"finish_reason", s.finish_reason},
+                 {"extracted_answer", opt_json(s.extracted_answer)}, {"verdict", opt_json(s.verdict)},
+                 {"correct", opt_json(s.correct)}, {"grader_version", opt_json(s.grader_version)},
+                 {"detail", s.detail}});
+  }
+  return a.dump();
+}
+
+std::vector<PendingSample> samples_from_json(const std::string& text) {
+  std::vector<PendingSample> out;
+  for (const auto& j : Json::parse(text)) {
+    PendingSample p;
+    p.task = {j.at("source").get<size_t>(), j.at("problem").get<size_t>()};
+    auto& s = p.record;
+    s.prompt_hash = j.at("prompt_hash");
+    s.completion = j.at("completion");
+    s.prompt_tokens = j.at("prompt_tokens");
+    s.completion_tokens = j.at("completion_tokens");
+    s.finish_reason = j.at("finish_reason");
+    s.extracted_answer = json_opt<std::string>(j.at("extracted_answer"));
+    s.verdict = json_opt<std::string>(j.at("verdict"));
+    s.correct = json_opt<bool>(j.at("correct"));
+    s.grader_version = json_opt<std::string>(j.at("grader_version"));
+    s.detail = j.at("detail");
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void gather_samples(dist::Comm* comm, std::vector<PendingSample>& records) {
+  if (!comm) return;
+  const bool lead = comm->rank() == 0;
+  auto parts = comm->gather_strings(lead ? std::string() : samples_to_json(records));
+  for (size_t r = 1; r < parts.size(); ++r)
+    for (auto& p : samples_from_json(parts[r])) records.push_back(std::move(p));
+}
+
+// Sums (or maxima) over the ranks, in place; one process: unchanged. float64 holds the counts exactly.
+void reduce_over_ranks(dist::Comm* comm, std::vector<double>& v, bool max) {
+  if (!comm || v.empty()) return;
+  std::vector<torch::Tensor> t{torch::tensor(v, torch::kFloat64)};
+  max ? comm->all_reduce_max(t) : comm->all_reduce_sum(t);
+  std::memcpy(v.data(), t[0].contiguous().data_ptr<double>(), v.size() * sizeof(double));
+}
+
+// This rank's groups of a step's prompts: a contiguous run (groups are never split), so rank 0's rollouts followed
+// by rank 1's ... are the one-process batch. Returns the tasks and the global index of the first.
+std::pair<std::vector<Task>, int64_t> my_groups(dist::Comm* comm, const std::vector<Task>& tasks) {
+  if (!comm) return {tasks, 0};
+  const auto s = dist::contiguous_share(tasks.size(), comm->rank(), comm->world_size());
+  return {std::vector<Task>(tasks.begin() + static_cast<std::ptrdiff_t>(s.first),
+                            tasks.begin() + static_cast<std::ptrdiff_t>(s.first + s.count)),
+          static_cast<int64_t>(s.first)};
 }
 
 }  // namespace crucible::trainer

@@ -23,6 +23,10 @@ class Store;
 
 namespace crucible::trainer {
 
+namespace dist {
+class Comm;
+}
+
 // What the prompts are and how they are sampled: the settings every on-policy loop shares.
 struct RolloutConfig {
   std::vector<std::string> suites;              // registry suites, loaded and cut by `limit` as eval loads them
@@ -106,5 +110,21 @@ struct PendingSample {
 // Stores `ps` as samples of run `run_id`, numbering each problem's samples on from `next_index` (kept across steps).
 void store_samples(Store& store, int64_t run_id, const std::vector<Source>& sources, std::vector<PendingSample>& ps,
                    std::map<int64_t, int64_t>& next_index);
+
+// ---- several ranks (trainer/dist/; `comm` nullptr: one process, and each of these does nothing) ---------------
+
+// PendingSamples as JSON and back: how ranks other than 0 send theirs to rank 0, which stores every rank's.
+std::string samples_to_json(const std::vector<PendingSample>& ps);
+std::vector<PendingSample> samples_from_json(const std::string& text);
+// Rank 0's `records` followed by every other rank's, in rank order (the one-process order when each rank holds a
+// contiguous share); the other ranks' lists are left as they were.
+void gather_samples(dist::Comm* comm, std::vector<PendingSample>& records);
+
+// Sums (or maxima) over the ranks, in place; one process: unchanged. float64 holds the counts exactly.
+void reduce_over_ranks(dist::Comm* comm, std::vector<double>& v, bool max = false);
+
+// This rank's groups of a step's prompts: a contiguous run (groups are never split), so rank 0's rollouts followed
+// by rank 1's ... are the one-process batch. Returns the tasks and the global index of the first.
+std::pair<std::vector<Task>, int64_t> my_groups(dist::Comm* comm, const std::vector<Task>& tasks);
 
 }  // namespace crucible::trainer

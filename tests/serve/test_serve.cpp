@@ -219,6 +219,67 @@ TEST_F(StoriesServe, TokenIdPromptsAndNullFieldsAreAccepted) {
   EXPECT_EQ(r.body["usage"]["prompt_tokens"], 3);
 }
 
+
+TEST(ServeProtocol, ChatLogprobsNameTokensByIdWhenAsked) {
+  // return_tokens_as_token_ids on chat: "token_id:N" in `token` (the alternatives too), the bytes unchanged.
+  TokenLogprob lp{.token_id = 7, .text = "\xe2\x82", .logprob = -0.5};
+  lp.top = {TopLogprob{7, "\xe2\x82", -0.5}, TopLogprob{300, " a", -1.5}};
+  const auto by_id = chat_logprobs({lp}, /*as_ids=*/true), by_text = chat_logprobs({lp});
+  EXPECT_EQ(by_id["content"][0]["token"], "token_id:7");
+  EXPECT_EQ(by_id["content"][0]["top_logprobs"][1]["token"], "token_id:300");
+  EXPECT_EQ(by_id["content"][0]["bytes"], by_text["content"][0]["bytes"]);
+  EXPECT_EQ(by_text["content"][0]["top_logprobs"][1]["token"], " a");
+  auto r = parse_request(Endpoint::chat, R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true,
+                                             "return_tokens_as_token_ids": true})",
+                         Limits{});
+  ASSERT_TRUE(std::holds_alternative<ApiRequest>(r));
+  EXPECT_TRUE(std::get<ApiRequest>(r).tokens_as_ids);
+}
+
+TEST_F(StoriesServe, TokenIdPromptScoredWithTokenIdNames) {
+  // What a distillation teacher is asked (distill onpolicy --endpoint): token ids in, echo + logprobs + max_tokens 0,
+  // every token named "token_id:N" (vLLM's return_tokens_as_token_ids) so alternatives map to ids exactly. The
+  // same request by text names tokens by their bytes, with the same logprobs.
+  const std::string text = "Once upon a time, there was a little girl";
+  const auto ids = server->gen->encode(text, /*add_special=*/true);
+  ASSERT_GE(ids.size(), 8u);
+  const json ask = {{"max_tokens", 0}, {"echo", true}, {"logprobs", 5}};
+  json by_ids = ask, by_text = ask;
+  by_ids["prompt"] = ids;
+  by_ids["return_tokens_as_token_ids"] = true;
+  by_text["prompt"] = text;
+  auto a = server->post("/v1/completions", by_ids);
+  auto b = server->post("/v1/completions", by_text);
+  ASSERT_EQ(a.status, 200) << a.raw;
+  ASSERT_EQ(b.status, 200) << b.raw;
+  const auto& la = a.body["choices"][0]["logprobs"];
+  const auto& lb = b.body["choices"][0]["logprobs"];
+  ASSERT_EQ(la["tokens"].size(), ids.size());
+  ASSERT_EQ(lb["tokens"].size(), ids.size());
+  for (size_t t = 0; t < ids.size(); ++t) {
+    EXPECT_EQ(la["tokens"][t], "token_id:" + std::to_string(ids[t])) << t;
+    EXPECT_EQ(lb["tokens"][t], server->gen->token_bytes(ids[t])) << t;
+    EXPECT_EQ(la["text_offset"][t], lb["text_offset"][t]) << "offsets count bytes either way";
+    if (t == 0) {
+      EXPECT_TRUE(la["token_logprobs"][0].is_null());
+      continue;
+    }
+    EXPECT_EQ(la["token_logprobs"][t].get<double>(), lb["token_logprobs"][t].get<double>()) << t;
+    ASSERT_EQ(la["top_logprobs"][t].size(), 5u) << t;
+    for (const auto& [name, lp] : la["top_logprobs"][t].items()) {
+      ASSERT_EQ(name.rfind("token_id:", 0), 0u) << name;
+      const int32_t id = std::stoi(name.substr(9));
+      EXPECT_EQ(lb["top_logprobs"][t][server->gen->token_bytes(id)].get<double>(), lp.get<double>()) << name;
+    }
+  }
+  std::string bytes;
+  for (int32_t id : ids) bytes += server->gen->token_bytes(id);
+  EXPECT_EQ(a.body["choices"][0]["text"], bytes) << "echo writes the ids' bytes";
+  // A non-boolean flag is refused, naming it.
+  json bad = by_ids;
+  bad["return_tokens_as_token_ids"] = "yes";
+  expect_error(server->post("/v1/completions", bad), 400, "return_tokens_as_token_ids");
+}
 // ---- SmolLM2 (GGUF with a chat template) -----------------------------------------------------------------------
 
 class SmolServe : public ::testing::Test {

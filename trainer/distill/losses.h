@@ -15,10 +15,25 @@
 //                         positions: beta = 0 the forward KL(teacher || student), beta = 1 the reverse
 //                         KL(student || teacher), else beta KL(p_T || m) + (1 - beta) KL(p_S || m) with the mixture
 //                         m = (1 - beta) p_S + beta p_T. Both logits are divided by `temperature` first.
+//   topk_generalized_jsd_loss  the same divergence when the teacher is known only through K alternatives per
+//                         position and the logprob of the token there (a served teacher: echo + logprobs). Both
+//                         distributions are folded onto one partition per position: the teacher's K ids, the sampled
+//                         token (when not among them), and one "rest" bucket holding everything else (the teacher's
+//                         rest 1 - sum of the partition's probabilities, floored at kTeacherRestFloor so the reverse
+//                         KL stays finite and stable when its listed mass rounds to 1; the student's a logsumexp over
+//                         the other logits).
+//                         A partition that covers the whole vocabulary has no rest bucket: with K = V this is
+//                         generalized_jsd_loss at temperature 1. Every f-divergence (KL both ways, the generalised
+//                         JSD) can only shrink under such a merging of outcomes (the data-processing inequality), so
+//                         this is a lower bound of the full loss; it is exact where the rest of both distributions
+//                         is proportional. Temperature 1 only: a tempered teacher's rest cannot be known from its top-K.
 #pragma once
 #include <torch/torch.h>
 
 namespace crucible::distill {
+
+// The least mass topk_generalized_jsd_loss gives the teacher's rest bucket (see the top of this file).
+inline constexpr double kTeacherRestFloor = 1e-6;
 
 struct KdLoss {
   torch::Tensor loss;  // scalar, differentiable in the student's logits
@@ -34,5 +49,13 @@ KdLoss topk_kd_loss(const torch::Tensor& logits_TV, const torch::Tensor& targets
 // student_logits_TV, teacher_logits_TV: the same positions and vocabulary. beta in [0, 1], temperature > 0.
 torch::Tensor generalized_jsd_loss(const torch::Tensor& student_logits_TV, const torch::Tensor& teacher_logits_TV,
                                    double beta, double temperature = 1.0);
+
+// student_logits_TV: the student's; targets_T (int64): the sampled tokens; teacher_target_logprobs_T: the teacher's
+// logprob of each; teacher_ids_TK (int64, -1: none; the listed ids of a row distinct) and teacher_logprobs_TK: its K
+// alternatives. The teacher's side is folded in float64. beta in [0, 1]. Mean over the T positions.
+torch::Tensor topk_generalized_jsd_loss(const torch::Tensor& student_logits_TV, const torch::Tensor& targets_T,
+                                        const torch::Tensor& teacher_target_logprobs_T,
+                                        const torch::Tensor& teacher_ids_TK, const torch::Tensor& teacher_logprobs_TK,
+                                        double beta);
 
 }  // namespace crucible::distill

@@ -1,7 +1,9 @@
 // The distillation losses against their references on identical logits:
 //   top-K KD  vs a direct float64 formula written here with loops (teacher top-K + rest bucket, forward KL, CE mix);
 //   JSD       vs TRL 1.16 DistillationTrainer's own loss code (oracles/trl_jsd_loss.py) for beta 0, 0.5, 1: the loss,
-//             and (distill onpolicy's reduction: masked positions, a step-wide token count) the gradient.
+//             and (distill onpolicy's reduction: masked positions, a step-wide token count) the gradient;
+//   top-K JSD vs a direct float64 formula (loops; its gradient by central differences) for beta 0, 0.5, 1, vs the
+//             full JSD with K = the whole vocabulary (loss and gradient), and below the full JSD with K < V.
 #include "trainer/distill/losses.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "tests/support/oracle.h"
 
 namespace crucible::distill {
@@ -131,6 +134,20 @@ TEST(TopKKd, WholeVocabularyIsTheFullForwardKl) {
   EXPECT_TRUE(torch::allclose(s_grad.grad(), s_ref.grad(), 1e-9, 1e-9));
 }
 
+TEST(TopKKd, TokenZeroListedBesidePaddingStaysInTheTopK) {
+  // Padding (-1) is clamped to id 0 for the gathers: it must not take a listed id 0 out of the top-K set.
+  torch::manual_seed(4);
+  const int64_t T = 2, V = 7;
+  auto student = to_rows(torch::randn({T, V}, torch::kFloat64));
+  const std::vector<std::vector<int64_t>> ids = {{0, 3, -1, -1}, {5, 0, 2, -1}};
+  const std::vector<std::vector<double>> lps = {{std::log(0.4), std::log(0.3), 0.0, 0.0},
+                                                {std::log(0.5), std::log(0.2), std::log(0.1), 0.0}};
+  auto ids_t = torch::tensor({0, 3, -1, -1, 5, 0, 2, -1}, torch::kInt64).view({T, 4});
+  const std::vector<int64_t> targets = {1, 4};
+  auto r = topk_kd_loss(to_tensor(student), torch::tensor(targets, torch::kInt64), ids_t, to_tensor(lps), 1.0);
+  EXPECT_NEAR(r.loss.item<double>(), direct_kd(student, targets, ids, lps, 1.0), kTol);
+}
+
 TEST(TopKKd, GradientFlowsToTheStudentOnly) {
   auto s = torch::randn({2, 5}, torch::kFloat64).requires_grad_(true);
   auto ids = torch::tensor({0, 1, 2, 3}, torch::kInt64).view({2, 2});
@@ -209,6 +226,189 @@ TEST(GeneralizedJsd, StepReductionAndGradientEqualTrl) {
     EXPECT_GT(trl_grad.abs().max().item<double>(), 1e-3);  // a gradient worth comparing
     std::printf("beta %.1f (masked, / %.0f): loss |diff| %.2e, max |grad diff| %.2e\n", betas[i], num_items,
                 std::abs(loss.item<double>() - trl_loss), grad_diff);
+  }
+}
+
+// The partitioned divergence of losses.h (topk_generalized_jsd_loss) with loops in double: the teacher's listed ids
+// and the sampled token when it is not listed, then one rest bucket when the partition leaves any id out.
+double direct_topk_jsd(const std::vector<std::vector<double>>& logits, const std::vector<int64_t>& targets,
+                       const std::vector<double>& target_lp, const std::vector<std::vector<int64_t>>& ids,
+                       const std::vector<std::vector<double>>& t_logp, double beta) {
+  auto f = [beta](double ps, double pt) {  // one bucket's term, 0 log 0 = 0
+    auto xlogy = [](double x, double y) { return x == 0 ? 0.0 : x * std::log(y); };
+    if (beta == 0) return xlogy(pt, pt) - xlogy(pt, ps);
+    if (beta == 1) return xlogy(ps, ps) - xlogy(ps, pt);
+    const double m = (1 - beta) * ps + beta * pt;
+    return beta * (xlogy(pt, pt) - xlogy(pt, m)) + (1 - beta) * (xlogy(ps, ps) - xlogy(ps, m));
+  };
+  double total = 0;
+  for (size_t t = 0; t < logits.size(); ++t) {
+    double mx = -INFINITY;
+    for (double x : logits[t]) mx = std::max(mx, x);
+    double z = 0;
+    for (double x : logits[t]) z += std::exp(x - mx);
+    const double log_z = mx + std::log(z);
+    std::vector<std::pair<int64_t, double>> part;
+    for (size_t k = 0; k < ids[t].size(); ++k)
+      if (ids[t][k] >= 0) part.emplace_back(ids[t][k], t_logp[t][k]);
+    bool listed = false;
+    for (const auto& [id, lp] : part) listed = listed || id == targets[t];
+    if (!listed) part.emplace_back(targets[t], target_lp[t]);
+    std::vector<bool> in(logits[t].size(), false);
+    double t_mass = 0, term = 0;
+    for (const auto& [id, lp] : part) {
+      in[static_cast<size_t>(id)] = true;
+      t_mass += std::exp(lp);
+      term += f(std::exp(logits[t][static_cast<size_t>(id)] - log_z), std::exp(lp));
+    }
+    double s_rest = 0;
+    bool has_rest = false;
+    for (size_t v = 0; v < logits[t].size(); ++v)
+      if (!in[v]) {
+        has_rest = true;
+        s_rest += std::exp(logits[t][v] - log_z);
+      }
+    if (has_rest) term += f(s_rest, std::max(1.0 - t_mass, kTeacherRestFloor));
+    total += term;
+  }
+  return total / static_cast<double>(logits.size());
+}
+
+struct TopKCase {
+  std::vector<std::vector<double>> student, lps;
+  std::vector<std::vector<int64_t>> ids;
+  std::vector<int64_t> targets;
+  std::vector<double> target_lp;
+  torch::Tensor ids_t() const {
+    auto out = torch::zeros({static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids[0].size())}, torch::kInt64);
+    for (size_t t = 0; t < ids.size(); ++t)
+      for (size_t k = 0; k < ids[t].size(); ++k) out[static_cast<int64_t>(t)][static_cast<int64_t>(k)] = ids[t][k];
+    return out;
+  }
+};
+
+// A teacher's top-K of random logits, the sampled tokens some listed and some not, one row padded (2 of K listed)
+// and one whose listed mass is 1 (the rest floored).
+TopKCase topk_case(int64_t T, int64_t V, int64_t K, uint64_t seed) {
+  torch::manual_seed(seed);
+  TopKCase c;
+  c.student = to_rows(torch::randn({T, V}, torch::kFloat64) * 2.0);
+  auto teacher_lp = torch::log_softmax(torch::randn({T, V}, torch::kFloat64) * 2.5, -1);
+  auto top = teacher_lp.topk(K, -1);
+  c.ids.resize(T);
+  c.lps.resize(T);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t k = 0; k < K; ++k) {
+      c.ids[t].push_back(std::get<1>(top)[t][k].item<int64_t>());
+      c.lps[t].push_back(std::get<0>(top)[t][k].item<double>());
+    }
+    // Even rows sample a listed token (the second most likely), odd rows an unlisted one (the least likely).
+    c.targets.push_back(t % 2 == 0 ? c.ids[t][1] : teacher_lp[t].argmin().item<int64_t>());
+    c.target_lp.push_back(teacher_lp[t][c.targets.back()].item<double>());
+  }
+  c.ids[1][2] = c.ids[1][3] = -1;
+  c.lps[1][2] = c.lps[1][3] = 0.0;
+  c.lps[2] = {std::log(0.5), std::log(0.25), std::log(0.125), std::log(0.125)};  // row 2's target is ids[2][1]
+  c.target_lp[2] = std::log(0.25);
+  return c;
+}
+
+TEST(TopKJsd, EqualsTheDirectFloat64FormulaLossAndGradient) {
+  const int64_t T = 6, V = 13, K = 4;
+  auto c = topk_case(T, V, K, 21);
+  const auto targets = torch::tensor(c.targets, torch::kInt64), target_lp = torch::tensor(c.target_lp, torch::kFloat64);
+  for (double beta : {0.0, 0.5, 1.0}) {
+    auto leaf = to_tensor(c.student).requires_grad_(true);
+    auto loss = topk_generalized_jsd_loss(leaf, targets, target_lp, c.ids_t(), to_tensor(c.lps), beta);
+    loss.backward();
+    const double expected = direct_topk_jsd(c.student, c.targets, c.target_lp, c.ids, c.lps, beta);
+    EXPECT_NEAR(loss.item<double>(), expected, kTol) << "beta " << beta;
+    EXPECT_GT(expected, 1e-2);
+    // The gradient by central differences of the direct formula, logit by logit.
+    double max_diff = 0, max_grad = 0;
+    const double h = 1e-5;
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t v = 0; v < V; ++v) {
+        auto up = c.student, down = c.student;
+        up[t][v] += h;
+        down[t][v] -= h;
+        const double fd = (direct_topk_jsd(up, c.targets, c.target_lp, c.ids, c.lps, beta) -
+                           direct_topk_jsd(down, c.targets, c.target_lp, c.ids, c.lps, beta)) /
+                          (2 * h);
+        max_diff = std::max(max_diff, std::abs(leaf.grad()[t][v].item<double>() - fd));
+        max_grad = std::max(max_grad, std::abs(fd));
+      }
+    EXPECT_LT(max_diff, kTol) << "beta " << beta;
+    EXPECT_GT(max_grad, 1e-2);
+    std::printf("top-K JSD beta %.1f: loss |diff| %.2e, max |grad diff| %.2e (max |grad| %.3f)\n", beta,
+                std::abs(loss.item<double>() - expected), max_diff, max_grad);
+    // float32 logits (the trainer's) stay close and finite.
+    auto leaf32 = to_tensor(c.student).to(torch::kFloat32).requires_grad_(true);
+    auto l32 = topk_generalized_jsd_loss(leaf32, targets, target_lp.to(torch::kFloat32), c.ids_t(),
+                                         to_tensor(c.lps).to(torch::kFloat32), beta);
+    l32.backward();
+    EXPECT_NEAR(l32.item<double>(), expected, 1e-4) << "beta " << beta;
+    EXPECT_TRUE(torch::isfinite(leaf32.grad()).all().item<bool>());
+  }
+  EXPECT_THROW(topk_generalized_jsd_loss(to_tensor(c.student), targets, target_lp, c.ids_t(), to_tensor(c.lps), 1.5),
+               InputError);
+}
+
+TEST(TopKJsd, WholeVocabularyIsTheFullJsdLossAndGradient) {
+  // K = V (in a shuffled order per row): no rest bucket, so the loss is generalized_jsd_loss at temperature 1,
+  // without inf or NaN from an empty rest; the teacher's listed logprobs a hair short of summing to 1 change nothing.
+  torch::manual_seed(8);
+  const int64_t T = 5, V = 11;
+  auto s = torch::randn({T, V}, torch::kFloat64) * 2.0, t = torch::randn({T, V}, torch::kFloat64) * 2.0;
+  auto t_lp = torch::log_softmax(t, -1);
+  std::vector<torch::Tensor> perms;
+  for (int64_t i = 0; i < T; ++i) perms.push_back(torch::randperm(V, torch::kInt64));
+  auto ids = torch::stack(perms);
+  auto lps = t_lp.gather(1, ids) - 1e-13;
+  auto targets = torch::tensor({0, 3, 10, 7, 3}, torch::kInt64);
+  auto target_lp = t_lp.gather(1, targets.unsqueeze(1)).squeeze(1);
+  for (double beta : {0.0, 0.5, 1.0}) {
+    auto a = s.clone().requires_grad_(true), b = s.clone().requires_grad_(true);
+    auto topk = topk_generalized_jsd_loss(a, targets, target_lp, ids, lps, beta);
+    auto full = generalized_jsd_loss(b, t, beta);
+    topk.backward();
+    full.backward();
+    EXPECT_NEAR(topk.item<double>(), full.item<double>(), 1e-9) << "beta " << beta;
+    EXPECT_TRUE(torch::isfinite(a.grad()).all().item<bool>()) << a.grad();
+    EXPECT_LT((a.grad() - b.grad()).abs().max().item<double>(), 1e-9) << "beta " << beta;
+    EXPECT_GT(full.item<double>(), 1e-2);
+    // float32, as the trainer runs it.
+    auto a32 = s.to(torch::kFloat32).requires_grad_(true);
+    auto l32 = topk_generalized_jsd_loss(a32, targets, target_lp.to(torch::kFloat32), ids, lps.to(torch::kFloat32),
+                                         beta);
+    l32.backward();
+    EXPECT_NEAR(l32.item<double>(), full.item<double>(), 1e-5) << "beta " << beta;
+    EXPECT_TRUE(torch::isfinite(a32.grad()).all().item<bool>()) << a32.grad();
+  }
+}
+
+TEST(TopKJsd, IsALowerBoundOfTheFullJsd) {
+  // Merging outcomes cannot increase an f-divergence (data-processing inequality): top-K <= full, per row.
+  torch::manual_seed(9);
+  const int64_t T = 8, V = 17;
+  auto s = torch::randn({T, V}, torch::kFloat64) * 2.0, t = torch::randn({T, V}, torch::kFloat64) * 2.0;
+  auto t_lp = torch::log_softmax(t, -1);
+  auto targets = torch::randint(V, {T}, torch::kInt64);
+  auto target_lp = t_lp.gather(1, targets.unsqueeze(1)).squeeze(1);
+  for (int64_t K : {1, 3, 8, 16}) {
+    auto top = t_lp.topk(K, -1);
+    for (double beta : {0.0, 0.5, 1.0})
+      for (int64_t row = 0; row < T; ++row) {
+        auto r = torch::tensor({row}, torch::kInt64);
+        const double topk = topk_generalized_jsd_loss(s.index_select(0, r), targets.index_select(0, r),
+                                                      target_lp.index_select(0, r),
+                                                      std::get<1>(top).index_select(0, r),
+                                                      std::get<0>(top).index_select(0, r), beta)
+                                .item<double>();
+        const double full = generalized_jsd_loss(s.index_select(0, r), t.index_select(0, r), beta).item<double>();
+        EXPECT_LE(topk, full + 1e-12) << "K " << K << " beta " << beta << " row " << row;
+        EXPECT_GE(topk, -1e-12);
+      }
   }
 }
 
