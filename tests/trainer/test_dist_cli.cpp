@@ -516,18 +516,22 @@ TEST(DistCli, NanGradientGrpoTwoRanks) { expect_nan_handling("grpo", 2); }
 
 // ---- --shard (trainer/optimizer.h) ---------------------------------------------------------------------------------
 
-// Each rank's "rank R: optimizer state N bytes" log line (trainer/optimizer.h, log_rank_memory): R -> N.
-std::map<int, int64_t> optimizer_state_bytes(const std::string& log) {
+// Each rank's "rank R: optimizer state N bytes, gradients G bytes at the last step" log line (trainer/optimizer.h,
+// log_rank_memory): R -> N (gradients: R -> G).
+std::map<int, int64_t> logged_bytes(const std::string& log, bool gradients) {
   std::map<int, int64_t> out;
-  static const std::regex line(R"(rank (\d+): optimizer state (\d+) bytes)");
+  static const std::regex line(R"(rank (\d+): optimizer state (\d+) bytes, gradients (\d+) bytes at the last step)");
   for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it)
-    out[std::stoi((*it)[1].str())] = std::stoll((*it)[2].str());
+    out[std::stoi((*it)[1].str())] = std::stoll((*it)[gradients ? 3 : 2].str());
   return out;
 }
+std::map<int, int64_t> optimizer_state_bytes(const std::string& log) { return logged_bytes(log, false); }
 
 // One process vs 2 Gloo ranks with --shard (same global batches, `steps` steps, a step folder at `steps` / 2): the
-// parameters within 1e-6 relative, each rank's optimizer state half the one process's (as each run reports it), and
-// the sharded run resumed from its step folder ends bit-identical to itself uninterrupted (each rank reloads its own
+// parameters within 1e-6 relative, every step's pre-clip gradient norm (the sharded one from the ranks' summed
+// squares) within 2e-6 relative of 2 unsharded ranks' (the first step's 2e-7), each rank's optimizer state and the gradient it held at the step half the one
+// process's (as each run reports it: the gradient is reduce-scattered, no rank keeps a whole one), and the sharded
+// run resumed from its step folder ends bit-identical to itself uninterrupted (each rank reloads its own
 // optimizer-rank-R.pt; the parameters come from params.pt, which rank 0 writes after the all-gather).
 void expect_sharded_equal(const std::function<std::vector<std::string>(std::string, std::string)>& args,
                           const std::string& steps) {
@@ -564,6 +568,36 @@ void expect_sharded_equal(const std::function<std::vector<std::string>(std::stri
   // float32 moments: 8 bytes).
   EXPECT_EQ(b2.at(0) + b2.at(1), full);
   for (int r = 0; r < 2; ++r) EXPECT_LE(std::abs(2 * b2.at(r) - full), 16) << "rank " << r;
+  // The gradients: the one process holds the whole float32 gradient at the step, each sharded rank its half.
+  const auto g1 = logged_bytes(one.err, true), g2 = logged_bytes(two.err, true);
+  ASSERT_EQ(g1.size(), 1u);
+  ASSERT_EQ(g2.size(), 2u);
+  std::printf("gradients at the step: 1 process %lld bytes; --shard rank 0 %lld, rank 1 %lld\n",
+              static_cast<long long>(g1.at(0)), static_cast<long long>(g2.at(0)), static_cast<long long>(g2.at(1)));
+  EXPECT_EQ(g1.at(0), full / 2);  // float32 gradient: half the two float32 moments
+  EXPECT_EQ(g2.at(0) + g2.at(1), g1.at(0));
+  for (int r = 0; r < 2; ++r) EXPECT_LE(std::abs(2 * g2.at(r) - g1.at(0)), 8) << "rank " << r;
+
+  // The global norm from the shards equals the all-reduced one: 2 ranks without --shard, the same summed gradients
+  // (a sum of two is the same addition however it is scattered), so the first step's norms agree to float32 rounding
+  // and later ones drift only as far as the parameters do. (Against one process the gradients themselves differ by
+  // the order of float32 sums: 1e-5 of a norm, with or without --shard.)
+  auto u = args(dir.file("ddp.db"), dir.file("ddp"));
+  u.insert(u.end(), {"--nproc-per-node", "2"});
+  auto ddp = testing::run_command(u);
+  ASSERT_EQ(ddp.exit_code, 0) << ddp.err;
+  auto store2 = Store::open_read_only(dir.file("two.db")), store3 = Store::open_read_only(dir.file("ddp.db"));
+  const auto s1 = store3.run_train_steps(nlohmann::json::parse(ddp.out)["run_id"].get<int64_t>());
+  const auto s2 = store2.run_train_steps(nlohmann::json::parse(two.out)["run_id"].get<int64_t>());
+  ASSERT_EQ(s1.size(), s2.size());
+  double worst_norm = 0;
+  for (size_t k = 0; k < s1.size(); ++k) {
+    const double a1 = s1[k].metrics["grad_norm"].get<double>(), a2 = s2[k].metrics["grad_norm"].get<double>();
+    if (a1 > 0) worst_norm = std::max(worst_norm, std::abs(a2 - a1) / a1);
+    EXPECT_NEAR(a2, a1, (k == 0 ? 2e-7 : 2e-6) * a1) << "step " << s1[k].step;
+  }
+  std::printf("grad_norm: --shard vs 2 ranks without, max relative difference %.3g over %zu steps\n", worst_norm,
+              s1.size());
 
   // Resume from the step folder half-way: both ranks reload, and the end is the same bits.
   std::filesystem::copy_file(dir.file("two/model.safetensors"), dir.file("uninterrupted.safetensors"));
