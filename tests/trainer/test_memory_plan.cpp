@@ -38,9 +38,9 @@ TEST(MemoryPlan, ShardAndCheckpointingShrinkTheirParts) {
     EXPECT_EQ(full.optimizer, 8 * full.parameters);
     // 1/8 of the moments, nothing else (the slice AdamW updates is a view of the weights).
     EXPECT_NEAR(static_cast<double>(shard.optimizer) / static_cast<double>(full.optimizer), 1.0 / 8.0, 1e-6);
-    // Reduce-scattered, one 4096-token row a rank: the 1/8 slice plus two buckets (the largest: the embedding).
-    EXPECT_EQ(shard.gradients, 4 * ((full.parameters + 7) / 8) + 2 * largest_bucket_bytes(in.model));
-    EXPECT_EQ(largest_bucket_bytes(in.model), 4 * in.model.vocab_size * in.model.hidden_size);
+    // Reduce-scattered, one 4096-token row a rank: the 1/8 slice plus the bucket in flight (the embedding's).
+    EXPECT_EQ(shard.gradients, 4 * ((full.parameters + 7) / 8) + bucket_bytes_in_flight(in.model));
+    EXPECT_EQ(bucket_bytes_in_flight(in.model), 4 * in.model.vocab_size * in.model.hidden_size);
     EXPECT_LT(both.activations * 5, shard.activations) << name;
     std::printf("%s on 8 ranks, 4096-token rows:\n%s%s%s", name, format_plan(MemoryPlanInput{in.model, 8, false,
                 false, 4096, 4096}, full).c_str(), format_plan(MemoryPlanInput{in.model, 8, true, false, 4096, 4096},
@@ -67,7 +67,7 @@ TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
   EXPECT_EQ(plan_memory(in).logits * 2, whole.logits * 3);
 }
 
-// --shard's gradients: 1/W plus two buckets when a rank's step is one micro-batch; the whole model (plus the buckets)
+// --shard's gradients: 1/W plus the buckets in flight when a rank's step is one micro-batch; the whole model (plus the buckets)
 // when it is several, since the earlier micro-batches accumulate whole gradients; without --shard, or on one rank,
 // the whole model.
 TEST(MemoryPlan, ShardedGradientsAreTheSliceOnlyWithOneMicroBatch) {
@@ -79,7 +79,7 @@ TEST(MemoryPlan, ShardedGradientsAreTheSliceOnlyWithOneMicroBatch) {
   in.batch_tokens = 32768;  // 4096 a rank: one row
   EXPECT_EQ(micro_batches_per_rank(in), 1);
   const auto p = plan_memory(in);
-  const int64_t buckets = 2 * largest_bucket_bytes(in.model);
+  const int64_t buckets = bucket_bytes_in_flight(in.model);
   EXPECT_EQ(p.gradients, 4 * ((p.parameters + 7) / 8) + buckets);
   in.batch_tokens = 65536;  // 8192 a rank: two rows
   EXPECT_EQ(micro_batches_per_rank(in), 2);

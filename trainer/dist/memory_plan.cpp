@@ -36,11 +36,11 @@ int64_t micro_batches_per_rank(const MemoryPlanInput& in) {
   return std::max<int64_t>(1, (share + in.row_tokens - 1) / in.row_tokens);
 }
 
-int64_t largest_bucket_bytes(const model::ModelConfig& m) {
+int64_t bucket_bytes_in_flight(const model::ModelConfig& m) {
   const int64_t D = m.hidden_size, I = m.intermediate_size, V = m.vocab_size;
   const int64_t hd = m.head_dim > 0 ? m.head_dim : D / m.num_attention_heads;
   const int64_t largest = std::max({V * D, D * I, D * m.num_attention_heads * hd});
-  return std::max<int64_t>(25 << 20, largest * 4);  // GradReducer's bucket_bytes default
+  return std::max<int64_t>(2 * (25 << 20), largest * 4);  // GradReducer's bucket_bytes default
 }
 
 MemoryPlan plan_memory(const MemoryPlanInput& in) {
@@ -52,7 +52,7 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   // --shard with one rank is unsharded (no Comm); with several, reduce-scattered (see the header).
   if (in.shard && W > 1) {
     const int64_t held = micro_batches_per_rank(in) > 1 ? p.parameters : slice;
-    p.gradients = held * f32 + std::min(2 * largest_bucket_bytes(in.model), p.parameters * f32);
+    p.gradients = held * f32 + std::min(bucket_bytes_in_flight(in.model), p.parameters * f32);
   } else {
     p.gradients = p.parameters * f32;
   }
@@ -79,8 +79,9 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
   out += line("gradients", p.gradients,
               !scattered ? "float32, whole model"
               : micro_batches_per_rank(in) > 1
-                  ? fmt::format("float32, whole model during {} micro-batches + 2 buckets", micro_batches_per_rank(in))
-                  : "float32, this rank's 1/W slice + 2 buckets (reduce-scattered)");
+                  ? fmt::format("float32, whole model during {} micro-batches + buckets in flight",
+                                micro_batches_per_rank(in))
+                  : "float32, this rank's 1/W slice + buckets in flight (reduce-scattered)");
   out += line("optimizer", p.optimizer, in.shard ? "AdamW moments of this rank's 1/W slice" : "AdamW moments");
   const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + in.world_size - 1) / in.world_size : in.row_tokens;
   out += line("activations", p.activations, fmt::format("one row of {} tokens", std::min(in.row_tokens, share)));

@@ -3,9 +3,9 @@
 // process"):
 //   weights      float32 master parameters, the whole model on every rank
 //   gradients    float32, the whole model on every rank; with --shard (reduce-scattered, dist/reducer.h) the rank's 1/W
-//                slice plus two buckets' worth (a bucket's .grad tensors and the copy being reduce-scattered) when a
-//                rank's step is one micro-batch, and the whole model (plus the same two buckets) when it is several:
-//                the earlier micro-batches accumulate whole gradients until the last backward reduces them
+//                slice plus the buckets in flight (bucket_bytes_in_flight) when a rank's step is one micro-batch, and
+//                the whole model (plus the same) when it is several: the earlier micro-batches accumulate whole
+//                gradients until the last backward reduces them
 //   optimizer    AdamW's two float32 moments; with --shard those of the rank's 1/W slice (updated in place)
 //   activations  one row (SFT: --max-seq-len tokens; GRPO: a micro-batch of prompt + completion tokens) kept for
 //                backward, float32: per token and layer the tensors a decoder layer saves (below), or with
@@ -48,9 +48,10 @@ struct MemoryPlanInput {
 // bound where packing leaves rows part-empty.
 int64_t micro_batches_per_rank(const MemoryPlanInput& in);
 
-// Bytes of the largest reduce bucket: DDP's 25 MB cap, or one parameter larger than that (an embedding), which gets a
-// bucket of its own.
-int64_t largest_bucket_bytes(const model::ModelConfig& m);
+// --shard: the most whole-size gradient bytes a reduce-scattering rank holds beside its slice (one micro-batch a
+// step): a bucket's .grad tensors and the flat copy being sent, 2 x 25 MB (GradReducer's cap), or one parameter
+// larger than the cap (an embedding), which is a bucket of its own and sent from its .grad without a copy.
+int64_t bucket_bytes_in_flight(const model::ModelConfig& m);
 
 struct MemoryPlan {
   int64_t parameters = 0;

@@ -141,13 +141,17 @@ void GradReducer::launch(size_t b, bool in_backward) {
     const auto& m = members_[b];
     const size_t lo_param = m.back();
     const int64_t first = param_offset_[lo_param];
-    std::vector<torch::Tensor> parts;
-    for (auto it = m.rbegin(); it != m.rend(); ++it) {
-      auto& g = params_[*it].mutable_grad();
-      parts.push_back(g.defined() ? g.reshape({-1}) : torch::zeros({params_[*it].numel()}, params_[*it].options()));
+    torch::Tensor flat;
+    if (const auto& g = params_[m[0]].grad(); m.size() == 1 && g.defined() && g.is_contiguous()) {
+      flat = g.view({-1});  // a bucket of one parameter (an embedding past the cap) is sent from its .grad: no copy
+    } else {
+      std::vector<torch::Tensor> parts;
+      for (auto it = m.rbegin(); it != m.rend(); ++it) {
+        const auto& gi = params_[*it].grad();
+        parts.push_back(gi.defined() ? gi.reshape({-1}) : torch::zeros({params_[*it].numel()}, params_[*it].options()));
+      }
+      flat = torch::cat(parts);
     }
-    auto flat = torch::cat(parts);
-    parts.clear();
     for (size_t k : m) params_[k].mutable_grad().reset();  // the whole-size gradient ends here (ZeRO-2)
     if (scale_ != 1.0) flat.mul_(scale_);
     const int64_t last = first + flat.numel();

@@ -23,7 +23,8 @@
 //     released, and the buffer is reduce-scattered with unequal pieces: each rank receives the sum of the elements
 //     of its slice that the bucket holds, written straight into its slice gradient (1/W of the parameters). Launching
 //     bucket b first waits for bucket b-1 and frees its buffer, so one bucket's buffer is in flight at a time
-//     (beside, while it is made, the .grad tensors it copies: two bucket sizes at most). After finish()
+//     (beside, while it is made, the .grad tensors it copies: two bucket sizes at most; a bucket of one parameter,
+//     such as an embedding larger than the cap, is sent from its .grad without a copy). After finish()
 //     no parameter has a .grad. With several micro-batches the earlier ones accumulate whole gradients as without
 //     --shard (a rank's micro-batch count differs from another's, so there is no per-micro-batch collective to
 //     match; DeepSpeed reduces every micro-batch instead): the whole gradient exists from the first backward until
