@@ -243,13 +243,14 @@ TEST(DistCli, DeadRankStopsTheRunWithAClearError) {
   for (pid_t r : ranks) EXPECT_NE(::kill(r, 0), 0) << "rank pid " << r << " still alive";
 }
 
-void expect_bit_identical(int ranks) {
+void expect_bit_identical(int ranks, bool shard = false) {
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
   auto args_for = [&](const std::string& out) {
     auto a = sft_args(dir.file("c.db"), dir.file("d.jsonl"), dir.file(out), "20");
     a.insert(a.end(), {"--save-every", "3", "--keep-last", "2", "--resume", "auto"});
     if (ranks > 1) a.insert(a.end(), {"--nproc-per-node", std::to_string(ranks)});
+    if (shard) a.push_back("--shard");
     return a;
   };
   auto ref = testing::run_command(args_for("ref"));
@@ -302,6 +303,12 @@ TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalOneRank) {
 TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalTwoRanks) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   expect_bit_identical(2);
+}
+
+// The same with --shard: each rank reloads its slice's moments; the reduce-scattered gradients are never saved.
+TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalTwoRanksSharded) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  expect_bit_identical(2, /*shard=*/true);
 }
 
 // ---- train grpo -------------------------------------------------------------------------------------------------
@@ -473,7 +480,7 @@ struct ScopedEnv {
 // A NaN in one rank's gradient at step 3 (rank 1's when there are two: rank 0, which writes the store, only learns
 // of it through the all-reduce) skips that step on every rank and the run goes on; NaNs at steps 2, 3, 4 with
 // --max-bad-steps 3 fail the run with an error naming the flag, and the run row says failed.
-void expect_nan_handling(const std::string& kind, int ranks) {
+void expect_nan_handling(const std::string& kind, int ranks, bool shard = false) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
@@ -483,6 +490,7 @@ void expect_nan_handling(const std::string& kind, int ranks) {
                            : grpo_args(dir.file("c.db"), dir.file("p.jsonl"), dir.file(name), steps);
     a.insert(a.end(), {"--name", name, "--max-bad-steps", "3"});
     if (ranks > 1) a.insert(a.end(), {"--nproc-per-node", std::to_string(ranks)});
+    if (shard) a.push_back("--shard");
     return a;
   };
   ScopedEnv rank("CRUCIBLE_TEST_NAN_RANK", std::to_string(ranks - 1));
@@ -513,6 +521,10 @@ TEST(DistCli, NanGradientSftOneRank) { expect_nan_handling("sft", 1); }
 TEST(DistCli, NanGradientSftTwoRanks) { expect_nan_handling("sft", 2); }
 TEST(DistCli, NanGradientGrpoOneRank) { expect_nan_handling("grpo", 1); }
 TEST(DistCli, NanGradientGrpoTwoRanks) { expect_nan_handling("grpo", 2); }
+// --shard: the NaN goes into rank 1's gradient of the first parameter, which rank 0's slice holds: the reduce-scatter
+// carries it to rank 0, whose sum of squares is NaN, and the norm's all-reduce to rank 1; both skip the step.
+TEST(DistCli, NanGradientSftTwoRanksSharded) { expect_nan_handling("sft", 2, true); }
+TEST(DistCli, NanGradientGrpoTwoRanksSharded) { expect_nan_handling("grpo", 2, true); }
 
 // ---- --shard (trainer/optimizer.h) ---------------------------------------------------------------------------------
 
