@@ -305,7 +305,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
   // losses carry the global normalisers already (scale 1).
   std::optional<dist::GradReducer> reducer;
   if (comm)
-    reducer.emplace(*comm, params, c.shard ? dist::GradReducer::Mode::reduce_scatter : dist::GradReducer::Mode::all_reduce);
+    reducer.emplace(*comm, params,
+                    c.shard ? dist::GradReducer::Mode::reduce_scatter : dist::GradReducer::Mode::all_reduce);
   const CheckpointConfig ckpt{.tokenizer_source = c.model};
   // Resume: weights, AdamW state and schedule position from the step folder; the problem order is replayed to the
   // saved cursor (it is a function of the data and the seed); every rollout's seed is a function of (seed, step,

@@ -140,7 +140,8 @@ StepStats Optimizer::step(torch::Tensor slice_gradient) {
   // The pre-clip norm, as torch.nn.utils.clip_grad_norm_ computes it (norm of the per-parameter norms); clipping
   // scales by max_norm / (norm + 1e-6) when that is below 1.
   const double max_norm = config_.max_grad_norm > 0 ? config_.max_grad_norm : INFINITY;
-  s.grad_norm = shard_ ? clip_slice(slice_gradient, max_norm) : torch::nn::utils::clip_grad_norm_(params_, max_norm, 2.0);
+  s.grad_norm = shard_ ? clip_slice(slice_gradient, max_norm)
+                       : torch::nn::utils::clip_grad_norm_(params_, max_norm, 2.0);
   if (!std::isfinite(s.grad_norm)) {
     s.skipped = true;
   } else {

@@ -145,7 +145,8 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   // rank keeps its slice's gradient only).
   std::optional<dist::GradReducer> reducer;
   if (comm)
-    reducer.emplace(*comm, params, c.shard ? dist::GradReducer::Mode::reduce_scatter : dist::GradReducer::Mode::all_reduce);
+    reducer.emplace(*comm, params,
+                    c.shard ? dist::GradReducer::Mode::reduce_scatter : dist::GradReducer::Mode::all_reduce);
 
   SftDataStats ds;
   auto data = load_sft_data(c.data, *gm.tokenizer, gm.chat_template ? &*gm.chat_template : nullptr, c.max_seq_len, &ds);

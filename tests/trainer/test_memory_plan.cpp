@@ -67,8 +67,8 @@ TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
   EXPECT_EQ(plan_memory(in).logits * 2, whole.logits * 3);
 }
 
-// --shard's gradients: 1/W plus the buckets in flight when a rank's step is one micro-batch; the whole model (plus the buckets)
-// when it is several, since the earlier micro-batches accumulate whole gradients; without --shard, or on one rank,
+// --shard's gradients: 1/W plus the buckets in flight when a rank's step is one micro-batch; the whole model (plus the
+// buckets) when it is several, since the earlier micro-batches accumulate whole gradients; without --shard, or on one rank,
 // the whole model.
 TEST(MemoryPlan, ShardedGradientsAreTheSliceOnlyWithOneMicroBatch) {
   MemoryPlanInput in;

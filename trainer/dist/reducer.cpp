@@ -165,7 +165,8 @@ void GradReducer::launch(size_t b, bool in_backward) {
     }
     // Where this rank's piece lands in its slice (an empty piece: anywhere, 0).
     const int64_t mine = pieces[static_cast<size_t>(comm_.rank())].numel();
-    const int64_t at = mine > 0 ? std::max(first, static_cast<int64_t>(slice_.first)) - static_cast<int64_t>(slice_.first) : 0;
+    const auto lo = static_cast<int64_t>(slice_.first);
+    const int64_t at = mine > 0 ? std::max(first, lo) - lo : 0;
     auto out = slice_grad_.narrow(0, at, mine);
     inflight_[b] = {flat, out};
     work_[b] = comm_.start_reduce_scatter_sum(out, pieces);
