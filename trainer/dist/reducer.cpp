@@ -115,10 +115,12 @@ void GradReducer::on_gradient(size_t param) {
   std::lock_guard lock(mu_);
   if (!armed_) return;  // an earlier micro-batch: accumulate only
   const size_t b = bucket_of_[param];
-  if (work_[b])
-    throw std::logic_error(fmt::format("GradReducer: parameter {} received a gradient after its bucket's all-reduce "
+  // Buckets launch in order, so b < next_ is "launched" (a reduce-scattered bucket is retired, its Work gone, once
+  // the next one launches; its late gradient would land in a .grad nobody sends).
+  if (b < next_)
+    throw std::logic_error(fmt::format("GradReducer: parameter {} received a gradient after its bucket's {} "
                                        "started (a parameter used in two graphs of one backward?)",
-                                       param));
+                                       param, mode_ == Mode::all_reduce ? "all-reduce" : "reduce-scatter"));
   if (param_ready_[param]) return;
   param_ready_[param] = 1;
   --bucket_pending_[b];
