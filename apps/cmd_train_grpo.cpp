@@ -156,6 +156,9 @@ void setup(CLI::App& app, Globals& g, Action& action) {
         in.shard = gc.shard;
         in.row_tokens = std::min(gc.micro_batch, gc.prompts_per_step * gc.group_size) * (prompt + gc.max_tokens);
         in.scored_tokens = std::min(gc.micro_batch, gc.prompts_per_step * gc.group_size) * gc.max_tokens;
+        in.prompts_per_step = gc.prompts_per_step;  // a rank's micro-batches: --shard's gradient memory
+        in.group_size = gc.group_size;
+        in.micro_batch = gc.micro_batch;
         in.kv_slots = gc.max_batch;
         in.kv_tokens = prompt + gc.max_tokens;
         return print_memory_plan(gc.model, *nproc, in);

@@ -242,10 +242,12 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
   for (auto& p : m->parameters())
     if (p.requires_grad()) params.push_back(p);
   if (comm) dist::broadcast_parameters(*comm, params);
-  // The gradient all-reduce, overlapped with each step's last backward. The losses carry the global normalisers
-  // already (scale 1).
+  // The gradient sum (all-reduce, or with --shard reduce-scatter), overlapped with each step's last backward. The
+  // losses carry the global normalisers already (scale 1).
   std::optional<dist::GradReducer> reducer;
-  if (comm) reducer.emplace(*comm, params);
+  if (comm)
+    reducer.emplace(*comm, params,
+                    c.shard ? dist::GradReducer::Mode::reduce_scatter : dist::GradReducer::Mode::all_reduce);
   const CheckpointConfig ckpt{.tokenizer_source = c.model};
   // Resume: weights, AdamW state and schedule position from the step folder; the problem order is replayed to the
   // saved cursor (it is a function of the data and the seed); every rollout's seed is a function of (seed, step,
@@ -376,7 +378,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     reduce_over_ranks(comm.get(), sum);
     reduce_over_ranks(comm.get(), mx, /*max=*/true);
     stop = sum[13] > 0;
-    auto st = opt.step();  // clip, AdamW, zero grads, refresh the engine's packed weights
+    // clip, AdamW, zero grads, refresh the engine's packed weights
+    auto st = opt.step(reducer ? reducer->take_slice_gradient() : torch::Tensor());
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
     metrics.update({{"loss", sum[0]},
                     {"lr", st.lr},

@@ -264,9 +264,12 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     mismatch(skipped, begin, end, b, logp_BT);
   }
 
-  for (auto& p : m->parameters()) {
-    if (p.requires_grad() && !p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-  }
+  // One process: a parameter no backward reached gets zeros (AdamW skips a missing gradient). Data parallel (a
+  // reducer armed by before_last_backward) the reducer owns the gradients: views of its zeroed buckets, or with
+  // --shard released as they are reduce-scattered (a whole-size zero gradient here would undo ZeRO-2's saving).
+  if (!before_last_backward)
+    for (auto& p : m->parameters())
+      if (p.requires_grad() && !p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   return u;
 }
 

@@ -63,10 +63,11 @@ StepCounts step_counts(const GrpoConfig& c, const Sequences& rs);
 // Accumulates one optimizer step's gradient into the parameters' .grad (micro-batches of c.micro_batch sequences,
 // each loss normalised over the whole step: `counts`, step_counts() of the step's sequences on every rank). Sequences for which zero_gradient() holds skip the backward
 // when c.skip_zero_advantage; they still run a no-grad forward so the step's entropy and the sampler/trainer
-// mismatch (`measure_mismatch`) cover every token. Every trainable parameter leaves with a defined gradient (zeros
-// when nothing trained), so AdamW's moments and weight decay advance exactly as after a backward of zeros.
-// `before_last_backward` runs just before the last micro-batch's backward (data parallel: dist::GradReducer::arm, so
-// the gradient all-reduce overlaps that backward and the skipped sequences' forward); not at all without a backward.
+// mismatch (`measure_mismatch`) cover every token. One process (no `before_last_backward`): every trainable parameter
+// leaves with a defined gradient (zeros when nothing trained), so AdamW's moments and weight decay advance exactly as
+// after a backward of zeros; data parallel the reducer provides those zeros (its buckets). `before_last_backward` runs
+// just before the last micro-batch's backward (data parallel: dist::GradReducer::arm, so the gradient sum overlaps
+// that backward and the skipped sequences' forward); not at all without a backward.
 UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
                               const StepCounts& counts, torch::Device device, bool measure_mismatch,
                               const std::function<void()>& before_last_backward = {});

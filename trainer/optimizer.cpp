@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 #include <regex>
+#include <stdexcept>
 #include <string>
 
 #include "core/error.h"
@@ -106,6 +107,7 @@ Optimizer::Optimizer(model::Transformer model, const OptimConfig& config, int64_
           throw RunError("--shard: parameter " + std::to_string(i) + " is not contiguous (a slice cannot be a view)");
         auto piece = params_[i].detach().view({-1}).narrow(0, a - offset, b - a).requires_grad_(true);
         pieces_.push_back({i, a - offset, piece});
+        slice_numel_ += b - a;
         (decayed[i] ? decay : no_decay).push_back(piece);
       }
       offset += params_[i].numel();
@@ -123,21 +125,29 @@ Optimizer::Optimizer(model::Transformer model, const OptimConfig& config, int64_
   adamw_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(config_.lr));
 }
 
-StepStats Optimizer::step() {
+StepStats Optimizer::step(torch::Tensor slice_gradient) {
+  if (shard_ && (!slice_gradient.defined() || slice_gradient.numel() != slice_numel_))
+    throw std::logic_error(fmt::format("Optimizer::step: --shard needs this rank's slice gradient of {} elements "
+                                       "(dist::GradReducer in reduce_scatter mode), got {}",
+                                       slice_numel_, slice_gradient.defined() ? slice_gradient.numel() : -1));
+  if (!shard_ && slice_gradient.defined())
+    throw std::logic_error("Optimizer::step: a slice gradient without --shard");
   StepStats s;
   s.lr = lr_now();
-  {
-    // The pre-clip norm, as torch.nn.utils.clip_grad_norm_ computes it (norm of the per-parameter norms); clipping
-    // scales by max_norm / (norm + 1e-6) when that is below 1.
-    const double max_norm = config_.max_grad_norm > 0 ? config_.max_grad_norm : INFINITY;
-    s.grad_norm = torch::nn::utils::clip_grad_norm_(params_, max_norm, 2.0);
-  }
+  gradient_bytes_ = slice_gradient.defined() ? slice_gradient.numel() * slice_gradient.element_size() : 0;
+  for (const auto& p : params_)
+    if (p.grad().defined()) gradient_bytes_ += p.grad().numel() * p.grad().element_size();
+  // The pre-clip norm, as torch.nn.utils.clip_grad_norm_ computes it (norm of the per-parameter norms); clipping
+  // scales by max_norm / (norm + 1e-6) when that is below 1.
+  const double max_norm = config_.max_grad_norm > 0 ? config_.max_grad_norm : INFINITY;
+  s.grad_norm = shard_ ? clip_slice(slice_gradient, max_norm)
+                       : torch::nn::utils::clip_grad_norm_(params_, max_norm, 2.0);
   if (!std::isfinite(s.grad_norm)) {
     s.skipped = true;
   } else {
     for (auto& g : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(s.lr);
     if (shard_) {
-      step_sharded();
+      step_sharded(slice_gradient);
     } else {
       fused_adamw_step(*adamw_);
     }
@@ -151,13 +161,40 @@ StepStats Optimizer::step() {
   return s;
 }
 
-void Optimizer::step_sharded() {
-  // The pieces' gradients are views of the clipped, all-reduced gradients: AdamW reads them and writes the
-  // parameters' own elements, so nothing is copied.
-  for (auto& pc : pieces_)
-    pc.piece.mutable_grad() = params_[pc.param].grad().view({-1}).narrow(0, pc.begin, pc.piece.numel());
+double Optimizer::clip_slice(torch::Tensor& slice_gradient, double max_norm) {
+  torch::NoGradGuard ng;
+  // Each piece's norm as clip_grad_norm_ takes each parameter's (a piece that is a whole parameter: the same
+  // reduction over the same values), their squares summed in float64 and all-reduced: the global norm from the
+  // shards, equal to the unsharded one but for the order of float32 additions.
+  std::vector<torch::Tensor> norms;
+  int64_t off = 0;
+  for (const auto& pc : pieces_) {
+    norms.push_back(torch::linalg_vector_norm(slice_gradient.narrow(0, off, pc.piece.numel()), 2));
+    off += pc.piece.numel();
+  }
+  auto sq = norms.empty() ? torch::zeros({1}, slice_gradient.options().dtype(torch::kFloat64))
+                          : torch::stack(norms).to(torch::kFloat64).pow(2).sum().reshape({1});
+  std::vector<torch::Tensor> t{sq};
+  shard_->all_reduce_sum(t);
+  // From here clip_grad_norm_'s own arithmetic: the total as a tensor of the gradient's dtype, the coefficient
+  // max_norm / (total + 1e-6) clamped to 1 and multiplied in (skipped when the norm is not finite: no update).
+  auto total = t[0].sqrt().to(slice_gradient.scalar_type()).reshape({});
+  const double norm = total.item<double>();
+  if (std::isfinite(norm))
+    slice_gradient.mul_(torch::clamp(max_norm / (total + 1e-6), std::nullopt, 1.0));
+  return norm;
+}
+
+void Optimizer::step_sharded(const torch::Tensor& slice_gradient) {
+  // The pieces' gradients are views of the clipped slice gradient, in the slice's order: AdamW reads them and writes
+  // the parameters' own elements, so nothing is copied.
+  int64_t off = 0;
+  for (auto& pc : pieces_) {
+    pc.piece.mutable_grad() = slice_gradient.narrow(0, off, pc.piece.numel()).view_as(pc.piece);
+    off += pc.piece.numel();
+  }
   fused_adamw_step(*adamw_);
-  // Dropped now, so no piece holds on to a view of a gradient that step() releases.
+  // Dropped now, so no piece holds on to a view of the slice gradient after step() returns.
   for (auto& pc : pieces_) pc.piece.mutable_grad().reset();
   // Every rank now holds its slice updated and the rest stale: zero the rest and sum the ranks' bits.
   torch::NoGradGuard ng;
@@ -191,8 +228,8 @@ void log_rank_memory(int rank, const Optimizer& opt, int64_t rss_before_load) {
   if (rss_before_load >= 0)
     above = fmt::format(" ({} MiB above the {} MiB resident before loading)", (peak - rss_before_load) >> 20,
                         rss_before_load >> 20);
-  log::info("rank {}: optimizer state {} bytes{}, peak RSS {} MiB{}", rank, opt.state_bytes(),
-            opt.sharded() ? " (--shard)" : "", peak >> 20, above);
+  log::info("rank {}: optimizer state {} bytes, gradients {} bytes at the last step{}, peak RSS {} MiB{}", rank,
+            opt.state_bytes(), opt.gradient_bytes(), opt.sharded() ? " (--shard)" : "", peak >> 20, above);
 }
 
 int64_t resident_bytes() {

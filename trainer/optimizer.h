@@ -44,14 +44,15 @@ class Optimizer {
   // shard (--shard; needs the ranks' Comm): this rank keeps AdamW's moments only for its 1/W contiguous slice of
   // all parameters flattened in order (dist::contiguous_share); AdamW's "parameters" are views of that slice of the
   // model's own parameters (one piece per parameter it overlaps), so nothing else is held: 1/W of the unsharded
-  // optimizer state. step() takes the full gradients already all-reduced on every rank (so the norm and the clip
-  // are the same everywhere), updates its slice in place, zeroes the rest and assembles the parameters on every
-  // rank with one bucketed sum of the ranks' bit patterns (dist::assemble_slices: exact). Gradients are all-reduced
-  // then sliced, not reduce-scattered: the full gradient exists on each rank during backward and the all-reduce, as
-  // without --shard (ZeRO-1's gradient memory, not ZeRO-2's).
+  // optimizer state. Its gradient is the slice's alone (dist::GradReducer in reduce_scatter mode: ZeRO-2), passed to
+  // step(): the global norm is the square root of the ranks' summed squares (all-reduced), so the clip is the same
+  // everywhere; each rank updates its slice in place, zeroes the rest and assembles the parameters on every rank with
+  // one bucketed sum of the ranks' bit patterns (dist::assemble_slices: exact).
   Optimizer(model::Transformer model, const OptimConfig& config, int64_t total_steps, dist::Comm* shard = nullptr);
 
-  StepStats step();
+  // slice_gradient: with --shard, this rank's slice of the summed gradient (flat, GradReducer::take_slice_gradient;
+  // a logic_error when missing or of another size); without, undefined (the gradients are in .grad).
+  StepStats step(torch::Tensor slice_gradient = {});
   double lr_now() const { return config_.lr_at(steps_done_, total_steps_); }  // the next step's lr
   int64_t steps_done() const { return steps_done_; }
   // A resumed run continues the schedule where the saved one stopped (the AdamW state is restored separately).
@@ -61,6 +62,9 @@ class Optimizer {
   bool sharded() const { return shard_ != nullptr; }
   // Bytes of AdamW's state tensors on this rank (its moments; with --shard those of its slice: nothing else is kept).
   int64_t state_bytes() const;
+  // Bytes of gradient this rank held when the last step() began: every defined .grad plus the slice gradient
+  // (--shard: the slice's alone, 1/W of the unsharded figure).
+  int64_t gradient_bytes() const { return gradient_bytes_; }
 
   // The names (HF) of the parameters that get weight decay: everything but biases and norm weights.
   static bool decays(const std::string& name);
@@ -81,13 +85,17 @@ class Optimizer {
   };
   dist::Comm* shard_ = nullptr;
   std::vector<Piece> pieces_;
-  void step_sharded();
+  int64_t slice_numel_ = 0;
+  int64_t gradient_bytes_ = 0;
+  double clip_slice(torch::Tensor& slice_gradient, double max_norm);  // returns the global pre-clip norm
+  void step_sharded(const torch::Tensor& slice_gradient);
 };
 
 // --max-bad-steps: a step whose gradient norm is not finite is skipped (Optimizer::step); `limit` of them in a row
 // end the run. record() returns the error (naming the flag and the steps) when the streak reaches the limit; the
 // caller marks its run failed, waits for the other ranks and throws it. With data parallelism every rank decides the
-// same: the norm is taken after the gradient all-reduce, and a NaN on one rank is a NaN in every rank's sum.
+// same: the norm is taken after the gradient all-reduce (--shard: of every rank's summed squares), and a NaN on one
+// rank is a NaN in every rank's sum.
 class BadStepStreak {
  public:
   explicit BadStepStreak(int64_t limit) : limit_(limit) {}
@@ -98,8 +106,8 @@ class BadStepStreak {
   int64_t limit_, streak_ = 0;
 };
 
-// Logs (info) "rank R: optimizer state N bytes, peak RSS M MiB" (getrusage's high-water mark): --shard's saving,
-// measured. With rss_before_load >= 0 (resident_bytes() before the model was loaded) also the peak above it: what
+// Logs (info) "rank R: optimizer state N bytes, gradients G bytes at the last step, peak RSS M MiB" (getrusage's
+// high-water mark): --shard's saving, measured. With rss_before_load >= 0 (resident_bytes() before the model was loaded) also the peak above it: what
 // the --dry-run plan (trainer/dist/memory_plan.h) estimates.
 void log_rank_memory(int rank, const Optimizer& opt, int64_t rss_before_load = -1);
 // This process's resident memory now (/proc/self/statm), bytes; -1 where it cannot be read.

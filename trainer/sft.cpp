@@ -141,8 +141,12 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   for (auto& p : model->parameters())
     if (p.requires_grad()) params.push_back(p);
   if (comm) dist::broadcast_parameters(*comm, params);
-  std::optional<dist::GradReducer> reducer;  // the gradient all-reduce, overlapped with each step's last backward
-  if (comm) reducer.emplace(*comm, params);
+  // The gradient sum, overlapped with each step's last backward: all-reduced, or with --shard reduce-scattered (each
+  // rank keeps its slice's gradient only).
+  std::optional<dist::GradReducer> reducer;
+  if (comm)
+    reducer.emplace(*comm, params,
+                    c.shard ? dist::GradReducer::Mode::reduce_scatter : dist::GradReducer::Mode::all_reduce);
 
   SftDataStats ds;
   auto data = load_sft_data(c.data, *gm.tokenizer, gm.chat_template ? &*gm.chat_template : nullptr, c.max_seq_len, &ds);
@@ -201,7 +205,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     } else {
       o = data_parallel_batch(*comm, *reducer, model, data, plan[k], rows, params, step, &stop);
     }
-    auto s = opt.step();
+    auto s = opt.step(reducer ? reducer->take_slice_gradient() : torch::Tensor());
     if (s.skipped && lead) log::warn("step {}: non-finite gradient norm; the update is skipped", step);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (run)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # --shard's saving and the --dry-run plan, measured: `train sft` (1 thread a rank, same data and global batches) as
 # 1 rank, 2 ranks, 2 ranks with --shard. For each: what each rank logs at the end (trainer/optimizer.h, log_rank_memory):
-# "rank R: optimizer state N bytes, peak RSS M MiB (K MiB above the B MiB resident before loading)", and the
-# --dry-run plan's optimizer and total per rank (from config.json: the HF folder's, else the one the run wrote).
+# "rank R: optimizer state N bytes, gradients G bytes at the last step, peak RSS M MiB (K MiB above the B MiB resident
+# before loading)", and the --dry-run plan's gradients, optimizer and total per rank (from config.json: the HF
+# folder's, else the one the run wrote). CRUCIBLE_BIN picks another build (e.g. one from before a change).
 #   benchmarks/trainer/bench_dist_shard.sh MODEL [TOKENIZER] [STEPS] [BATCH_TOKENS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,6 +33,6 @@ for run in "1" "2" "2 --shard"; do
   # The plan reads config.json: the model's own (an HF folder) or the one the run just wrote (same shapes).
   config=$model; [ -d "$model" ] || config=$work/out$n
   "$bin" "${args[@]}" --model "$config" --out "$work/plan" --nproc-per-node "$ranks" $shard --dry-run |
-    grep -E "optimizer|total"
+    grep -E "gradients|optimizer|total"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

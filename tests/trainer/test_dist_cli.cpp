@@ -116,9 +116,10 @@ std::pair<nlohmann::json, nlohmann::json> one_and_two_ranks(
 
 // Each rank's "gradient all-reduce: B buckets a step, L of N started during backward" (dist::GradReducer): the
 // all-reduce overlapped the last backward in the CLI's own step, on every rank, for every step.
-void expect_buckets_started_during_backward(const std::string& err, int64_t steps) {
+void expect_buckets_started_during_backward(const std::string& err, int64_t steps,
+                                            const std::string& collective = "all-reduce") {
   for (int r = 0; r < 2; ++r) {
-    const std::string key = "rank " + std::to_string(r) + ": gradient all-reduce: ";
+    const std::string key = "rank " + std::to_string(r) + ": gradient " + collective + ": ";
     const auto at = err.find(key);
     ASSERT_NE(at, std::string::npos) << "no reducer line for rank " << r << " in:\n" << err;
     long long buckets = 0, early = 0, all = 0;
@@ -243,13 +244,14 @@ TEST(DistCli, DeadRankStopsTheRunWithAClearError) {
   for (pid_t r : ranks) EXPECT_NE(::kill(r, 0), 0) << "rank pid " << r << " still alive";
 }
 
-void expect_bit_identical(int ranks) {
+void expect_bit_identical(int ranks, bool shard = false) {
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
   auto args_for = [&](const std::string& out) {
     auto a = sft_args(dir.file("c.db"), dir.file("d.jsonl"), dir.file(out), "20");
     a.insert(a.end(), {"--save-every", "3", "--keep-last", "2", "--resume", "auto"});
     if (ranks > 1) a.insert(a.end(), {"--nproc-per-node", std::to_string(ranks)});
+    if (shard) a.push_back("--shard");
     return a;
   };
   auto ref = testing::run_command(args_for("ref"));
@@ -302,6 +304,12 @@ TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalOneRank) {
 TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalTwoRanks) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   expect_bit_identical(2);
+}
+
+// The same with --shard: each rank reloads its slice's moments; the reduce-scattered gradients are never saved.
+TEST(DistCli, KilledThreeTimesAndResumedIsBitIdenticalTwoRanksSharded) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  expect_bit_identical(2, /*shard=*/true);
 }
 
 // ---- train grpo -------------------------------------------------------------------------------------------------
@@ -473,7 +481,7 @@ struct ScopedEnv {
 // A NaN in one rank's gradient at step 3 (rank 1's when there are two: rank 0, which writes the store, only learns
 // of it through the all-reduce) skips that step on every rank and the run goes on; NaNs at steps 2, 3, 4 with
 // --max-bad-steps 3 fail the run with an error naming the flag, and the run row says failed.
-void expect_nan_handling(const std::string& kind, int ranks) {
+void expect_nan_handling(const std::string& kind, int ranks, bool shard = false) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
   testing::TempDir dir;
   write_data(dir.file("d.jsonl"));
@@ -483,6 +491,7 @@ void expect_nan_handling(const std::string& kind, int ranks) {
                            : grpo_args(dir.file("c.db"), dir.file("p.jsonl"), dir.file(name), steps);
     a.insert(a.end(), {"--name", name, "--max-bad-steps", "3"});
     if (ranks > 1) a.insert(a.end(), {"--nproc-per-node", std::to_string(ranks)});
+    if (shard) a.push_back("--shard");
     return a;
   };
   ScopedEnv rank("CRUCIBLE_TEST_NAN_RANK", std::to_string(ranks - 1));
@@ -513,21 +522,29 @@ TEST(DistCli, NanGradientSftOneRank) { expect_nan_handling("sft", 1); }
 TEST(DistCli, NanGradientSftTwoRanks) { expect_nan_handling("sft", 2); }
 TEST(DistCli, NanGradientGrpoOneRank) { expect_nan_handling("grpo", 1); }
 TEST(DistCli, NanGradientGrpoTwoRanks) { expect_nan_handling("grpo", 2); }
+// --shard: the NaN goes into rank 1's gradient of the first parameter, which rank 0's slice holds: the reduce-scatter
+// carries it to rank 0, whose sum of squares is NaN, and the norm's all-reduce to rank 1; both skip the step.
+TEST(DistCli, NanGradientSftTwoRanksSharded) { expect_nan_handling("sft", 2, true); }
+TEST(DistCli, NanGradientGrpoTwoRanksSharded) { expect_nan_handling("grpo", 2, true); }
 
 // ---- --shard (trainer/optimizer.h) ---------------------------------------------------------------------------------
 
-// Each rank's "rank R: optimizer state N bytes" log line (trainer/optimizer.h, log_rank_memory): R -> N.
-std::map<int, int64_t> optimizer_state_bytes(const std::string& log) {
+// Each rank's "rank R: optimizer state N bytes, gradients G bytes at the last step" log line (trainer/optimizer.h,
+// log_rank_memory): R -> N (gradients: R -> G).
+std::map<int, int64_t> logged_bytes(const std::string& log, bool gradients) {
   std::map<int, int64_t> out;
-  static const std::regex line(R"(rank (\d+): optimizer state (\d+) bytes)");
+  static const std::regex line(R"(rank (\d+): optimizer state (\d+) bytes, gradients (\d+) bytes at the last step)");
   for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it)
-    out[std::stoi((*it)[1].str())] = std::stoll((*it)[2].str());
+    out[std::stoi((*it)[1].str())] = std::stoll((*it)[gradients ? 3 : 2].str());
   return out;
 }
+std::map<int, int64_t> optimizer_state_bytes(const std::string& log) { return logged_bytes(log, false); }
 
 // One process vs 2 Gloo ranks with --shard (same global batches, `steps` steps, a step folder at `steps` / 2): the
-// parameters within 1e-6 relative, each rank's optimizer state half the one process's (as each run reports it), and
-// the sharded run resumed from its step folder ends bit-identical to itself uninterrupted (each rank reloads its own
+// parameters within 1e-6 relative, every step's pre-clip gradient norm (the sharded one from the ranks' summed
+// squares) within 2e-6 relative of 2 unsharded ranks' (the first step's 2e-7), each rank's optimizer state and the gradient it held at the step half the one
+// process's (as each run reports it: the gradient is reduce-scattered, no rank keeps a whole one), and the sharded
+// run resumed from its step folder ends bit-identical to itself uninterrupted (each rank reloads its own
 // optimizer-rank-R.pt; the parameters come from params.pt, which rank 0 writes after the all-gather).
 void expect_sharded_equal(const std::function<std::vector<std::string>(std::string, std::string)>& args,
                           const std::string& steps) {
@@ -564,6 +581,36 @@ void expect_sharded_equal(const std::function<std::vector<std::string>(std::stri
   // float32 moments: 8 bytes).
   EXPECT_EQ(b2.at(0) + b2.at(1), full);
   for (int r = 0; r < 2; ++r) EXPECT_LE(std::abs(2 * b2.at(r) - full), 16) << "rank " << r;
+  // The gradients: the one process holds the whole float32 gradient at the step, each sharded rank its half.
+  const auto g1 = logged_bytes(one.err, true), g2 = logged_bytes(two.err, true);
+  ASSERT_EQ(g1.size(), 1u);
+  ASSERT_EQ(g2.size(), 2u);
+  std::printf("gradients at the step: 1 process %lld bytes; --shard rank 0 %lld, rank 1 %lld\n",
+              static_cast<long long>(g1.at(0)), static_cast<long long>(g2.at(0)), static_cast<long long>(g2.at(1)));
+  EXPECT_EQ(g1.at(0), full / 2);  // float32 gradient: half the two float32 moments
+  EXPECT_EQ(g2.at(0) + g2.at(1), g1.at(0));
+  for (int r = 0; r < 2; ++r) EXPECT_LE(std::abs(2 * g2.at(r) - g1.at(0)), 8) << "rank " << r;
+
+  // The global norm from the shards equals the all-reduced one: 2 ranks without --shard, the same summed gradients
+  // (a sum of two is the same addition however it is scattered), so the first step's norms agree to float32 rounding
+  // and later ones drift only as far as the parameters do. (Against one process the gradients themselves differ by
+  // the order of float32 sums: 1e-5 of a norm, with or without --shard.)
+  auto u = args(dir.file("ddp.db"), dir.file("ddp"));
+  u.insert(u.end(), {"--nproc-per-node", "2"});
+  auto ddp = testing::run_command(u);
+  ASSERT_EQ(ddp.exit_code, 0) << ddp.err;
+  auto store2 = Store::open_read_only(dir.file("two.db")), store3 = Store::open_read_only(dir.file("ddp.db"));
+  const auto s1 = store3.run_train_steps(nlohmann::json::parse(ddp.out)["run_id"].get<int64_t>());
+  const auto s2 = store2.run_train_steps(nlohmann::json::parse(two.out)["run_id"].get<int64_t>());
+  ASSERT_EQ(s1.size(), s2.size());
+  double worst_norm = 0;
+  for (size_t k = 0; k < s1.size(); ++k) {
+    const double a1 = s1[k].metrics["grad_norm"].get<double>(), a2 = s2[k].metrics["grad_norm"].get<double>();
+    if (a1 > 0) worst_norm = std::max(worst_norm, std::abs(a2 - a1) / a1);
+    EXPECT_NEAR(a2, a1, (k == 0 ? 2e-7 : 2e-6) * a1) << "step " << s1[k].step;
+  }
+  std::printf("grad_norm: --shard vs 2 ranks without, max relative difference %.3g over %zu steps\n", worst_norm,
+              s1.size());
 
   // Resume from the step folder half-way: both ranks reload, and the end is the same bits.
   std::filesystem::copy_file(dir.file("two/model.safetensors"), dir.file("uninterrupted.safetensors"));
@@ -579,6 +626,39 @@ TEST(DistCli, ShardedSftHalvesTheOptimizerStateAndEqualsOneProcess) {
   write_data(data.file("d.jsonl"));
   expect_sharded_equal([&](std::string db, std::string out) { return sft_args(db, data.file("d.jsonl"), out, "20"); },
                        "20");
+}
+
+// --shard with several micro-batches a step (64-token rows: the earlier rows accumulate whole gradients, the last
+// one's backward reduce-scatters them) and activation checkpointing (the layers' gradients land during the
+// recomputation inside backward): 2 sharded ranks end within 1e-6 relative of 2 unsharded ranks (the same sums; only
+// the norm's arithmetic differs), and every step's reduce-scatter started inside backward.
+TEST(DistCli, ShardedWithSeveralRowsAndCheckpointingEqualsUnsharded) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
+  testing::TempDir dir;
+  write_data(dir.file("d.jsonl"));
+  auto args = [&](const std::string& name, bool shard) {
+    auto a = sft_args(dir.file(name + ".db"), dir.file("d.jsonl"), dir.file(name), "10");
+    *(std::find(a.begin(), a.end(), "--batch-tokens") + 1) = "300";  // 150 tokens a rank: at least three rows
+    a.insert(a.end(), {"--max-seq-len", "64", "--grad-checkpointing", "--nproc-per-node", "2"});
+    if (shard) a.push_back("--shard");
+    return a;
+  };
+  auto ddp = testing::run_command(args("ddp", false));
+  ASSERT_EQ(ddp.exit_code, 0) << ddp.err;
+  auto zero2 = testing::run_command(args("zero2", true));
+  ASSERT_EQ(zero2.exit_code, 0) << zero2.err;
+  expect_buckets_started_during_backward(zero2.err, 10, "reduce-scatter");
+  auto store = Store::open_read_only(dir.file("zero2.db"));
+  const auto steps = store.run_train_steps(nlohmann::json::parse(zero2.out)["run_id"].get<int64_t>());
+  ASSERT_EQ(steps.size(), 10u);
+  int several = 0;  // steps whose rows (both ranks') exceed 2: some rank accumulated over several
+  for (const auto& st : steps) several += st.metrics["rows"].get<int64_t>() > 2 ? 1 : 0;
+  std::printf("%d of 10 steps with more than one row on some rank\n", several);
+  EXPECT_GE(several, 5);
+  auto [worst, where] = max_relative_difference(dir.file("ddp/model.safetensors"), dir.file("zero2/model.safetensors"));
+  std::printf("--shard vs not, 2 ranks, 64-token rows, checkpointing, 10 steps: max relative difference %.3g (%s)\n",
+              worst, where.c_str());
+  EXPECT_LE(worst, 1e-6) << where;
 }
 
 TEST(DistCli, ShardedGrpoHalvesTheOptimizerStateAndEqualsOneProcess) {

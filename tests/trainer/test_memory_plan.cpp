@@ -38,7 +38,9 @@ TEST(MemoryPlan, ShardAndCheckpointingShrinkTheirParts) {
     EXPECT_EQ(full.optimizer, 8 * full.parameters);
     // 1/8 of the moments, nothing else (the slice AdamW updates is a view of the weights).
     EXPECT_NEAR(static_cast<double>(shard.optimizer) / static_cast<double>(full.optimizer), 1.0 / 8.0, 1e-6);
-    EXPECT_EQ(shard.gradients, full.gradients);  // all-reduced then sliced: the full gradient still exists
+    // Reduce-scattered, one 4096-token row a rank: the 1/8 slice plus the bucket in flight (the embedding's).
+    EXPECT_EQ(shard.gradients, 4 * ((full.parameters + 7) / 8) + bucket_bytes_in_flight(in.model));
+    EXPECT_EQ(bucket_bytes_in_flight(in.model), 4 * in.model.vocab_size * in.model.hidden_size);
     EXPECT_LT(both.activations * 5, shard.activations) << name;
     std::printf("%s on 8 ranks, 4096-token rows:\n%s%s%s", name, format_plan(MemoryPlanInput{in.model, 8, false,
                 false, 4096, 4096}, full).c_str(), format_plan(MemoryPlanInput{in.model, 8, true, false, 4096, 4096},
@@ -63,6 +65,39 @@ TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
   EXPECT_EQ(plan_memory(in).activations, whole.activations);
   in.logits_copies = 3;
   EXPECT_EQ(plan_memory(in).logits * 2, whole.logits * 3);
+}
+
+// --shard's gradients: 1/W plus the buckets in flight when a rank's step is one micro-batch; the whole model (plus the
+// buckets) when it is several, since the earlier micro-batches accumulate whole gradients; without --shard, or on one rank,
+// the whole model.
+TEST(MemoryPlan, ShardedGradientsAreTheSliceOnlyWithOneMicroBatch) {
+  MemoryPlanInput in;
+  in.model = fixture("qwen2.5-7b");
+  in.world_size = 8;
+  in.shard = true;
+  in.row_tokens = in.scored_tokens = 4096;
+  in.batch_tokens = 32768;  // 4096 a rank: one row
+  EXPECT_EQ(micro_batches_per_rank(in), 1);
+  const auto p = plan_memory(in);
+  const int64_t buckets = bucket_bytes_in_flight(in.model);
+  EXPECT_EQ(p.gradients, 4 * ((p.parameters + 7) / 8) + buckets);
+  in.batch_tokens = 65536;  // 8192 a rank: two rows
+  EXPECT_EQ(micro_batches_per_rank(in), 2);
+  EXPECT_EQ(plan_memory(in).gradients, 4 * p.parameters + buckets);
+  in.shard = false;
+  EXPECT_EQ(plan_memory(in).gradients, 4 * p.parameters);
+  in.shard = true;
+  in.world_size = 1;  // --shard alone on one process: nothing to scatter
+  EXPECT_EQ(plan_memory(in).gradients, 4 * p.parameters);
+  // GRPO: 8 prompts x G 16 over 8 ranks = 16 sequences a rank, micro-batch 8: two micro-batches; 16: one.
+  in.world_size = 8;
+  in.prompts_per_step = 8;
+  in.group_size = 16;
+  in.micro_batch = 8;
+  EXPECT_EQ(micro_batches_per_rank(in), 2);
+  in.micro_batch = 16;
+  EXPECT_EQ(micro_batches_per_rank(in), 1);
+  EXPECT_EQ(plan_memory(in).gradients, 4 * ((p.parameters + 7) / 8) + buckets);
 }
 
 }  // namespace

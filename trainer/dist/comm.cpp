@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "core/error.h"
 
 namespace crucible::trainer::dist {
@@ -75,6 +77,17 @@ void Comm::all_reduce_sum(std::vector<torch::Tensor>& t) {
 c10::intrusive_ptr<c10d::Work> Comm::start_all_reduce_sum(std::vector<torch::Tensor>& t) {
   c10::intrusive_ptr<c10d::Work> work;
   wait("all_reduce", [&] { work = backend_->allreduce(t); });
+  return work;
+}
+
+c10::intrusive_ptr<c10d::Work> Comm::start_reduce_scatter_sum(torch::Tensor& output,
+                                                             std::vector<torch::Tensor>& inputs) {
+  if (static_cast<int>(inputs.size()) != world_size() || inputs[static_cast<size_t>(rank())].numel() != output.numel())
+    throw std::logic_error("Comm::start_reduce_scatter_sum: one input per rank, this rank's the size of the output");
+  std::vector<torch::Tensor> out{output};
+  std::vector<std::vector<torch::Tensor>> in{inputs};
+  c10::intrusive_ptr<c10d::Work> work;
+  wait("reduce_scatter", [&] { work = backend_->reduce_scatter(out, in); });
   return work;
 }
 

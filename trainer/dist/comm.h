@@ -41,6 +41,10 @@ class Comm {
   // Waits for a started collective at most the timeout; a failure is the RunError the blocking calls throw, naming
   // `what`.
   void wait_for(const std::string& what, const c10::intrusive_ptr<c10d::Work>& work);
+  // --shard's gradient sum, started and not waited for: `inputs` holds W pieces of one flat buffer (piece q: the
+  // elements rank q owns; sizes may differ and be 0), `output` ends as the sum over the ranks of this rank's piece
+  // (its size: inputs[rank]'s). c10d reduce_scatter: Gloo and NCCL both take unequal pieces.
+  c10::intrusive_ptr<c10d::Work> start_reduce_scatter_sum(torch::Tensor& output, std::vector<torch::Tensor>& inputs);
   void all_reduce_max(std::vector<torch::Tensor>& tensors);
   void broadcast(std::vector<torch::Tensor>& tensors, int root);
   void barrier();

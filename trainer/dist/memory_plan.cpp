@@ -25,13 +25,37 @@ int64_t activation_values_per_token_layer(const model::ModelConfig& m) {
   return 4 * D + 2 * (H + 2 * KV) * hd + H * hd + 4 * I;
 }
 
+int64_t micro_batches_per_rank(const MemoryPlanInput& in) {
+  const int64_t W = std::max(1, in.world_size);
+  if (in.micro_batch > 0) {
+    const int64_t groups = (in.prompts_per_step + W - 1) / W;
+    return std::max<int64_t>(1, (groups * in.group_size + in.micro_batch - 1) / in.micro_batch);
+  }
+  if (in.batch_tokens <= 0 || in.row_tokens <= 0) return 1;
+  const int64_t share = (in.batch_tokens + W - 1) / W;
+  return std::max<int64_t>(1, (share + in.row_tokens - 1) / in.row_tokens);
+}
+
+int64_t bucket_bytes_in_flight(const model::ModelConfig& m) {
+  const int64_t D = m.hidden_size, I = m.intermediate_size, V = m.vocab_size;
+  const int64_t hd = m.head_dim > 0 ? m.head_dim : D / m.num_attention_heads;
+  const int64_t largest = std::max({V * D, D * I, D * m.num_attention_heads * hd});
+  return std::max<int64_t>(2 * (25 << 20), largest * 4);  // GradReducer's bucket_bytes default
+}
+
 MemoryPlan plan_memory(const MemoryPlanInput& in) {
   MemoryPlan p;
   const int64_t W = in.world_size, L = in.model.num_hidden_layers, f32 = 4;
   p.parameters = count_parameters(in.model);
   p.weights = p.parameters * f32;
-  p.gradients = p.parameters * f32;
   const int64_t slice = in.shard ? (p.parameters + W - 1) / W : p.parameters;
+  // --shard with one rank is unsharded (no Comm); with several, reduce-scattered (see the header).
+  if (in.shard && W > 1) {
+    const int64_t held = micro_batches_per_rank(in) > 1 ? p.parameters : slice;
+    p.gradients = held * f32 + std::min(bucket_bytes_in_flight(in.model), p.parameters * f32);
+  } else {
+    p.gradients = p.parameters * f32;
+  }
   p.optimizer = 2 * slice * f32;  // --shard: the slice AdamW updates is a view of the weights, not a copy
   const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + W - 1) / W : in.row_tokens;
   const int64_t row = std::min(in.row_tokens, share), scored = std::min(in.scored_tokens, share);
@@ -51,7 +75,13 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
   std::string out = fmt::format("memory plan per rank: {} parameters, {} rank(s){}{}\n", p.parameters, in.world_size,
                                 in.shard ? ", --shard" : "", in.grad_checkpointing ? ", --grad-checkpointing" : "");
   out += line("weights", p.weights, "float32 masters");
-  out += line("gradients", p.gradients, "float32, whole model");
+  const bool scattered = in.shard && in.world_size > 1;
+  out += line("gradients", p.gradients,
+              !scattered ? "float32, whole model"
+              : micro_batches_per_rank(in) > 1
+                  ? fmt::format("float32, whole model during {} micro-batches + buckets in flight",
+                                micro_batches_per_rank(in))
+                  : "float32, this rank's 1/W slice + buckets in flight (reduce-scattered)");
   out += line("optimizer", p.optimizer, in.shard ? "AdamW moments of this rank's 1/W slice" : "AdamW moments");
   const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + in.world_size - 1) / in.world_size : in.row_tokens;
   out += line("activations", p.activations, fmt::format("one row of {} tokens", std::min(in.row_tokens, share)));

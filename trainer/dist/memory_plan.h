@@ -2,7 +2,10 @@
 // Torch-free. Every figure is bytes per rank and follows what the trainer allocates (trainer/README.md, "Past one
 // process"):
 //   weights      float32 master parameters, the whole model on every rank
-//   gradients    float32, the whole model on every rank (also with --shard: gradients are all-reduced, then sliced)
+//   gradients    float32, the whole model on every rank; with --shard (reduce-scattered, dist/reducer.h) the rank's 1/W
+//                slice plus the buckets in flight (bucket_bytes_in_flight) when a rank's step is one micro-batch, and
+//                the whole model (plus the same) when it is several: the earlier micro-batches accumulate whole
+//                gradients until the last backward reduces them
 //   optimizer    AdamW's two float32 moments; with --shard those of the rank's 1/W slice (updated in place)
 //   activations  one row (SFT: --max-seq-len tokens; GRPO: a micro-batch of prompt + completion tokens) kept for
 //                backward, float32: per token and layer the tensors a decoder layer saves (below), or with
@@ -35,7 +38,20 @@ struct MemoryPlanInput {
   int64_t kv_slots = 0;           // GRPO: engine slots decoded together (0: no rollouts)
   int64_t kv_tokens = 0;          // GRPO: prompt + completion tokens per slot
   int64_t kv_bytes_per_value = 4;  // float32 engine; 2 for bfloat16
+  // GRPO: the rank's micro-batches come from its whole groups, ceil(prompts / W) of them, of group_size sequences,
+  // micro_batch at a time (0: SFT, whose rows are its share of batch_tokens in rows of row_tokens).
+  int64_t prompts_per_step = 0, group_size = 0, micro_batch = 0;
 };
+
+// Micro-batches (backward passes) in one rank's optimizer step: SFT ceil(share / row_tokens) with share the rank's
+// part of batch_tokens (1 without batch_tokens); GRPO ceil(ceil(prompts / W) x group_size / micro_batch). A lower
+// bound where packing leaves rows part-empty.
+int64_t micro_batches_per_rank(const MemoryPlanInput& in);
+
+// --shard: the most whole-size gradient bytes a reduce-scattering rank holds beside its slice (one micro-batch a
+// step): a bucket's .grad tensors and the flat copy being sent, 2 x 25 MB (GradReducer's cap), or one parameter
+// larger than the cap (an embedding), which is a bucket of its own and sent from its .grad without a copy.
+int64_t bucket_bytes_in_flight(const model::ModelConfig& m);
 
 struct MemoryPlan {
   int64_t parameters = 0;

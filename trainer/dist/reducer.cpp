@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -13,9 +14,9 @@
 
 namespace crucible::trainer::dist {
 
-GradReducer::GradReducer(Comm& comm, std::vector<torch::Tensor> params, int64_t bucket_bytes,
+GradReducer::GradReducer(Comm& comm, std::vector<torch::Tensor> params, Mode mode, int64_t bucket_bytes,
                          int64_t first_bucket_bytes)
-    : comm_(comm), params_(std::move(params)) {
+    : comm_(comm), mode_(mode), params_(std::move(params)) {
   std::unordered_set<const void*> seen;
   for (const auto& p : params_)
     if (!p.requires_grad() || !p.is_leaf() || !seen.insert(p.unsafeGetTensorImpl()).second)
@@ -39,6 +40,15 @@ GradReducer::GradReducer(Comm& comm, std::vector<torch::Tensor> params, int64_t 
     bytes += size;
   }
   stats_.buckets = static_cast<int64_t>(members_.size());
+  for (const auto& p : params_) {
+    param_offset_.push_back(total_);
+    total_ += p.numel();
+  }
+  slice_ = contiguous_share(static_cast<size_t>(total_), comm_.rank(), comm_.world_size());
+  if (mode_ == Mode::reduce_scatter)
+    for (const auto& p : params_)  // one flat slice gradient for them all
+      if (p.scalar_type() != params_[0].scalar_type() || p.device() != params_[0].device())
+        throw std::logic_error("GradReducer: reduce_scatter needs every parameter of one dtype and device");
   // A post hook of the parameter's AccumulateGrad node runs after .grad took this backward's sum: DDP's hook point.
   for (size_t k = 0; k < params_.size(); ++k) {
     auto acc = torch::autograd::impl::grad_accumulator(params_[k]);
@@ -64,8 +74,19 @@ void GradReducer::begin_step(double scale) {
   next_ = 0;
   param_ready_.assign(params_.size(), 0);
   bucket_pending_.clear();
-  flat_.clear();
-  for (const auto& m : members_) {
+  flat_.assign(members_.size(), {});
+  inflight_.assign(members_.size(), {});
+  work_.assign(members_.size(), {});
+  for (const auto& m : members_) bucket_pending_.push_back(m.size());
+  if (mode_ == Mode::reduce_scatter) {
+    // Every element of the slice is written by exactly one bucket's reduce-scatter: no zeros needed. Gradients
+    // already defined (a test's injected NaN) stay where they are and are collected at launch.
+    slice_grad_ = torch::empty({static_cast<int64_t>(slice_.count)},
+                               params_.front().options().requires_grad(false));
+    return;
+  }
+  for (size_t b = 0; b < members_.size(); ++b) {
+    const auto& m = members_[b];
     int64_t n = 0;
     for (size_t k : m) n += params_[k].numel();
     auto flat = torch::zeros({n}, params_[m[0]].options().requires_grad(false));
@@ -81,11 +102,8 @@ void GradReducer::begin_step(double scale) {
       g = view;
       off += params_[k].numel();
     }
-    flat_.push_back(flat);
-    bucket_pending_.push_back(m.size());
+    flat_[b] = flat;
   }
-  inflight_.assign(members_.size(), {});
-  work_.assign(members_.size(), {});
 }
 
 void GradReducer::arm() {
@@ -97,10 +115,12 @@ void GradReducer::on_gradient(size_t param) {
   std::lock_guard lock(mu_);
   if (!armed_) return;  // an earlier micro-batch: accumulate only
   const size_t b = bucket_of_[param];
-  if (work_[b])
-    throw std::logic_error(fmt::format("GradReducer: parameter {} received a gradient after its bucket's all-reduce "
+  // Buckets launch in order, so b < next_ is "launched" (a reduce-scattered bucket is retired, its Work gone, once
+  // the next one launches; its late gradient would land in a .grad nobody sends).
+  if (b < next_)
+    throw std::logic_error(fmt::format("GradReducer: parameter {} received a gradient after its bucket's {} "
                                        "started (a parameter used in two graphs of one backward?)",
-                                       param));
+                                       param, mode_ == Mode::all_reduce ? "all-reduce" : "reduce-scatter"));
   if (param_ready_[param]) return;
   param_ready_[param] = 1;
   --bucket_pending_[b];
@@ -109,27 +129,81 @@ void GradReducer::on_gradient(size_t param) {
 
 void GradReducer::launch(size_t b, bool in_backward) {
   torch::NoGradGuard ng;
-  // The same product the gradient would get alone: scaling a flat buffer is elementwise.
-  if (scale_ != 1.0) flat_[b].mul_(scale_);
-  inflight_[b] = {flat_[b]};
-  work_[b] = comm_.start_all_reduce_sum(inflight_[b]);
+  if (mode_ == Mode::all_reduce) {
+    // The same product the gradient would get alone: scaling a flat buffer is elementwise.
+    if (scale_ != 1.0) flat_[b].mul_(scale_);
+    inflight_[b] = {flat_[b]};
+    work_[b] = comm_.start_all_reduce_sum(inflight_[b]);
+  } else {
+    // Bucket b-1 is waited for first (it had the time backward took to fill bucket b) and its buffer freed: one
+    // bucket's buffer in flight, beside the .grad tensors being copied into the next one.
+    if (b > 0) retire(b - 1);
+    // The bucket's parameters are consecutive (members_ lists them in reverse): its buffer is elements
+    // [first, last) of the flattening, laid in registration order.
+    const auto& m = members_[b];
+    const size_t lo_param = m.back();
+    const int64_t first = param_offset_[lo_param];
+    torch::Tensor flat;
+    if (const auto& g = params_[m[0]].grad(); m.size() == 1 && g.defined() && g.is_contiguous()) {
+      flat = g.view({-1});  // a bucket of one parameter (an embedding past the cap) is sent from its .grad: no copy
+    } else {
+      std::vector<torch::Tensor> parts;
+      for (auto it = m.rbegin(); it != m.rend(); ++it) {
+        const auto& gi = params_[*it].grad();
+        parts.push_back(gi.defined() ? gi.reshape({-1}) : torch::zeros({params_[*it].numel()}, params_[*it].options()));
+      }
+      flat = torch::cat(parts);
+    }
+    for (size_t k : m) params_[k].mutable_grad().reset();  // the whole-size gradient ends here (ZeRO-2)
+    if (scale_ != 1.0) flat.mul_(scale_);
+    const int64_t last = first + flat.numel();
+    // Piece q: the bucket's elements inside rank q's slice (often all of them in one rank's).
+    std::vector<torch::Tensor> pieces;
+    for (int q = 0; q < comm_.world_size(); ++q) {
+      const auto s = contiguous_share(static_cast<size_t>(total_), q, comm_.world_size());
+      const int64_t a = std::clamp(static_cast<int64_t>(s.first), first, last);
+      const int64_t e = std::clamp(static_cast<int64_t>(s.first + s.count), first, last);
+      pieces.push_back(flat.narrow(0, a - first, e - a));
+    }
+    // Where this rank's piece lands in its slice (an empty piece: anywhere, 0).
+    const int64_t mine = pieces[static_cast<size_t>(comm_.rank())].numel();
+    const auto lo = static_cast<int64_t>(slice_.first);
+    const int64_t at = mine > 0 ? std::max(first, lo) - lo : 0;
+    auto out = slice_grad_.narrow(0, at, mine);
+    inflight_[b] = {flat, out};
+    work_[b] = comm_.start_reduce_scatter_sum(out, pieces);
+    int64_t alive = 0;
+    for (const auto& f : inflight_) alive += f.empty() ? 0 : 1;
+    stats_.most_buffers_alive = std::max(stats_.most_buffers_alive, alive);
+  }
   ++stats_.launched;
   if (in_backward) ++stats_.launched_in_backward;
 }
 
+void GradReducer::retire(size_t b) {
+  if (!work_[b]) return;
+  comm_.wait_for(fmt::format("gradient {} (bucket {} of {})",
+                             mode_ == Mode::all_reduce ? "all_reduce" : "reduce_scatter", b + 1, work_.size()),
+                 work_[b]);
+  work_[b].reset();
+  inflight_[b].clear();
+}
+
 void GradReducer::finish() {
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   armed_ = false;
   while (next_ < members_.size()) launch(next_++, /*in_backward=*/false);
-  auto work = std::move(work_);
+  for (size_t b = 0; b < work_.size(); ++b) retire(b);
   work_.clear();
-  lock.unlock();
-  for (size_t b = 0; b < work.size(); ++b)
-    comm_.wait_for(fmt::format("gradient all_reduce (bucket {} of {})", b + 1, work.size()), work[b]);
-  // The .grad views keep the buffers alive until the optimizer frees the gradients.
-  std::lock_guard relock(mu_);
+  // all_reduce: the .grad views keep the buffers alive until the optimizer frees the gradients.
   flat_.clear();
   inflight_.clear();
+}
+
+torch::Tensor GradReducer::take_slice_gradient() {
+  std::lock_guard lock(mu_);
+  if (!work_.empty()) throw std::logic_error("GradReducer::take_slice_gradient before finish()");
+  return std::move(slice_grad_);
 }
 
 GradReducer::Stats GradReducer::stats() const {
@@ -139,8 +213,9 @@ GradReducer::Stats GradReducer::stats() const {
 
 std::string GradReducer::describe() const {
   const auto s = stats();
-  return fmt::format("gradient all-reduce: {} bucket{} a step, {} of {} started during backward", s.buckets,
-                     s.buckets == 1 ? "" : "s", s.launched_in_backward, s.launched);
+  return fmt::format("gradient {}: {} bucket{} a step, {} of {} started during backward",
+                     mode_ == Mode::all_reduce ? "all-reduce" : "reduce-scatter", s.buckets, s.buckets == 1 ? "" : "s",
+                     s.launched_in_backward, s.launched);
 }
 
 }  // namespace crucible::trainer::dist

@@ -1,18 +1,35 @@
 // The data-parallel gradient sum, overlapped with backward: what DDP's Reducer does, for crucible's steps of several
-// micro-batches (trainer/README.md, "Past one process").
+// micro-batches (trainer/README.md, "Past one process"). Two modes: all-reduce (every rank ends with the whole
+// gradient) and, for --shard, reduce-scatter (each rank ends with the gradient of its own 1/W slice only: ZeRO-2).
 //
-//   dist::GradReducer reducer(*comm, params);   // once: buckets, one hook per parameter
+//   dist::GradReducer reducer(*comm, params, mode);  // once: buckets, one hook per parameter
 //   every optimizer step:
-//     reducer.begin_step(scale);                // each .grad becomes a view of its bucket's flat buffer (zeros)
+//     reducer.begin_step(scale);                // all_reduce: each .grad becomes a view of its bucket's flat buffer
 //     backward of every micro-batch but the last   // accumulates locally, no communication (DDP's no_sync)
-//     reducer.arm();  last micro-batch's backward  // a bucket's all-reduce starts once its last gradient lands
+//     reducer.arm();  last micro-batch's backward  // a bucket's collective starts once its last gradient lands
 //     reducer.finish();                         // starts the buckets not started, waits for all of them
+//     opt.step(reducer.take_slice_gradient());  // reduce_scatter: this rank's slice; all_reduce: undefined
 //
 // Buckets hold parameters in reverse registration order (backward produces the last layers' gradients first), the
 // first one small (1 MiB) so communication starts early, the others about 25 MB, as DDP's defaults. At launch a
-// bucket's flat buffer is multiplied by `scale` (this rank's share of the global normaliser) and summed in place
-// over the ranks: since every .grad is a view of that buffer, nothing is copied in or out, and after finish() each
-// rank holds the gradient of the global batch.
+// bucket's flat buffer is multiplied by `scale` (this rank's share of the global normaliser) and summed over the
+// ranks.
+//   all_reduce: every .grad is a view of its bucket's buffer, summed in place: nothing is copied in or out, and after
+//     finish() each rank holds the gradient of the global batch in .grad.
+//   reduce_scatter: all parameters flattened in registration order are cut into W contiguous slices
+//     (dist::contiguous_share, the slices trainer::Optimizer's --shard updates). The .grad tensors are ordinary
+//     (AccumulateGrad allocates them); when a bucket is ready its gradients are copied into a flat buffer (a bucket's
+//     parameters are consecutive, so the buffer is one contiguous run of the flattening), the .grad tensors are
+//     released, and the buffer is reduce-scattered with unequal pieces: each rank receives the sum of the elements
+//     of its slice that the bucket holds, written straight into its slice gradient (1/W of the parameters). Launching
+//     bucket b first waits for bucket b-1 and frees its buffer, so one bucket's buffer is in flight at a time
+//     (beside, while it is made, the .grad tensors it copies: two bucket sizes at most; a bucket of one parameter,
+//     such as an embedding larger than the cap, is sent from its .grad without a copy). After finish()
+//     no parameter has a .grad. With several micro-batches the earlier ones accumulate whole gradients as without
+//     --shard (a rank's micro-batch count differs from another's, so there is no per-micro-batch collective to
+//     match; DeepSpeed reduces every micro-batch instead): the whole gradient exists from the first backward until
+//     the last one reduces it, and 1/W of it (plus two buckets) at the optimizer step. With one micro-batch a step
+//     the whole gradient never exists at once: each bucket is freed as backward fills it.
 //
 // Every rank starts its buckets in the same order (bucket b only after buckets 0..b-1), whatever order the hooks fire
 // in, so the collectives match. A parameter that gets no gradient in the last backward (unused by this rank's
@@ -29,6 +46,7 @@
 #include <vector>
 
 #include "trainer/dist/comm.h"
+#include "trainer/dist/split.h"
 
 namespace torch::autograd {
 struct Node;
@@ -38,8 +56,9 @@ namespace crucible::trainer::dist {
 
 class GradReducer {
  public:
-  GradReducer(Comm& comm, std::vector<torch::Tensor> params, int64_t bucket_bytes = 25 << 20,
-              int64_t first_bucket_bytes = 1 << 20);
+  enum class Mode { all_reduce, reduce_scatter };
+  GradReducer(Comm& comm, std::vector<torch::Tensor> params, Mode mode = Mode::all_reduce,
+              int64_t bucket_bytes = 25 << 20, int64_t first_bucket_bytes = 1 << 20);
   ~GradReducer();  // removes the hooks
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -51,14 +70,22 @@ class GradReducer {
   // After the last backward (or instead of it): starts what has not started, in bucket order, then waits for every
   // bucket (the Comm's timeout; a dead rank is a RunError naming the bucket).
   void finish();
+  // reduce_scatter, after finish(): this rank's slice of the summed gradient (flat, float32 for float32 parameters),
+  // handed over (the reducer keeps no reference). all_reduce: an undefined tensor (the gradient is in .grad).
+  torch::Tensor take_slice_gradient();
+  Mode mode() const { return mode_; }
+  // This rank's slice [first, first + count) of all parameters flattened in order (reduce_scatter's, --shard's).
+  Share slice() const { return slice_; }
 
   struct Stats {
     int64_t buckets = 0;               // per step
     int64_t launched_in_backward = 0;  // summed over steps: buckets whose all-reduce a hook started
     int64_t launched = 0;              // summed over steps
+    int64_t most_buffers_alive = 0;    // reduce_scatter: the most bucket buffers alive at once (1)
   };
   Stats stats() const;
-  // "gradient all-reduce: B buckets a step, L of N started during backward" (each rank logs it at the end of a run).
+  // "gradient all-reduce: B buckets a step, L of N started during backward" (reduce_scatter: "gradient
+  // reduce-scatter: …"; each rank logs it at the end of a run).
   std::string describe() const;
   // Parameter indices (into the constructor's list) of each bucket, in launch order.
   const std::vector<std::vector<size_t>>& buckets() const { return members_; }
@@ -66,8 +93,13 @@ class GradReducer {
  private:
   void on_gradient(size_t param);  // an AccumulateGrad post hook: param's .grad has its sum for this backward
   void launch(size_t bucket, bool in_backward);
+  void retire(size_t bucket);  // waits for the bucket's collective and drops its buffers
 
   Comm& comm_;
+  Mode mode_;
+  Share slice_;                          // this rank's elements of the flattening
+  std::vector<int64_t> param_offset_;    // parameter -> its first element in the flattening
+  int64_t total_ = 0;                    // elements of all parameters
   std::vector<torch::Tensor> params_;
   std::vector<std::vector<size_t>> members_;  // bucket -> parameters
   std::vector<size_t> bucket_of_;             // parameter -> bucket
@@ -77,8 +109,9 @@ class GradReducer {
   mutable std::mutex mu_;  // hooks may run on autograd's device threads (CUDA)
   bool armed_ = false;
   double scale_ = 1.0;
-  std::vector<torch::Tensor> flat_;  // per bucket, this step's buffer
-  std::vector<std::vector<torch::Tensor>> inflight_;  // per bucket: the tensor list the Work holds
+  std::vector<torch::Tensor> flat_;  // all_reduce: per bucket, this step's buffer (the .grad views')
+  torch::Tensor slice_grad_;         // reduce_scatter: this step's gradient of the slice
+  std::vector<std::vector<torch::Tensor>> inflight_;  // per bucket: what its Work reads and writes, until retired
   std::vector<c10::intrusive_ptr<c10d::Work>> work_;
   std::vector<char> param_ready_;
   std::vector<size_t> bucket_pending_;  // parameters of the bucket still without their last gradient
