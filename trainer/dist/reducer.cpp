@@ -74,7 +74,6 @@ void GradReducer::begin_step(double scale) {
   next_ = 0;
   param_ready_.assign(params_.size(), 0);
   bucket_pending_.clear();
-  flat_.assign(members_.size(), {});
   inflight_.assign(members_.size(), {});
   work_.assign(members_.size(), {});
   for (const auto& m : members_) bucket_pending_.push_back(m.size());
@@ -85,24 +84,32 @@ void GradReducer::begin_step(double scale) {
                                params_.front().options().requires_grad(false));
     return;
   }
+  // The buckets' buffers live as long as the reducer (DDP's buckets do): a step zeroes them instead of allocating
+  // and faulting in the model's size again. (Tried as the cause of the 2-rank peak's gap to the plan, heap churn
+  // beside the activations: the peak moved by less than run-to-run noise, benchmarks/RESULTS.md, session 11.)
+  flat_.resize(members_.size());
   for (size_t b = 0; b < members_.size(); ++b) {
     const auto& m = members_[b];
-    int64_t n = 0;
-    for (size_t k : m) n += params_[k].numel();
-    auto flat = torch::zeros({n}, params_[m[0]].options().requires_grad(false));
+    if (!flat_[b].defined()) {
+      int64_t n = 0;
+      for (size_t k : m) n += params_[k].numel();
+      flat_[b] = torch::empty({n}, params_[m[0]].options().requires_grad(false));
+    }
     int64_t off = 0;
     for (size_t k : m) {
       auto& g = params_[k].mutable_grad();
       // detach(): the same memory without the view's autograd record, since torch::optim's zero_grad detaches the
       // gradient in place, which autograd refuses for a view (DDP's gradient_as_bucket_view meets the same).
-      auto view = flat.narrow(0, off, params_[k].numel()).view_as(params_[k]).detach();
-      if (g.defined()) view.copy_(g);
+      auto view = flat_[b].narrow(0, off, params_[k].numel()).view_as(params_[k]).detach();
       // AccumulateGrad adds into a defined .grad in place (backward runs without grad mode), so every micro-batch's
-      // gradient lands in the bucket's buffer.
+      // gradient lands in the bucket's buffer. A gradient still defined keeps its values (it may be the view itself).
+      if (!g.defined())
+        view.zero_();
+      else if (g.data_ptr() != view.data_ptr())
+        view.copy_(g);
       g = view;
       off += params_[k].numel();
     }
-    flat_[b] = flat;
   }
 }
 
@@ -147,12 +154,22 @@ void GradReducer::launch(size_t b, bool in_backward) {
     if (const auto& g = params_[m[0]].grad(); m.size() == 1 && g.defined() && g.is_contiguous()) {
       flat = g.view({-1});  // a bucket of one parameter (an embedding past the cap) is sent from its .grad: no copy
     } else {
-      std::vector<torch::Tensor> parts;
+      // Copied into one staging buffer kept for the reducer's life (bucket b-1, its last user, was retired above).
+      int64_t n = 0;
+      for (size_t k : m) n += params_[k].numel();
+      if (!stage_.defined() || stage_.numel() < n)
+        stage_ = torch::empty({n}, params_[m[0]].options().requires_grad(false));
+      flat = stage_.narrow(0, 0, n);
+      int64_t off = 0;
       for (auto it = m.rbegin(); it != m.rend(); ++it) {
         const auto& gi = params_[*it].grad();
-        parts.push_back(gi.defined() ? gi.reshape({-1}) : torch::zeros({params_[*it].numel()}, params_[*it].options()));
+        auto dst = flat.narrow(0, off, params_[*it].numel());
+        if (gi.defined())
+          dst.copy_(gi.reshape({-1}));
+        else
+          dst.zero_();
+        off += params_[*it].numel();
       }
-      flat = torch::cat(parts);
     }
     for (size_t k : m) params_[k].mutable_grad().reset();  // the whole-size gradient ends here (ZeRO-2)
     if (scale_ != 1.0) flat.mul_(scale_);
@@ -195,9 +212,7 @@ void GradReducer::finish() {
   while (next_ < members_.size()) launch(next_++, /*in_backward=*/false);
   for (size_t b = 0; b < work_.size(); ++b) retire(b);
   work_.clear();
-  // all_reduce: the .grad views keep the buffers alive until the optimizer frees the gradients.
-  flat_.clear();
-  inflight_.clear();
+  inflight_.clear();  // all_reduce: the buckets' buffers stay (the .grad views of this step, next step's buffers)
 }
 
 torch::Tensor GradReducer::take_slice_gradient() {

@@ -15,14 +15,16 @@
 // bucket's flat buffer is multiplied by `scale` (this rank's share of the global normaliser) and summed over the
 // ranks.
 //   all_reduce: every .grad is a view of its bucket's buffer, summed in place: nothing is copied in or out, and after
-//     finish() each rank holds the gradient of the global batch in .grad.
+//     finish() each rank holds the gradient of the global batch in .grad. The buffers are allocated once and zeroed
+//     by each begin_step.
 //   reduce_scatter: all parameters flattened in registration order are cut into W contiguous slices
 //     (dist::contiguous_share, the slices trainer::Optimizer's --shard updates). The .grad tensors are ordinary
-//     (AccumulateGrad allocates them); when a bucket is ready its gradients are copied into a flat buffer (a bucket's
-//     parameters are consecutive, so the buffer is one contiguous run of the flattening), the .grad tensors are
-//     released, and the buffer is reduce-scattered with unequal pieces: each rank receives the sum of the elements
-//     of its slice that the bucket holds, written straight into its slice gradient (1/W of the parameters). Launching
-//     bucket b first waits for bucket b-1 and frees its buffer, so one bucket's buffer is in flight at a time
+//     (AccumulateGrad allocates them); when a bucket is ready its gradients are copied into a staging buffer (one,
+//     kept across buckets and steps; a bucket's parameters are consecutive, so it holds one contiguous run of the
+//     flattening), the .grad tensors are released, and the buffer is reduce-scattered with unequal pieces: each rank
+//     receives the sum of the elements of its slice that the bucket holds, written straight into its slice gradient
+//     (1/W of the parameters). Launching bucket b first waits for bucket b-1 (and so frees the staging buffer for
+//     it), so one bucket's buffer is in flight at a time
 //     (beside, while it is made, the .grad tensors it copies: two bucket sizes at most; a bucket of one parameter,
 //     such as an embedding larger than the cap, is sent from its .grad without a copy). After finish()
 //     no parameter has a .grad. With several micro-batches the earlier ones accumulate whole gradients as without
@@ -109,7 +111,8 @@ class GradReducer {
   mutable std::mutex mu_;  // hooks may run on autograd's device threads (CUDA)
   bool armed_ = false;
   double scale_ = 1.0;
-  std::vector<torch::Tensor> flat_;  // all_reduce: per bucket, this step's buffer (the .grad views')
+  std::vector<torch::Tensor> flat_;  // all_reduce: per bucket, its buffer (the .grad views'), kept across steps
+  torch::Tensor stage_;              // reduce_scatter: the buffer a bucket's gradients are copied into, kept
   torch::Tensor slice_grad_;         // reduce_scatter: this step's gradient of the slice
   std::vector<std::vector<torch::Tensor>> inflight_;  // per bucket: what its Work reads and writes, until retired
   std::vector<c10::intrusive_ptr<c10d::Work>> work_;
