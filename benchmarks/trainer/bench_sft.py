@@ -7,10 +7,14 @@ a worked answer, 60-200 tokens each. Both sides learn the completion tokens only
             gradient_accumulation_steps=1, AdamW lr 1e-5, constant schedule, max_grad_norm 1.0, fp32.
   crucible: --batch-tokens = the mean tokens of B examples (so a step sees about as many real tokens), packing on
             (its default: block-diagonal attention, no padding), same optimizer settings.
+Activation checkpointing: the same on both sides, off unless --grad-checkpointing (TRL 1.16's SFTConfig turns it on
+by default; crucible's train sft does not: before 2026-12-07 this script left TRL at its default, so TRL recomputed
+every layer and crucible did not).
 tokens/s counts real tokens (prompt + completion, no padding) per second of training steps, the first step (warm-up)
 excluded on both sides. Prints both figures and the ratio crucible / TRL.
 
   python benchmarks/trainer/bench_sft.py [--crucible build/bin/crucible] [--gguf PATH] [--threads 2] [--steps 8]
+                                        [--grad-checkpointing]
 """
 import argparse
 import json
@@ -55,7 +59,7 @@ def export_hf(exe, gguf, data_path, hf_dir, db):
         sys.exit(f"export failed ({p.returncode}):\n{p.stderr[-4000:]}")
 
 
-def run_trl(hf_dir, data_path, threads, batch, steps, out_dir):
+def run_trl(hf_dir, data_path, threads, batch, steps, out_dir, checkpointing):
     import datasets
     import torch
     import transformers
@@ -68,7 +72,8 @@ def run_trl(hf_dir, data_path, threads, batch, steps, out_dir):
                      per_device_train_batch_size=batch, gradient_accumulation_steps=1, max_steps=steps,
                      learning_rate=1e-5, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
                      max_grad_norm=1.0, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
-                     bf16=False, fp16=False, dataloader_num_workers=0, seed=0)
+                     bf16=False, fp16=False, dataloader_num_workers=0, seed=0,
+                     gradient_checkpointing=checkpointing)
     times, tokens = [], []
 
     class Timer(transformers.TrainerCallback):
@@ -92,10 +97,12 @@ def run_trl(hf_dir, data_path, threads, batch, steps, out_dir):
     return {"steps": len(times), "tokens": tokens, "times": times, "losses": losses}
 
 
-def run_crucible(exe, model, data_path, threads, batch_tokens, steps, out_dir, db):
+def run_crucible(exe, model, data_path, threads, batch_tokens, steps, out_dir, db, checkpointing):
     cmd = [exe, "--json", "--db", db, "train", "sft", "--model", model, "--data", data_path, "--out", out_dir,
            "--steps", str(steps), "--batch-tokens", str(batch_tokens), "--max-seq-len", "512", "--lr", "1e-5",
            "--schedule", "constant", "--warmup", "0", "--max-grad-norm", "1.0", "--threads", str(threads)]
+    if checkpointing:
+        cmd.append("--grad-checkpointing")
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"crucible failed ({p.returncode}):\n{p.stderr[-4000:]}")
@@ -121,6 +128,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--only", choices=["trl", "crucible"])
+    ap.add_argument("--grad-checkpointing", action="store_true", help="activation checkpointing on both sides")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bench_sft_")
     data = os.path.join(work, "data.jsonl")
@@ -129,17 +137,19 @@ def main():
             f.write(json.dumps(r) + "\n")
     hf_dir = os.path.join(work, "start")
     export_hf(a.crucible, a.gguf, data, hf_dir, os.path.join(work, "export.db"))
-    print(f"load average before: {os.getloadavg()}", flush=True)
+    print(f"load average before: {os.getloadavg()}; activation checkpointing on both sides: {a.grad_checkpointing}",
+          flush=True)
     res = {}
     if a.only != "crucible":
-        res["trl"] = run_trl(hf_dir, data, a.threads, a.batch, a.steps, os.path.join(work, "trl"))
+        res["trl"] = run_trl(hf_dir, data, a.threads, a.batch, a.steps, os.path.join(work, "trl"),
+                             a.grad_checkpointing)
         print(f"TRL SFTTrainer: {rate(res['trl']):.1f} tokens/s ({res['trl']['steps']} steps, "
               f"{sum(res['trl']['tokens'])} tokens, mean {sum(res['trl']['times']) / res['trl']['steps']:.2f} s/step, "
               f"losses {[round(x, 3) for x in res['trl']['losses']]})", flush=True)
     if a.only != "trl":
         mean_tokens = sum(res["trl"]["tokens"]) / len(res["trl"]["tokens"]) if "trl" in res else 150 * a.batch
         res["crucible"] = run_crucible(a.crucible, hf_dir, data, a.threads, int(mean_tokens), a.steps,
-                                       os.path.join(work, "crucible"), os.path.join(work, "c.db"))
+                                       os.path.join(work, "crucible"), os.path.join(work, "c.db"), a.grad_checkpointing)
         print(f"crucible train sft: {rate(res['crucible']):.1f} tokens/s ({res['crucible']['steps']} steps, "
               f"{sum(res['crucible']['tokens'])} tokens, "
               f"mean {sum(res['crucible']['times']) / res['crucible']['steps']:.2f} s/step, "
