@@ -1,7 +1,9 @@
 // A fixed-size thread pool: grading workers, sandbox slots, tokenisation. submit() returns a future; the destructor
-// drains the queue and joins, so no task outlives the pool.
+// drains the queue and joins, so no task outlives the pool. run_workers: N threads of one body, first error wins.
 #pragma once
+#include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <deque>
 #include <functional>
 #include <future>
@@ -66,5 +68,27 @@ class ThreadPool {
   std::condition_variable cv_;
   bool stopping_ = false;
 };
+
+// `threads` threads each run `body(stop)` once (a body typically opens its own connection, then takes jobs from a
+// shared atomic index until they run out or `stop` is set). The first exception sets `stop`, so the other bodies end
+// at their next check, and is rethrown here once every thread has joined.
+inline void run_workers(size_t threads, std::atomic<bool>& stop, const std::function<void(std::atomic<bool>&)>& body) {
+  std::mutex error_mutex;
+  std::exception_ptr first_error;
+  std::vector<std::thread> running;
+  running.reserve(threads);
+  for (size_t t = 0; t < threads; ++t)
+    running.emplace_back([&] {
+      try {
+        body(stop);
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        stop.store(true);
+      }
+    });
+  for (auto& t : running) t.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
 
 }  // namespace crucible

@@ -17,6 +17,7 @@
 #include "core/json_io.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "core/thread_pool.h"
 #include "harness/http.h"
 
 namespace crucible::harness {
@@ -460,36 +461,30 @@ void OpenAIBackend::generate(const std::vector<GenerationRequest>& requests,
 
   std::atomic<bool> stop{false};
   std::atomic<size_t> next{0};
-  std::mutex error_mutex;
-  std::exception_ptr first_error;
-  auto work = [&] {
-    try {
-      Worker worker(*this, url, stop);
+  std::exception_ptr failed;  // rethrown after the retry counts are logged
+  const size_t n_threads = std::min(jobs.size(), static_cast<size_t>(options_.concurrency));
+  try {
+    run_workers(n_threads, stop, [&](std::atomic<bool>& stopping) {
+      Worker worker(*this, url, stopping);
       for (;;) {
         size_t j = next.fetch_add(1);
-        if (j >= jobs.size() || stop.load()) return;
+        if (j >= jobs.size() || stopping.load()) return;
         auto [i, k] = jobs[j];
         auto res = worker.run(requests[i], k, prepared[i]);
         if (!res) return;
         on_result(std::move(*res));
       }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
-      stop.store(true);
-    }
-  };
-  size_t n_threads = std::min(jobs.size(), static_cast<size_t>(options_.concurrency));
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < n_threads; ++t) threads.emplace_back(work);
-  for (auto& t : threads) t.join();
+    });
+  } catch (...) {
+    failed = std::current_exception();
+  }
   auto counts = retry_counts();
   if (!counts.empty()) {
     std::string line;
     for (const auto& [cause, n] : counts) line += fmt::format(" {}={}", cause, n);
     log::info("{}: retries so far:{}", options_.endpoint, line);
   }
-  if (first_error) std::rethrow_exception(first_error);
+  if (failed) std::rethrow_exception(failed);
 }
 
 }  // namespace crucible::harness

@@ -7,13 +7,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <mutex>
+#include <atomic>
 #include <random>
-#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/thread_pool.h"
 #include "harness/http.h"
 #include "harness/openai_backend.h"
 
@@ -184,37 +183,24 @@ std::vector<TeacherScores> TeacherScorer::score(const std::vector<std::vector<in
   const std::string url = options_.endpoint + "/completions";
   std::atomic<bool> stop{false};
   std::atomic<size_t> next{0};
-  std::mutex error_mutex;
-  std::exception_ptr first_error;
-  auto work = [&] {
-    try {
-      http::ConnectionOptions c;
-      // Uncompressed: a scoring answer is ~0.7 KB per position (K alternatives named by id), and crucible serve's
-      // brotli takes ~130 ms for a 150-token sequence's 100 KB where sending it plain takes ~5 ms on loopback.
-      c.headers = {"Content-Type: application/json", "Accept: application/json", "Accept-Encoding: identity",
-                   "Expect:"};
-      if (!auth_header_.empty()) c.headers.push_back(auth_header_);
-      c.connect_timeout_s = options_.connect_timeout_s;
-      c.timeout_s = options_.request_timeout_s;
-      c.abort = &stop;
-      http::Connection connection(url, c);
-      for (;;) {
-        const size_t i = next.fetch_add(1);
-        if (i >= ids.size() || stop.load()) return;
-        if (first[i] == ids[i].size()) continue;  // nothing to score (an empty completion)
-        out[i] = score_one(connection, ids[i], first[i], vocab_size);
-      }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
-      stop.store(true);
-    }
-  };
   const size_t n_threads = std::min(ids.size(), static_cast<size_t>(options_.concurrency));
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < n_threads; ++t) threads.emplace_back(work);
-  for (auto& t : threads) t.join();
-  if (first_error) std::rethrow_exception(first_error);
+  run_workers(n_threads, stop, [&](std::atomic<bool>& stopping) {
+    http::ConnectionOptions c;
+    // Uncompressed: a scoring answer is ~0.7 KB per position (K alternatives named by id), and crucible serve's
+    // brotli takes ~130 ms for a 150-token sequence's 100 KB where sending it plain takes ~5 ms on loopback.
+    c.headers = {"Content-Type: application/json", "Accept: application/json", "Accept-Encoding: identity", "Expect:"};
+    if (!auth_header_.empty()) c.headers.push_back(auth_header_);
+    c.connect_timeout_s = options_.connect_timeout_s;
+    c.timeout_s = options_.request_timeout_s;
+    c.abort = &stopping;
+    http::Connection connection(url, c);
+    for (;;) {
+      const size_t i = next.fetch_add(1);
+      if (i >= ids.size() || stopping.load()) return;
+      if (first[i] == ids[i].size()) continue;  // nothing to score (an empty completion)
+      out[i] = score_one(connection, ids[i], first[i], vocab_size);
+    }
+  });
   return out;
 }
 

@@ -9,8 +9,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/fs.h"
 
@@ -107,6 +114,52 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+std::map<std::string, std::vector<float>> read_safetensors_f32(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::map<std::string, std::vector<float>> out;
+  const auto parsed = nlohmann::json::parse(header);
+  for (const auto& [name, e] : parsed.items()) {
+    if (name == "__metadata__") continue;
+    EXPECT_EQ(e["dtype"], "F32") << path << ": " << name;
+    const auto b = e["data_offsets"][0].get<size_t>(), end = e["data_offsets"][1].get<size_t>();
+    std::vector<float> v((end - b) / 4);
+    std::memcpy(v.data(), data.data() + b, end - b);
+    out[name] = std::move(v);
+  }
+  return out;
+}
+
+std::pair<double, std::string> max_relative_difference(const std::string& fa, const std::string& fb) {
+  const auto a = read_safetensors_f32(fa), b = read_safetensors_f32(fb);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_FALSE(a.empty()) << fa;
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& [name, va] : a) {
+    const auto it = b.find(name);
+    if (it == b.end()) {
+      ADD_FAILURE() << fb << " has no " << name;
+      continue;
+    }
+    const auto& vb = it->second;
+    EXPECT_EQ(va.size(), vb.size()) << name;
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
+      scale = std::max(scale, std::abs(double(va[i])));
+      diff = std::max(diff, std::abs(double(va[i]) - double(vb[i])));
+    }
+    const double rel = scale > 0 ? diff / scale : diff;
+    if (rel >= worst) worst = rel, worst_name = name;
+  }
+  return {worst, worst_name};
 }
 
 }  // namespace crucible::testing

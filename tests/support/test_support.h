@@ -1,7 +1,9 @@
 // Helpers shared by the test suites: a scratch directory per test, the paths of the source tree, ../shared and the
 // built crucible binary, and running a command to capture its output and exit code.
 #pragma once
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace crucible::testing {
@@ -32,6 +34,12 @@ struct CommandResult {
 };
 // Runs argv (no shell) with optional stdin text; captures stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+// A float32 safetensors file's tensors by name (8-byte header length, JSON header, data), read without the model
+// library; a tensor of another dtype is a test failure.
+std::map<std::string, std::vector<float>> read_safetensors_f32(const std::string& path);
+// The largest per-tensor max |a - b| / max |a| of two float32 safetensors files (the same tensor names), and where.
+std::pair<double, std::string> max_relative_difference(const std::string& fa, const std::string& fb);
 
 }  // namespace crucible::testing
 

@@ -54,48 +54,15 @@ std::vector<std::string> sft_args(const std::string& db, const std::string& data
           "150", "--lr", "2e-3", "--warmup", "2", "--seed", "5", "--threads", "1", "--device", "cpu"};
 }
 
-std::map<std::string, std::vector<float>> read_f32(const std::string& file) {
-  model::MappedFile m(file);
-  auto h = model::parse_safetensors_header(m.data(), m.size(), file);
-  std::map<std::string, std::vector<float>> out;
-  for (const auto& e : h.entries) {
-    EXPECT_EQ(e.dtype, "F32") << e.name;
-    std::vector<float> v((e.end - e.begin) / 4);
-    std::memcpy(v.data(), m.data() + h.data_offset + e.begin, e.end - e.begin);
-    out[e.name] = std::move(v);
-  }
-  return out;
-}
-
 // Every tensor of two float32 safetensors files bit for bit the same.
 void expect_same_bits(const std::string& fa, const std::string& fb) {
-  const auto a = read_f32(fa), b = read_f32(fb);
+  const auto a = testing::read_safetensors_f32(fa), b = testing::read_safetensors_f32(fb);
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, va] : a) {
     const auto& vb = b.at(name);
     ASSERT_EQ(va.size(), vb.size());
     EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0) << name << " differs";
   }
-}
-
-// The largest per-tensor max |a - b| / max |a| of two float32 safetensors files, and where.
-std::pair<double, std::string> max_relative_difference(const std::string& fa, const std::string& fb) {
-  auto a = read_f32(fa), b = read_f32(fb);
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  std::string worst_name;
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    EXPECT_EQ(va.size(), vb.size()) << name;
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
-      scale = std::max(scale, std::abs(double(va[i])));
-      diff = std::max(diff, std::abs(double(va[i]) - double(vb[i])));
-    }
-    const double rel = scale > 0 ? diff / scale : diff;
-    if (rel >= worst) worst = rel, worst_name = name;
-  }
-  return {worst, worst_name};
 }
 
 // Runs a command as one process and as 2 Gloo ranks (--nproc-per-node 2); `args(db, out)` builds it. Returns the
@@ -145,7 +112,7 @@ TEST(DistCli, TwoGlooRanksEqualOneProcess) {
   EXPECT_EQ(j1["tokens"], j2["tokens"]);  // the same global batches
 
   auto [worst, worst_name] =
-      max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
+      testing::max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
   std::printf("max relative parameter difference, 2 ranks vs 1 process: %.3g (%s)\n", worst, worst_name.c_str());
   EXPECT_LE(worst, 1e-6) << worst_name;
 
@@ -351,7 +318,8 @@ TEST(DistCli, GrpoTwoGlooRanksEqualOneProcess) {
   EXPECT_EQ(j2["steps"], 20);
   expect_buckets_started_during_backward(err, 20);
 
-  auto [worst, where] = max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
+  auto [worst, where] =
+      testing::max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
   std::printf("train grpo, max relative parameter difference, 2 ranks vs 1 process: %.3g (%s)\n", worst,
               where.c_str());
   EXPECT_LE(worst, 1e-6) << where;
@@ -558,7 +526,8 @@ void expect_sharded_equal(const std::function<std::vector<std::string>(std::stri
   ASSERT_EQ(two.exit_code, 0) << two.err;
   EXPECT_EQ(nlohmann::json::parse(two.out)["steps"], std::stoi(steps));
 
-  auto [worst, where] = max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
+  auto [worst, where] =
+      testing::max_relative_difference(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
   std::printf("%s, --shard on 2 ranks vs 1 process, %s steps: max relative parameter difference %.3g%s\n",
               a[5].c_str(), steps.c_str(), worst, worst > 0 ? (" (" + where + ")").c_str() : " (bit-identical)");
   EXPECT_LE(worst, 1e-6) << where;
@@ -655,7 +624,8 @@ TEST(DistCli, ShardedWithSeveralRowsAndCheckpointingEqualsUnsharded) {
   for (const auto& st : steps) several += st.metrics["rows"].get<int64_t>() > 2 ? 1 : 0;
   std::printf("%d of 10 steps with more than one row on some rank\n", several);
   EXPECT_GE(several, 5);
-  auto [worst, where] = max_relative_difference(dir.file("ddp/model.safetensors"), dir.file("zero2/model.safetensors"));
+  auto [worst, where] =
+      testing::max_relative_difference(dir.file("ddp/model.safetensors"), dir.file("zero2/model.safetensors"));
   std::printf("--shard vs not, 2 ranks, 64-token rows, checkpointing, 10 steps: max relative difference %.3g (%s)\n",
               worst, where.c_str());
   EXPECT_LE(worst, 1e-6) << where;

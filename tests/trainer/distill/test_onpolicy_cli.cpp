@@ -259,46 +259,6 @@ TEST(OnPolicyCli, ServedTeacherEqualsTheNativeTeacherCutToItsTopK) {
   }
 }
 
-// A float32 safetensors file's tensors (8-byte header length, JSON header, data): read here, no model library.
-std::map<std::string, std::vector<float>> read_f32(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  uint64_t n = 0;
-  in.read(reinterpret_cast<char*>(&n), 8);
-  std::string header(n, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(n));
-  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::map<std::string, std::vector<float>> out;
-  const auto parsed = nlohmann::json::parse(header);
-  for (const auto& [name, e] : parsed.items()) {
-    if (name == "__metadata__") continue;
-    EXPECT_EQ(e["dtype"], "F32") << name;
-    const auto b = e["data_offsets"][0].get<size_t>(), end = e["data_offsets"][1].get<size_t>();
-    std::vector<float> v((end - b) / 4);
-    std::memcpy(v.data(), data.data() + b, end - b);
-    out[name] = std::move(v);
-  }
-  return out;
-}
-
-// The largest per-tensor max |a - b| / max |a| of two float32 safetensors files.
-double max_relative_difference(const std::string& fa, const std::string& fb) {
-  const auto a = read_f32(fa), b = read_f32(fb);
-  EXPECT_EQ(a.size(), b.size());
-  EXPECT_FALSE(a.empty());
-  double worst = 0;
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    EXPECT_EQ(va.size(), vb.size()) << name;
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
-      scale = std::max(scale, std::abs(double(va[i])));
-      diff = std::max(diff, std::abs(double(va[i]) - double(vb[i])));
-    }
-    worst = std::max(worst, scale > 0 ? diff / scale : diff);
-  }
-  return worst;
-}
-
 // --nproc-per-node 2 (Gloo, this machine's CPU) against one process, the same command: each rank samples and
 // scores its share of a step's 3 prompts (2 + 1, micro-batches of 2), the gradients are summed over the ranks, rank 0
 // stores. Every step's loss and gradient norm, the stored samples in order, and the final weights agree.
@@ -341,8 +301,9 @@ void expect_two_ranks_equal_one_process(const testing::TempDir& dir, const std::
     worst_loss = std::max(worst_loss, std::abs(m1["loss"].get<double>() - m2["loss"].get<double>()));
     worst_norm = std::max(worst_norm, std::abs(g1 - g2) / g1);
   }
-  const double worst = max_relative_difference(dir.file(tag + "1/model.safetensors"),
-                                               dir.file(tag + "2/model.safetensors"));
+  const double worst =
+      testing::max_relative_difference(dir.file(tag + "1/model.safetensors"), dir.file(tag + "2/model.safetensors"))
+          .first;
   std::printf("%s: 2 ranks vs 1 process, 6 steps: max |loss diff| %.2e, max relative grad-norm diff %.2e, max "
               "relative parameter diff %.2e\n",
               tag.c_str(), worst_loss, worst_norm, worst);
