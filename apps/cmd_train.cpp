@@ -50,7 +50,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
         trainer::dist::MemoryPlanInput in;
         in.shard = c->shard;
         in.grad_checkpointing = c->grad_checkpointing;
-        in.row_tokens = in.scored_tokens = c->max_seq_len;  // one packed row at a time (sft_step.h)
+        in.row_tokens = in.scored_tokens = c->row_tokens();  // one packed row at a time (sft_step.h)
         in.batch_tokens = c->batch_tokens;                  // of which a rank packs its share
         in.logits_copies = 3;                               // cross_entropy keeps log_softmax's output
         return print_memory_plan(c->model, *nproc, in);

@@ -93,7 +93,10 @@ inline std::shared_ptr<int> add_sft_flags(CLI::App* cmd, trainer::SftConfig& c) 
   cmd->add_option("--seed", c.seed, "data order seed")->capture_default_str();
   cmd->add_option("--batch-tokens", c.batch_tokens, "tokens per optimizer step (gradient accumulation)")
       ->capture_default_str();
-  cmd->add_option("--max-seq-len", c.max_seq_len, "truncate longer examples; packed row length")->capture_default_str();
+  cmd->add_option("--max-seq-len", c.max_seq_len, "truncate longer examples")->capture_default_str();
+  cmd->add_option("--micro-batch-tokens", c.micro_batch_tokens,
+                  "tokens per forward/backward pass, the packed row's capacity (default: --max-seq-len): more run "
+                  "faster and hold more activations");
   cmd->add_flag("--packing,!--no-packing", c.packing, "pack short examples into rows, each attending to itself only")
       ->capture_default_str();
   cmd->add_flag("--grad-checkpointing", c.grad_checkpointing, "recompute each layer in backward (less memory)");

@@ -5,6 +5,8 @@
 // cast back, cos/sin in float32 cast to the activation dtype, rotate_half), because the tests hold us to 1e-4 of it.
 #include "model/transformer.h"
 
+#include "kernels/torch/fused_layers.h"
+
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
@@ -63,12 +65,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  auto x32 = x.to(torch::kFloat32);
-  auto variance = x32.pow(2).mean(-1, /*keepdim=*/true);
-  x32 = x32 * torch::rsqrt(variance + eps);
-  return weight * x32.to(x.scalar_type());
-}
+// Float32 on the CPU: one fused pass (kernels/torch/fused_layers.h); anything else the composite expression.
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) { return kernels::rms_norm(x, weight, eps); }
 
 AttentionImpl::AttentionImpl(const ModelConfig& c)
     : n_heads(c.num_attention_heads), n_kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
@@ -91,7 +89,7 @@ MLPImpl::MLPImpl(const ModelConfig& c) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  return down_proj(kernels::swiglu(gate_proj(x), up_proj(x)));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
@@ -223,15 +221,16 @@ torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, c
   const bool gqa = a.n_heads != a.n_kv_heads;
   torch::Tensor o_BHTE;
   if (segments.size() > 1) {
-    auto qt = q.transpose(1, 2), kt = k.transpose(1, 2), vt = v.transpose(1, 2);
+    // split, not narrow: the backward of one split is one cat of the pieces' gradients, where each narrow's
+    // backward zero-fills a whole [B, H, T, E] tensor and the pieces are then summed (a full pass per example).
+    auto qs = torch::split_with_sizes(q.transpose(1, 2), segments, 2);
+    auto ks = torch::split_with_sizes(k.transpose(1, 2), segments, 2);
+    auto vs = torch::split_with_sizes(v.transpose(1, 2), segments, 2);
     std::vector<torch::Tensor> parts;
-    int64_t start = 0;
-    for (int64_t len : segments) {
-      parts.push_back(at::scaled_dot_product_attention(qt.narrow(2, start, len), kt.narrow(2, start, len),
-                                                       vt.narrow(2, start, len), std::nullopt, 0.0,
-                                                       /*is_causal=*/true, std::nullopt, gqa));
-      start += len;
-    }
+    parts.reserve(segments.size());
+    for (size_t i = 0; i < segments.size(); ++i)
+      parts.push_back(at::scaled_dot_product_attention(qs[i], ks[i], vs[i], std::nullopt, 0.0, /*is_causal=*/true,
+                                                       std::nullopt, gqa));
     o_BHTE = torch::cat(parts, 2);
   } else {
     std::optional<torch::Tensor> m;

@@ -33,6 +33,7 @@ void SftConfig::validate() const {
   need(steps > 0 || epochs > 0, "--epochs", "must be > 0 (or give --steps)");
   need(batch_tokens >= 1, "--batch-tokens", "must be >= 1");
   need(max_seq_len >= 2, "--max-seq-len", "must be >= 2");
+  need(micro_batch_tokens == 0 || micro_batch_tokens >= 2, "--micro-batch-tokens", "must be >= 2 (0: --max-seq-len)");
   need(save_every >= 0, "--save-every", "must be >= 0");
   need(keep_last >= 0, "--keep-last", "must be >= 0");
   need(!(save_only_model && !resume.empty()), "--resume",
@@ -55,6 +56,7 @@ nlohmann::json SftConfig::to_json() const {
           {"seed", seed},
           {"batch_tokens", batch_tokens},
           {"max_seq_len", max_seq_len},
+          {"micro_batch_tokens", row_tokens()},
           {"packing", packing},
           {"grad_checkpointing", grad_checkpointing},
           {"save_every", save_every},
@@ -187,7 +189,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     }
   }
 
-  const SftRowOptions rows{c.max_seq_len, c.packing, c.grad_checkpointing, autocast, c.kd_alpha};
+  const SftRowOptions rows{c.row_tokens(), c.packing, c.grad_checkpointing, autocast, c.kd_alpha};
 
   SftResult res;
   res.rank = comm ? comm->rank() : 0;

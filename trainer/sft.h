@@ -20,7 +20,11 @@ struct SftConfig {
   double epochs = 1.0;        // passes over the data when steps = 0 (a fraction takes that share of a pass)
   uint64_t seed = 0;          // data order
   int64_t batch_tokens = 8192;   // tokens (prompt + completion) per optimizer step; gradients accumulate over rows
-  int64_t max_seq_len = 1024;    // longer examples are cut from the right; also the packed row length
+  int64_t max_seq_len = 1024;    // longer examples are cut from the right
+  // Tokens of one forward/backward pass (a packed row's capacity; 0: max_seq_len). More run faster (fewer, larger
+  // matmuls) and hold more activations; an example longer than it is a row of its own.
+  int64_t micro_batch_tokens = 0;
+  int64_t row_tokens() const { return micro_batch_tokens > 0 ? micro_batch_tokens : max_seq_len; }
   bool packing = true;           // several examples per row, each attending only to itself (block-diagonal mask)
   bool grad_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
   int64_t save_every = 0;        // write out/step-N every N steps (0: only the final folder); resumable (checkpoint.h)

@@ -6,7 +6,9 @@ a worked answer, 60-200 tokens each. Both sides learn the completion tokens only
   TRL:      per_device_train_batch_size=B (padded batches, no packing: padding-free packing needs FlashAttention),
             gradient_accumulation_steps=1, AdamW lr 1e-5, constant schedule, max_grad_norm 1.0, fp32.
   crucible: --batch-tokens = the mean tokens of B examples (so a step sees about as many real tokens), packing on
-            (its default: block-diagonal attention, no padding), same optimizer settings.
+            (its default: block-diagonal attention, no padding), same optimizer settings, --micro-batch-tokens = the
+            most positions one of TRL's padded batches held (the same activation memory per pass; before 2026-12-07
+            crucible's passes were capped at --max-seq-len 512, three or four per step).
 Activation checkpointing: the same on both sides, off unless --grad-checkpointing (TRL 1.16's SFTConfig turns it on
 by default; crucible's train sft does not: before 2026-12-07 this script left TRL at its default, so TRL recomputed
 every layer and crucible did not).
@@ -74,7 +76,7 @@ def run_trl(hf_dir, data_path, threads, batch, steps, out_dir, checkpointing):
                      max_grad_norm=1.0, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
                      bf16=False, fp16=False, dataloader_num_workers=0, seed=0,
                      gradient_checkpointing=checkpointing)
-    times, tokens = [], []
+    times, tokens, positions = [], [], []
 
     class Timer(transformers.TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
@@ -89,17 +91,19 @@ def run_trl(hf_dir, data_path, threads, batch, steps, out_dir, checkpointing):
 
     def counting_step(model, inputs, *a, **k):
         tokens.append(int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else inputs["input_ids"].numel())
+        positions.append(inputs["input_ids"].numel())  # padded: what one forward/backward pass holds
         return orig(model, inputs, *a, **k)
 
     trainer.training_step = counting_step
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"steps": len(times), "tokens": tokens, "times": times, "losses": losses}
+    return {"steps": len(times), "tokens": tokens, "times": times, "losses": losses, "positions": positions}
 
 
-def run_crucible(exe, model, data_path, threads, batch_tokens, steps, out_dir, db, checkpointing):
+def run_crucible(exe, model, data_path, threads, batch_tokens, micro_batch_tokens, steps, out_dir, db, checkpointing):
     cmd = [exe, "--json", "--db", db, "train", "sft", "--model", model, "--data", data_path, "--out", out_dir,
-           "--steps", str(steps), "--batch-tokens", str(batch_tokens), "--max-seq-len", "512", "--lr", "1e-5",
+           "--steps", str(steps), "--batch-tokens", str(batch_tokens), "--max-seq-len", "512",
+           "--micro-batch-tokens", str(micro_batch_tokens), "--lr", "1e-5",
            "--schedule", "constant", "--warmup", "0", "--max-grad-norm", "1.0", "--threads", str(threads)]
     if checkpointing:
         cmd.append("--grad-checkpointing")
@@ -148,7 +152,10 @@ def main():
               f"losses {[round(x, 3) for x in res['trl']['losses']]})", flush=True)
     if a.only != "trl":
         mean_tokens = sum(res["trl"]["tokens"]) / len(res["trl"]["tokens"]) if "trl" in res else 150 * a.batch
-        res["crucible"] = run_crucible(a.crucible, hf_dir, data, a.threads, int(mean_tokens), a.steps,
+        # One forward/backward pass holds at most what TRL's largest padded batch held (same activation memory).
+        micro = max(res["trl"]["positions"]) if "trl" in res else 200 * a.batch
+        print(f"crucible --batch-tokens {int(mean_tokens)} --micro-batch-tokens {micro}", flush=True)
+        res["crucible"] = run_crucible(a.crucible, hf_dir, data, a.threads, int(mean_tokens), micro, a.steps,
                                        os.path.join(work, "crucible"), os.path.join(work, "c.db"), a.grad_checkpointing)
         print(f"crucible train sft: {rate(res['crucible']):.1f} tokens/s ({res['crucible']['steps']} steps, "
               f"{sum(res['crucible']['tokens'])} tokens, "

@@ -76,7 +76,7 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
     torch::Tensor grad_hidden_ND, grad_weight_VD;
     if (need_hidden) grad_hidden_ND = torch::empty_like(hidden_ND);
     // float32 accumulator whatever the weight's dtype: a bf16 sum over N / C chunks would lose the small ones.
-    if (need_weight) grad_weight_VD = torch::zeros(weight_VD.sizes(), weight_VD.options().dtype(torch::kFloat32));
+    // (the first chunk's product is the accumulator: no zero-filled [V, D] pass first)
     auto as_float = [](const torch::Tensor& g, int64_t c0, int64_t C) {
       return g.defined() ? g.narrow(0, c0, C).to(torch::kFloat32).contiguous() : torch::Tensor();
     };
@@ -94,7 +94,12 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
                                               kept_logits.defined() ? torch::empty_like(logits_CV) : logits_CV);
       if (need_hidden)
         grad_hidden_ND.narrow(0, c0, C).copy_(torch::matmul(dlogits_CV.to(hidden_ND.scalar_type()), weight_c));
-      if (need_weight) grad_weight_VD.addmm_(dlogits_CV.t(), hidden_CD.to(torch::kFloat32));
+      if (need_weight) {
+        if (c0 == 0)
+          grad_weight_VD = torch::mm(dlogits_CV.t(), hidden_CD.to(torch::kFloat32));
+        else
+          grad_weight_VD.addmm_(dlogits_CV.t(), hidden_CD.to(torch::kFloat32));
+      }
     }
     if (need_weight && weight_VD.scalar_type() != torch::kFloat32) grad_weight_VD = grad_weight_VD.to(weight_VD.scalar_type());
     return {grad_hidden_ND, grad_weight_VD, torch::Tensor(), torch::Tensor(), torch::Tensor()};

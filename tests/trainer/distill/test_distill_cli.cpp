@@ -234,7 +234,8 @@ TEST(DistillCli, TracesExportSftEndToEnd) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto plain = nlohmann::json::parse(r.out);
   EXPECT_NEAR(kd0["first_loss"].get<double>(), plain["first_loss"].get<double>(), 1e-6);
-  EXPECT_NEAR(kd0["last_loss"].get<double>(), plain["last_loss"].get<double>(), 1e-6);
+  // after one update: the CE path's float32 log-softmax is kernels/logprob's, the KD path's torch's (last bits)
+  EXPECT_NEAR(kd0["last_loss"].get<double>(), plain["last_loss"].get<double>(), 1e-5);
   std::printf("alpha 0 vs CE: first loss %.9f vs %.9f, last %.9f vs %.9f\n", kd0["first_loss"].get<double>(),
               plain["first_loss"].get<double>(), kd0["last_loss"].get<double>(), plain["last_loss"].get<double>());
   // A student whose tokenizer reads the teacher's ids as other text is refused, naming the file and the field.

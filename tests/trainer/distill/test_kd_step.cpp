@@ -179,7 +179,9 @@ TEST(KdStep, AlphaZeroTrainsAsTheCrossEntropyPath) {
   for (size_t i = 0; i < params[0].size(); ++i)
     worst = std::max(worst, (params[0][i] - params[1][i]).abs().max().item<double>());
   for (int s = 0; s < 3; ++s) EXPECT_NEAR(losses[0][s], losses[1][s], 1e-6) << "step " << s + 1;
-  EXPECT_LE(worst, 1e-7);
+  // The CE path's float32 log-softmax is kernels/logprob's (vectorised exp), the KD path's torch's: the two round
+  // differently in the last bits (3.9e-7 here at lr 1e-2).
+  EXPECT_LE(worst, 1e-6);
   std::printf("alpha 0 vs CE after 3 AdamW steps (float32): max |param diff| %.2e\n", worst);
 }
 
