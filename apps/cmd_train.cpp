@@ -52,7 +52,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
         in.grad_checkpointing = c->grad_checkpointing;
         in.row_tokens = in.scored_tokens = c->row_tokens();  // one packed row at a time (sft_step.h)
         in.batch_tokens = c->batch_tokens;                  // of which a rank packs its share
-        in.logits_copies = 3;                               // cross_entropy keeps log_softmax's output
+        in.logits_copies = 2;  // token_logprobs keeps the scored logits; backward writes their gradient
         return print_memory_plan(c->model, *nproc, in);
       }
       return *nproc > 1 ? trainer::dist::launch_local_ranks(*nproc) : run_sft_command(g, *c);

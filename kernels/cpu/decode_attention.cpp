@@ -57,27 +57,9 @@ __attribute__((target("avx2,fma"))) inline float hmax(__m256 v) {
 
 using detail::hsum;
 
-// e^x for x <= 0 (scores minus their maximum): x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
-// reduction), e^r by its degree-6 Taylor/minimax polynomial (Cephes' expf coefficients), 2^n into the exponent.
-// Below -87.3 the result flushes to 0, as e^x underflows there anyway.
-__attribute__((target("avx2,fma"))) inline __m256 exp_neg(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.3f);
-  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_max_ps(x, lo);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
+// e^x for x <= 0 (scores minus their maximum): avx2.h's exp256 (Cephes' expf reduction and polynomial; below -87.3
+// the result is 0, as e^x underflows there anyway).
+using detail::exp256;
 
 // Four dot products of q (E floats, E % 8 == 0) with rows k0..k3, as one vector's low four lanes.
 __attribute__((target("avx2,fma"))) inline __m128 dot4(const float* q, const float* k, int64_t E) {
@@ -127,7 +109,7 @@ __attribute__((target("avx2,fma"))) void attend_avx2(const float* const* qs, int
     __m256 sv = _mm256_setzero_ps();
     t = 0;
     for (; t + 8 <= n; t += 8) {
-      const __m256 p = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(sg + t), m8));
+      const __m256 p = exp256(_mm256_sub_ps(_mm256_loadu_ps(sg + t), m8));
       _mm256_storeu_ps(sg + t, p);
       sv = _mm256_add_ps(sv, p);
     }
@@ -136,7 +118,7 @@ __attribute__((target("avx2,fma"))) void attend_avx2(const float* const* qs, int
       alignas(32) float buf[8];
       const int64_t r = n - t;
       for (int64_t i = 0; i < 8; ++i) buf[i] = i < r ? sg[t + i] - mx : -std::numeric_limits<float>::infinity();
-      _mm256_store_ps(buf, exp_neg(_mm256_load_ps(buf)));
+      _mm256_store_ps(buf, exp256(_mm256_load_ps(buf)));
       for (int64_t i = 0; i < r; ++i) sum += (sg[t + i] = buf[i]);
     }
     inv[static_cast<size_t>(g)] = 1.0f / sum;
