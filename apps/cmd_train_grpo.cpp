@@ -159,6 +159,7 @@ void setup(CLI::App& app, Globals& g, Action& action) {
         in.prompts_per_step = gc.prompts_per_step;  // a rank's micro-batches: --shard's gradient memory
         in.group_size = gc.group_size;
         in.micro_batch = gc.micro_batch;
+        in.logits_keep_rows = in.logits_chunk_rows = gc.logprob_chunk;
         in.kv_slots = gc.max_batch;
         in.kv_tokens = prompt + gc.max_tokens;
         return print_memory_plan(gc.model, *nproc, in);

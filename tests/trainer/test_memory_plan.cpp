@@ -64,7 +64,17 @@ TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
   in.batch_tokens = 4096;  // a share longer than a row: the row's length
   EXPECT_EQ(plan_memory(in).activations, whole.activations);
   in.logits_copies = 3;
-  EXPECT_EQ(plan_memory(in).logits * 2, whole.logits * 3);
+  EXPECT_EQ(plan_memory(in).logits, 3 * int64_t{1024} * in.model.vocab_size * 4);  // cross_entropy: all kept
+  // token_logprobs keeps value + gradient of the scored rows only when they fit 64 Mi logits (and GRPO's
+  // --logprob-chunk); beyond, one chunk of logits at a time.
+  in.logits_copies = 2;
+  in.model.vocab_size = 32000;  // 1024 x 32000 < 64 Mi
+  EXPECT_EQ(plan_memory(in).logits, 2 * int64_t{1024} * 32000 * 4);
+  in.logits_keep_rows = 512;  // GRPO with --logprob-chunk 512: chunks of 512, recomputed
+  in.logits_chunk_rows = 512;
+  EXPECT_EQ(plan_memory(in).logits, int64_t{512} * 32000 * 4);
+  in.model = fixture("qwen2.5-1.5b");  // 1024 x 151,936 > 64 Mi: one chunk of 512 rows
+  EXPECT_EQ(plan_memory(in).logits, int64_t{512} * in.model.vocab_size * 4);
 }
 
 // --shard's gradients: 1/W plus the buckets in flight when a rank's step is one micro-batch; the whole model (plus the

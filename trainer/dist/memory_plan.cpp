@@ -43,6 +43,23 @@ int64_t bucket_bytes_in_flight(const model::ModelConfig& m) {
   return std::max<int64_t>(2 * (25 << 20), largest * 4);  // GradReducer's bucket_bytes default
 }
 
+namespace {
+
+// Whether the scored positions' logits stay alive from forward to backward (MemoryPlanInput::logits_keep_rows).
+bool logits_kept(const MemoryPlanInput& in, int64_t scored) {
+  return in.logits_copies > 2 || (scored * in.model.vocab_size <= (int64_t{64} << 20) &&
+                                  (in.logits_keep_rows <= 0 || scored <= in.logits_keep_rows));
+}
+
+// Logit-sized float32 values alive at the peak: every copy of every scored row when kept, else one chunk's.
+int64_t logit_values_held(const MemoryPlanInput& in, int64_t scored) {
+  const int64_t rows = logits_kept(in, scored) ? in.logits_copies * scored
+                                               : std::min(scored, std::max<int64_t>(1, in.logits_chunk_rows));
+  return rows * in.model.vocab_size;
+}
+
+}  // namespace
+
 MemoryPlan plan_memory(const MemoryPlanInput& in) {
   MemoryPlan p;
   const int64_t W = in.world_size, L = in.model.num_hidden_layers, f32 = 4;
@@ -61,7 +78,7 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   const int64_t row = std::min(in.row_tokens, share), scored = std::min(in.scored_tokens, share);
   const int64_t per_layer = activation_values_per_token_layer(in.model) * row * f32;
   p.activations = in.grad_checkpointing ? L * row * in.model.hidden_size * f32 + per_layer : L * per_layer;
-  p.logits = in.logits_copies * scored * in.model.vocab_size * f32;
+  p.logits = logit_values_held(in, scored) * f32;
   const int64_t hd = in.model.head_dim > 0 ? in.model.head_dim : in.model.hidden_size / in.model.num_attention_heads;
   p.kv_cache = in.kv_slots * in.kv_tokens * L * 2 * in.model.num_key_value_heads * hd * in.kv_bytes_per_value;
   return p;
@@ -86,8 +103,12 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
   const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + in.world_size - 1) / in.world_size : in.row_tokens;
   out += line("activations", p.activations, fmt::format("one row of {} tokens", std::min(in.row_tokens, share)));
   out += line("logits", p.logits,
-              fmt::format("{} scored positions x vocab, {}", std::min(in.scored_tokens, share),
-                          in.logits_copies > 2 ? "value + log_softmax + gradient" : "value + gradient"));
+              !logits_kept(in, std::min(in.scored_tokens, share))
+                  ? fmt::format("{} scored positions, {} at a time x vocab, recomputed in backward",
+                                std::min(in.scored_tokens, share), std::min(std::min(in.scored_tokens, share),
+                                                                            in.logits_chunk_rows))
+                  : fmt::format("{} scored positions x vocab, {}", std::min(in.scored_tokens, share),
+                                in.logits_copies > 2 ? "value + log_softmax + gradient" : "value + gradient"));
   if (in.kv_slots > 0)
     out += line("kv_cache", p.kv_cache, fmt::format("{} slots x {} tokens", in.kv_slots, in.kv_tokens));
   out += line("total", p.total(), "(estimate: no allocator slack, no runtime)");

@@ -7,10 +7,11 @@
 //                the whole model (plus the same) when it is several: the earlier micro-batches accumulate whole
 //                gradients until the last backward reduces them
 //   optimizer    AdamW's two float32 moments; with --shard those of the rank's 1/W slice (updated in place)
-//   activations  one row (SFT: --max-seq-len tokens; GRPO: a micro-batch of prompt + completion tokens) kept for
+//   activations  one row (SFT: --micro-batch-tokens, default --max-seq-len; GRPO: a micro-batch of prompt +
+//                completion tokens) kept for
 //                backward, float32: per token and layer the tensors a decoder layer saves (below), or with
 //                --grad-checkpointing only each layer's input plus one layer recomputed; and the scored positions'
-//                logits (the lm_head's output and its gradient; SFT also log_softmax's output)
+//                logits (the lm_head's output and its gradient: kernels/torch/token_logprobs, SFT and GRPO alike)
 //   kv_cache     GRPO's rollouts: engine slots x (prompt + completion) tokens x layers x 2 x kv_heads x head_dim
 // It is an estimate: allocator slack, temporary buffers of single ops and the runtime itself are not counted.
 #pragma once
@@ -27,14 +28,20 @@ struct MemoryPlanInput {
   int world_size = 1;
   bool shard = false;
   bool grad_checkpointing = false;
-  int64_t row_tokens = 1024;      // tokens of one forward/backward (SFT: max_seq_len; GRPO: micro-batch x seq)
+  int64_t row_tokens = 1024;      // tokens of one forward/backward (SFT: micro_batch_tokens; GRPO: micro-batch x seq)
   int64_t scored_tokens = 1024;   // positions whose logits are computed (SFT: completion tokens of a row)
   // SFT: tokens per optimizer step over all ranks (--batch-tokens); a rank packs its rows from its 1/W share, so
   // its row holds at most ceil(batch_tokens / W) tokens (0: rows are row_tokens long).
   int64_t batch_tokens = 0;
-  // Logit-sized float32 tensors alive at once: 2 (value, gradient) where the log-probs are taken in chunks (GRPO's
-  // token_logprobs); 3 for SFT's cross_entropy, whose log_softmax output is kept for backward.
+  // Logit-sized float32 tensors alive at once: 2 (value, gradient) through token_logprobs (SFT and GRPO in float32 /
+  // bf16); 3 for a cross_entropy, whose log_softmax output is kept for backward (SFT in float64, the reference).
   int64_t logits_copies = 2;
+  // token_logprobs (logits_copies 2) keeps the scored positions' logits for backward (value + gradient) only when all
+  // of them are one chunk of at most 64 Mi logits and, where logits_keep_rows > 0, no more than that many rows (GRPO:
+  // --logprob-chunk; SFT: 0, any count that fits); otherwise it takes logits_chunk_rows rows at a time and recomputes
+  // them in backward (one chunk's logits alive, its gradient written in place).
+  int64_t logits_keep_rows = 0;
+  int64_t logits_chunk_rows = 1024;
   int64_t kv_slots = 0;           // GRPO: engine slots decoded together (0: no rollouts)
   int64_t kv_tokens = 0;          // GRPO: prompt + completion tokens per slot
   int64_t kv_bytes_per_value = 4;  // float32 engine; 2 for bfloat16
