@@ -66,11 +66,11 @@ TEST(MemoryPlan, SftRowIsTheRanksShareOfTheBatch) {
   in.logits_copies = 3;
   EXPECT_EQ(plan_memory(in).logits, 3 * int64_t{1024} * in.model.vocab_size * 4);  // cross_entropy: all kept
   // token_logprobs keeps value + gradient of the scored rows only when they fit 64 Mi logits (and GRPO's
-  // --logprob-chunk); beyond, one chunk of logits at a time.
+  // logprob chunk); beyond, one chunk of logits at a time.
   in.logits_copies = 2;
   in.model.vocab_size = 32000;  // 1024 x 32000 < 64 Mi
   EXPECT_EQ(plan_memory(in).logits, 2 * int64_t{1024} * 32000 * 4);
-  in.logits_keep_rows = 512;  // GRPO with --logprob-chunk 512: chunks of 512, recomputed
+  in.logits_keep_rows = 512;  // GRPO with a logprob chunk of 512: chunks of 512, recomputed
   in.logits_chunk_rows = 512;
   EXPECT_EQ(plan_memory(in).logits, int64_t{512} * 32000 * 4);
   in.model = fixture("qwen2.5-1.5b");  // 1024 x 151,936 > 64 Mi: one chunk of 512 rows

@@ -38,7 +38,7 @@ struct MemoryPlanInput {
   int64_t logits_copies = 2;
   // token_logprobs (logits_copies 2) keeps the scored positions' logits for backward (value + gradient) only when all
   // of them are one chunk of at most 64 Mi logits and, where logits_keep_rows > 0, no more than that many rows (GRPO:
-  // --logprob-chunk; SFT: 0, any count that fits); otherwise it takes logits_chunk_rows rows at a time and recomputes
+  // its logprob chunk, 1,024; SFT: 0, any count that fits); otherwise it takes logits_chunk_rows rows at a time and recomputes
   // them in backward (one chunk's logits alive, its gradient written in place).
   int64_t logits_keep_rows = 0;
   int64_t logits_chunk_rows = 1024;
