@@ -96,6 +96,10 @@ void setup(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--max-batch", c.max_batch, "engine slots decoded together")->capture_default_str();
   cmd->add_option("--micro-batch", c.micro_batch, "sequences per forward/backward (gradients accumulate)")
       ->capture_default_str();
+  cmd->add_option("--logprob-chunk", c.logprob_chunk,
+                  "completion positions per chunk of the trainer's log-probs: a micro-batch within one chunk (and "
+                  "64 Mi logits) keeps its logits for backward, else each chunk's are recomputed there")
+      ->capture_default_str();
   cmd->add_option("--scale-rewards", f->scale_rewards, "advantage scaling: group, batch or none (Dr. GRPO)")
       ->capture_default_str();
   cmd->add_option("--loss-type", f->loss_type, "grpo, bnpo, dr_grpo, dapo (TRL's default), cispo or sapo")
@@ -151,6 +155,11 @@ void setup(CLI::App& app, Globals& g, Action& action) {
     action = [&g, f, nproc, dry_run] {
       if (*dry_run) {
         const auto& gc = f->c;
+        // The flags the plan reads (the rest are checked when a run starts: validate() needs the resolved flags).
+        for (auto [flag, v] : {std::pair{"--prompts-per-step", gc.prompts_per_step}, {"--group-size", gc.group_size},
+                               {"--max-tokens", gc.max_tokens}, {"--micro-batch", gc.micro_batch},
+                               {"--logprob-chunk", gc.logprob_chunk}, {"--max-batch", gc.max_batch}})
+          if (v < 1) throw InputError("command line", flag, "must be >= 1");
         const int64_t prompt = 512;  // an assumption: the plan does not read the data
         trainer::dist::MemoryPlanInput in;
         in.shard = gc.shard;

@@ -181,6 +181,36 @@ TEST(GrpoCli, BadFlagsNameTheFlag) {
                    "--eval-every", "1", "--eval-suite", "gsm8k"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("--eval-every"), std::string::npos) << r.err;
+  r = run_command({crucible_binary(), "train", "grpo", "--model", "x.bin", "--prompts", "p.jsonl", "--out", "o",
+                   "--logprob-chunk", "0"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--logprob-chunk"), std::string::npos) << r.err;
+}
+
+// --logprob-chunk in the --dry-run plan: 1,024 completion positions of a 151,936-token vocabulary do not fit the
+// 64 Mi logits token_logprobs keeps, so one chunk's logits are counted (recomputed in backward); the flag shrinks it,
+// and a chunk of 0 is refused by the plan too.
+TEST(GrpoCli, DryRunCountsOneLogprobChunk) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.file("m"));
+  std::filesystem::copy_file(testing::source_dir() + "/tests/trainer/fixtures/qwen2.5-1.5b-config.json",
+                             dir.file("m/config.json"));
+  auto plan = [&](const std::string& chunk) {
+    return run_command({crucible_binary(), "train", "grpo", "--model", dir.file("m"), "--suite", "gsm8k", "--out",
+                        dir.file("o"), "--steps", "1", "--prompts-per-step", "8", "--group-size", "8",
+                        "--max-tokens", "128", "--micro-batch", "8", "--logprob-chunk", chunk, "--dry-run"});
+  };
+  auto r = plan("1024");  // 8 x 128 = 1,024 scored positions x 151,936 > 64 Mi: one chunk held
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1024 scored positions, 1024 at a time x vocab, recomputed in backward"), std::string::npos)
+      << r.out;
+  r = plan("128");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("128 at a time"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::to_string(int64_t{128} * 151936 * 4)), std::string::npos) << r.out;
+  r = plan("0");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--logprob-chunk"), std::string::npos) << r.err;
 }
 
 }  // namespace
