@@ -3,6 +3,8 @@
 //
 // The arithmetic follows transformers' modeling_llama/qwen2/qwen3 operation for operation (RMSNorm in float32 then
 // cast back, cos/sin in float32 cast to the activation dtype, rotate_half), because the tests hold us to 1e-4 of it.
+// Float32 on the CPU, RMSNorm and SwiGLU are the same formulas fused into one pass each way
+// (kernels/torch/fused_layers.h): the mean of squares summed in double, SwiGLU's exp within 2 ulp of expf.
 #include "model/transformer.h"
 
 #include "kernels/torch/fused_layers.h"
