@@ -17,6 +17,10 @@
 
 namespace crucible::kernels {
 
+// Logits up to this many elements (256 MB of float32) are kept from forward to backward by token_logprobs when they
+// are one chunk (kernels/torch/token_logprobs.h); SFT's loss sizes its chunk by it and the --dry-run plan counts it.
+constexpr int64_t kKeptLogitsMax = int64_t{64} << 20;
+
 struct LogprobRows {
   const float* logits = nullptr;  // [N, V] with row_stride >= V
   int64_t n_rows = 0;

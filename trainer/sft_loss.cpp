@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/logprob.h"
 #include "kernels/torch/token_logprobs.h"
 
 namespace crucible::trainer {
@@ -16,7 +17,7 @@ torch::Tensor nll_sum(const torch::Tensor& h_BTD, const torch::Tensor& w_VD, con
   // backward passes). float64 stays on cross_entropy: the reference the tests hold it to.
   if (h_ND.scalar_type() != torch::kFloat64) {
     const int64_t N = h_ND.size(0), V = w_VD.size(0);
-    const int64_t chunk = N * V <= (int64_t{64} << 20) ? std::max<int64_t>(N, 1) : 1024;
+    const int64_t chunk = N * V <= kernels::kKeptLogitsMax ? std::max<int64_t>(N, 1) : 1024;
     return -kernels::token_logprobs(h_ND, w_VD, targets_N.index_select(0, scored_N), 1.0, chunk).logp_N.sum();
   }
   // Half-precision logits are upcast to float32 as transformers' loss does (under bf16 autocast the matmul itself is

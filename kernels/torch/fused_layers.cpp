@@ -79,15 +79,20 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
   }
 };
 
+// h of contiguous g and u.
+torch::Tensor swiglu_forward(const torch::Tensor& g, const torch::Tensor& u) {
+  auto h = torch::empty_like(g);
+  const float *gp = g.data_ptr<float>(), *up = u.data_ptr<float>();
+  float* hp = h.data_ptr<float>();
+  at::parallel_for(0, g.numel(), kGrainElems,
+                   [&](int64_t b, int64_t e) { swiglu_forward_cpu(gp + b, up + b, hp + b, e - b); });
+  return h;
+}
+
 struct SwigluFn : torch::autograd::Function<SwigluFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& g, const torch::Tensor& u) {
-    auto h = torch::empty_like(g);
-    const float *gp = g.data_ptr<float>(), *up = u.data_ptr<float>();
-    float* hp = h.data_ptr<float>();
-    at::parallel_for(0, g.numel(), kGrainElems,
-                     [&](int64_t b, int64_t e) { swiglu_forward_cpu(gp + b, up + b, hp + b, e - b); });
     ctx->save_for_backward({g, u});
-    return h;
+    return swiglu_forward(g, u);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -122,12 +127,7 @@ torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
     return torch::silu(gate) * up;
   const auto gc = gate.contiguous(), uc = up.contiguous();
   if (torch::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad())) return SwigluFn::apply(gc, uc);
-  auto h = torch::empty_like(gc);
-  const float *gp = gc.data_ptr<float>(), *upp = uc.data_ptr<float>();
-  float* hp = h.data_ptr<float>();
-  at::parallel_for(0, gc.numel(), kGrainElems,
-                   [&](int64_t b, int64_t e) { swiglu_forward_cpu(gp + b, upp + b, hp + b, e - b); });
-  return h;
+  return swiglu_forward(gc, uc);
 }
 
 }  // namespace crucible::kernels

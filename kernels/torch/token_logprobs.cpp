@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include "kernels/logprob.h"
+
 namespace crucible::kernels {
 namespace {
 
@@ -31,10 +33,9 @@ torch::Tensor as_compute(const torch::Tensor& weight_VD, const torch::Tensor& hi
   return weight_VD.scalar_type() == hidden_ND.scalar_type() ? weight_VD : weight_VD.to(hidden_ND.scalar_type());
 }
 
-// Logits up to this many elements (256 MB of float32) are kept from forward to backward when they are one chunk and a
+// Logits up to kKeptLogitsMax (kernels/logprob.h) are kept from forward to backward when they are one chunk and a
 // gradient is wanted, instead of recomputed: one [N, V] x [V, D] matmul fewer per call (SmolLM2's GRPO micro-batch,
 // 256 x 49,152: ~15 GFLOP). More than that (many chunks, or a 152k vocabulary at 1,024 rows) recomputes as before.
-constexpr int64_t kKeepLogitsElems = int64_t{64} << 20;
 
 struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden_ND, const torch::Tensor& weight_VD,
@@ -44,7 +45,7 @@ struct TokenLogprobsFn : torch::autograd::Function<TokenLogprobsFn> {
     auto opts = hidden_ND.options().dtype(torch::kFloat32);
     auto logp_N = torch::empty({N}, opts), entropy_N = torch::empty({N}, opts), lse_N = torch::empty({N}, opts);
     const auto weight_c = as_compute(weight_VD, hidden_ND);
-    const bool keep = N <= chunk_rows && N * weight_VD.size(0) <= kKeepLogitsElems &&
+    const bool keep = N <= chunk_rows && N * weight_VD.size(0) <= kKeptLogitsMax &&
                       (hidden_ND.requires_grad() || weight_VD.requires_grad());
     torch::Tensor kept_logits;
     for (int64_t c0 = 0; c0 < N; c0 += chunk_rows) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "kernels/logprob.h"
+
 namespace crucible::trainer::dist {
 
 int64_t count_parameters(const model::ModelConfig& m) {
@@ -47,7 +49,7 @@ namespace {
 
 // Whether the scored positions' logits stay alive from forward to backward (MemoryPlanInput::logits_keep_rows).
 bool logits_kept(const MemoryPlanInput& in, int64_t scored) {
-  return in.logits_copies > 2 || (scored * in.model.vocab_size <= (int64_t{64} << 20) &&
+  return in.logits_copies > 2 || (scored * in.model.vocab_size <= kernels::kKeptLogitsMax &&
                                   (in.logits_keep_rows <= 0 || scored <= in.logits_keep_rows));
 }
 
