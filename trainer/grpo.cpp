@@ -363,9 +363,10 @@ GrpoResult run_grpo(const GrpoConfig& c, const std::string& db_path) {
     UpdateStats u;
     if (reducer) reducer->begin_step(1.0);
     inject_test_nan(params, step, result.rank);  // before backward: the NaN rides the all-reduce
-    std::function<void()> arm;
-    if (reducer) arm = [&] { reducer->arm(); };
-    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), counts, device, fresh, arm);
+    BackwardHooks hooks;
+    if (reducer) hooks = reducer->hooks();
+    if (!rollouts.empty()) u = accumulate_update(c, m, pointers(rollouts), counts, device, fresh, hooks);
+    else if (hooks.plan) hooks.plan(0);  // the ranks agree on their backward passes even when this one has none
     if (reducer) reducer->finish();
     auto& s = u.sums;
     // Every rank's share: the loss terms are already normalised by the global counts, so they add up.

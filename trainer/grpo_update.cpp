@@ -122,7 +122,7 @@ StepCounts step_counts(const GrpoConfig& c, const Sequences& rs) {
 
 UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
                               const StepCounts& counts, torch::Device device, bool measure_mismatch,
-                              const std::function<void()>& before_last_backward) {
+                              const BackwardHooks& hooks) {
   UpdateStats u;
   auto trains = [&](const TrainSequence& r) { return trainer::trains(c, r); };
   GrpoLossConfig lc = c.loss;
@@ -154,9 +154,16 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     u.mismatch_tokens += has.sum().item<double>();
   };
 
+  // The step's backward passes, counted before the first (hooks.plan) and bracketed by the hooks.
+  int64_t passes = 0, passes_done = 0;
+  auto backward_pass = [&](const std::function<void()>& run) {
+    if (hooks) hooks.before(++passes_done == passes);
+    run();
+    if (hooks) hooks.after();
+  };
+
   // One micro-batch's loss and backward, given the hidden states that predict its completion tokens.
-  auto train_micro = [&](size_t begin, size_t end, const CompletionBatch& b, const torch::Tensor& hidden_ND,
-                         bool last_backward) {
+  auto train_micro = [&](size_t begin, size_t end, const CompletionBatch& b, const torch::Tensor& hidden_ND) {
     auto [logp_BT, entropy_BT] = logprobs_from_hidden(m, b, hidden_ND, c.temperature, c.logprob_chunk);
     MicroBatch mb;
     mb.logp_BT = logp_BT;
@@ -177,8 +184,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     }
     mismatch(backward, begin, end, b, logp_BT);
     auto out = grpo_loss(lc, mb, counts);
-    if (last_backward && before_last_backward) before_last_backward();
-    out.loss.backward();
+    backward_pass([&] { out.loss.backward(); });
     u.loss += out.loss.item<double>();
     u.sums += out.metrics;
   };
@@ -190,16 +196,22 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
   std::vector<std::pair<size_t, size_t>> micro;
   for (size_t begin = 0; begin < backward.size(); begin += static_cast<size_t>(c.micro_batch))
     micro.emplace_back(begin, std::min(backward.size(), begin + static_cast<size_t>(c.micro_batch)));
+  // Segment k: micro-batches [segment[k].first, segment[k].second]; one backward each, plus the prompts' when several.
+  std::vector<std::pair<size_t, size_t>> segments;
   for (size_t i = 0; i < micro.size();) {
     size_t j = i;
     while (j + 1 < micro.size() && backward[micro[j].second - 1]->prompt_ids == backward[micro[j + 1].first]->prompt_ids)
       ++j;
-    const bool last_segment = j + 1 == micro.size();
+    segments.emplace_back(i, j);
+    passes += static_cast<int64_t>(j - i + 1) + (j > i ? 1 : 0);
+    i = j + 1;
+  }
+  if (hooks.plan) hooks.plan(passes);
+  for (const auto [i, j] : segments) {
     if (j == i) {
       const auto [begin, end] = micro[i];
       auto b = make_completion_batch(backward, begin, end, device);
-      train_micro(begin, end, b, m->forward_hidden_prefixed(b.in).index_select(0, b.positions_N), last_segment);
-      i = j + 1;
+      train_micro(begin, end, b, m->forward_hidden_prefixed(b.in).index_select(0, b.positions_N));
       continue;
     }
     const size_t seg_begin = micro[i].first, seg_end = micro[j].second;
@@ -231,7 +243,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
       }
       auto hidden_RD = torch::cat({leaves.last_hidden_PD, m->forward_completions(leaves, in)});
       auto hidden_ND = hidden_RD.index_select(0, torch::tensor(rows, torch::kInt64).to(device));
-      train_micro(begin, end, b, hidden_ND, false);
+      train_micro(begin, end, b, hidden_ND);
     }
     std::vector<torch::Tensor> roots, grads;
     auto add = [&](const torch::Tensor& root, const torch::Tensor& l) {
@@ -245,9 +257,9 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
       add(states.v_PKSE[l], leaves.v_PKSE[l]);
     }
     add(states.last_hidden_PD, leaves.last_hidden_PD);
-    if (last_segment && before_last_backward) before_last_backward();
-    if (!roots.empty()) torch::autograd::backward(roots, grads);
-    i = j + 1;
+    backward_pass([&] {
+      if (!roots.empty()) torch::autograd::backward(roots, grads);
+    });
   }
 
   // Zero-gradient sequences: forward only, for the metrics that cover every token (their loss terms are 0).
@@ -265,9 +277,9 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
   }
 
   // One process: a parameter no backward reached gets zeros (AdamW skips a missing gradient). Data parallel (a
-  // reducer armed by before_last_backward) the reducer owns the gradients: views of its zeroed buckets, or with
+  // reducer's hooks) the reducer owns the gradients: views of its zeroed buckets, or with
   // --shard released as they are reduce-scattered (a whole-size zero gradient here would undo ZeRO-2's saving).
-  if (!before_last_backward)
+  if (!hooks)
     for (auto& p : m->parameters())
       if (p.requires_grad() && !p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   return u;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/transformer.h"
+#include "trainer/backward_hooks.h"
 #include "trainer/grpo.h"
 #include "trainer/grpo_loss.h"
 
@@ -63,13 +64,14 @@ StepCounts step_counts(const GrpoConfig& c, const Sequences& rs);
 // Accumulates one optimizer step's gradient into the parameters' .grad (micro-batches of c.micro_batch sequences,
 // each loss normalised over the whole step: `counts`, step_counts() of the step's sequences on every rank). Sequences for which zero_gradient() holds skip the backward
 // when c.skip_zero_advantage; they still run a no-grad forward so the step's entropy and the sampler/trainer
-// mismatch (`measure_mismatch`) cover every token. One process (no `before_last_backward`): every trainable parameter
-// leaves with a defined gradient (zeros when nothing trained), so AdamW's moments and weight decay advance exactly as
-// after a backward of zeros; data parallel the reducer provides those zeros (its buckets). `before_last_backward` runs
-// just before the last micro-batch's backward (data parallel: dist::GradReducer::arm, so the gradient sum overlaps
-// that backward and the skipped sequences' forward); not at all without a backward.
+// mismatch (`measure_mismatch`) cover every token. One process (no `hooks`): every trainable parameter leaves with a
+// defined gradient (zeros when nothing trained), so AdamW's moments and weight decay advance exactly as after a
+// backward of zeros; data parallel the reducer provides those zeros (its buckets). `hooks` (data parallel:
+// dist::GradReducer::hooks()): plan() with the number of backward passes first (a micro-batch's, and a segment's
+// backward through its prompts), then before/after around each, so the gradient sum overlaps the backward passes
+// (and, for the last, the skipped sequences' forward).
 UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const Sequences& rs,
                               const StepCounts& counts, torch::Device device, bool measure_mismatch,
-                              const std::function<void()>& before_last_backward = {});
+                              const BackwardHooks& hooks = {});
 
 }  // namespace crucible::trainer

@@ -98,7 +98,7 @@ StepOutcome data_parallel_batch(dist::Comm& comm, dist::GradReducer& reducer, mo
   const double total = static_cast<double>(global_targets);
   reducer.begin_step(total > 0 ? static_cast<double>(own_targets) / total : 0.0);
   inject_test_nan(params, step, comm.rank());  // before backward: the NaN rides the all-reduce
-  auto o = accumulate_batch(model, data, mine, rows, [&] { reducer.arm(); });
+  auto o = accumulate_batch(model, data, mine, rows, reducer.hooks());
   reducer.finish();
   // [targets, loss * targets, tokens, rows, stop]: float64 holds these counts exactly.
   std::vector<torch::Tensor> m{torch::tensor({static_cast<double>(o.targets), o.loss * static_cast<double>(o.targets),

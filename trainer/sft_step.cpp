@@ -52,11 +52,12 @@ torch::Tensor kd_sum(const torch::Tensor& h_BTD, const torch::Tensor& w_VD, cons
 
 StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
                              const std::vector<size_t>& batch, const SftRowOptions& c,
-                             const std::function<void()>& before_last_backward) {
+                             const BackwardHooks& hooks) {
   StepOutcome out;
   for (size_t i : batch) out.targets += data[i].targets();
   const auto dev = model->device();
   const auto rows = pack_rows(data, batch, c.row_tokens, c.packing);
+  if (hooks.plan) hooks.plan(static_cast<int64_t>(rows.size()));
   for (size_t r = 0; r < rows.size(); ++r) {
     const auto& row = rows[r];
     std::vector<int64_t> ids, pos, seg, targets;
@@ -100,8 +101,9 @@ StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExa
                              : nll_sum(h_BTD, model->lm_head_weight(), to_row(targets));
       loss = sum / static_cast<double>(out.targets);
     }
-    if (r + 1 == rows.size() && before_last_backward) before_last_backward();
+    if (hooks) hooks.before(r + 1 == rows.size());
     loss.backward();
+    if (hooks) hooks.after();
     out.loss += loss.item<double>();
     out.tokens += T;
     ++out.rows;

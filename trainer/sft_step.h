@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/transformer.h"
+#include "trainer/backward_hooks.h"
 #include "trainer/sft_data.h"
 
 namespace crucible::trainer {
@@ -31,10 +32,10 @@ struct StepOutcome {
 // gradient of the batch mean, however the examples fall into rows. With a teacher's top-K the same holds for the
 // KD loss: a row's per-token mean times its scored tokens, over the batch's target count, so the batch loss is
 // (1 - alpha) mean CE + alpha mean KL over every completion token of the batch (alpha = 0: the CE path's loss).
-// `before_last_backward` runs just before the last row's backward (data parallel: dist::GradReducer::arm, so the
-// gradient all-reduce overlaps that backward); not at all when the batch has no row.
+// `hooks` (data parallel: dist::GradReducer::hooks()): plan(rows) first, then before/after around each row's
+// backward, so the gradient sum overlaps the backward passes.
 StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExample>& data,
                              const std::vector<size_t>& batch, const SftRowOptions& options,
-                             const std::function<void()>& before_last_backward = {});
+                             const BackwardHooks& hooks = {});
 
 }  // namespace crucible::trainer

@@ -227,6 +227,52 @@ TEST(GradReducer, ReduceScatterLeavesEachRankItsSliceOfTheSumAndNoWholeGradient)
   }
 }
 
+// --shard with several micro-batches (ZeRO-2): through hooks(), every backward pass is reduce-scattered before the
+// next one starts, so no whole-size .grad outlives its pass, and ranks with different pass counts (3 and 1: the ranks
+// agree on 3, the one with fewer sends zeros for the passes it lacks) end with their slices of the scaled sum.
+TEST(GradReducer, ReduceScatterEveryPassWithUnequalPassCounts) {
+  torch::set_num_threads(1);
+  const double scale[2] = {0.25, 0.75};
+  const int passes[2] = {3, 1};
+  std::vector<torch::Tensor> slices(2);
+  std::vector<Share> shares(2);
+  std::vector<int64_t> grads_between(2, -1), launched(2, 0);
+  on_two_ranks([&](Comm& comm, int r) {
+    auto n = make_net();
+    GradReducer reducer(comm, n.params(), GradReducer::Mode::reduce_scatter, 1024, 256);
+    reducer.begin_step(scale[r]);
+    auto h = reducer.hooks();
+    h.plan(passes[r]);
+    int64_t between = 0;
+    for (int k = 0; k < passes[r]; ++k) {
+      h.before(k + 1 == passes[r]);
+      loss_of(n, r, k).backward();
+      h.after();
+      if (k + 1 < passes[r])
+        for (auto& p : n.params()) between += p.grad().defined() ? 1 : 0;
+    }
+    reducer.finish();
+    for (auto& p : n.params()) between += p.grad().defined() ? 1 : 0;
+    grads_between[static_cast<size_t>(r)] = between;
+    launched[static_cast<size_t>(r)] = reducer.stats().launched;
+    slices[static_cast<size_t>(r)] = reducer.take_slice_gradient();
+    shares[static_cast<size_t>(r)] = reducer.slice();
+  });
+  const auto g0 = local_gradients(0, passes[0]), g1 = local_gradients(1, passes[1]);
+  std::vector<torch::Tensor> flat;
+  for (size_t i = 0; i < g0.size(); ++i) flat.push_back((g0[i] * scale[0] + g1[i] * scale[1]).reshape({-1}));
+  const auto want = torch::cat(flat);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(grads_between[static_cast<size_t>(r)], 0) << "rank " << r << ": a whole-size .grad outlived its pass";
+    EXPECT_EQ(launched[static_cast<size_t>(r)], 3 * 6) << "rank " << r << ": every rank runs 3 passes of 6 buckets";
+    const auto& sh = shares[static_cast<size_t>(r)];
+    const auto& got = slices[static_cast<size_t>(r)];
+    ASSERT_EQ(got.numel(), static_cast<int64_t>(sh.count));
+    EXPECT_TRUE(torch::allclose(got, want.narrow(0, static_cast<int64_t>(sh.first), got.numel()), 1e-13, 0))
+        << "rank " << r;
+  }
+}
+
 // A rank with no backward in reduce_scatter mode sends zeros: both slices hold rank 0's gradient alone.
 TEST(GradReducer, ReduceScatterWithARankThatRunsNoBackward) {
   torch::set_num_threads(1);

@@ -69,9 +69,8 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   p.weights = p.parameters * f32;
   const int64_t slice = in.shard ? (p.parameters + W - 1) / W : p.parameters;
   // --shard with one rank is unsharded (no Comm); with several, reduce-scattered (see the header).
-  if (in.shard && W > 1) {
-    const int64_t held = micro_batches_per_rank(in) > 1 ? p.parameters : slice;
-    p.gradients = held * f32 + std::min(bucket_bytes_in_flight(in.model), p.parameters * f32);
+  if (in.shard && W > 1) {  // every backward pass reduce-scattered as it runs, however many a step has
+    p.gradients = slice * f32 + std::min(bucket_bytes_in_flight(in.model), p.parameters * f32);
   } else {
     p.gradients = p.parameters * f32;
   }
@@ -97,10 +96,9 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
   const bool scattered = in.shard && in.world_size > 1;
   out += line("gradients", p.gradients,
               !scattered ? "float32, whole model"
-              : micro_batches_per_rank(in) > 1
-                  ? fmt::format("float32, whole model during {} micro-batches + buckets in flight",
-                                micro_batches_per_rank(in))
-                  : "float32, this rank's 1/W slice + buckets in flight (reduce-scattered)");
+                         : fmt::format("float32, this rank's 1/W slice + buckets in flight (each of {} "
+                                       "micro-batch{} reduce-scattered)",
+                                       micro_batches_per_rank(in), micro_batches_per_rank(in) == 1 ? "" : "es"));
   out += line("optimizer", p.optimizer, in.shard ? "AdamW moments of this rank's 1/W slice" : "AdamW moments");
   const int64_t share = in.batch_tokens > 0 ? (in.batch_tokens + in.world_size - 1) / in.world_size : in.row_tokens;
   out += line("activations", p.activations, fmt::format("one row of {} tokens", std::min(in.row_tokens, share)));

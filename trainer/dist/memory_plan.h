@@ -55,8 +55,8 @@ struct MemoryPlanInput {
 // bound where packing leaves rows part-empty.
 int64_t micro_batches_per_rank(const MemoryPlanInput& in);
 
-// --shard: the most whole-size gradient bytes a reduce-scattering rank holds beside its slice (one micro-batch a
-// step): a bucket's .grad tensors and the flat copy being sent, 2 x 25 MB (GradReducer's cap), or one parameter
+// --shard: the most whole-size gradient bytes a reduce-scattering rank holds beside its slice (each backward pass
+// is reduced before the next): a bucket's .grad tensors and the flat copy being sent, 2 x 25 MB (GradReducer's cap), or one parameter
 // larger than the cap (an embedding), which is a bucket of its own and sent from its .grad without a copy.
 int64_t bucket_bytes_in_flight(const model::ModelConfig& m);
 

@@ -69,14 +69,10 @@ void GradReducer::begin_step(double scale) {
   std::lock_guard lock(mu_);
   if (!work_.empty()) throw std::logic_error("GradReducer::begin_step before the previous step's finish()");
   torch::NoGradGuard ng;
-  armed_ = false;
   scale_ = scale;
-  next_ = 0;
-  param_ready_.assign(params_.size(), 0);
-  bucket_pending_.clear();
-  inflight_.assign(members_.size(), {});
-  work_.assign(members_.size(), {});
-  for (const auto& m : members_) bucket_pending_.push_back(m.size());
+  pass_ = 0;
+  passes_ = -1;
+  start_pass();
   if (mode_ == Mode::reduce_scatter) {
     // Every element of the slice is written by exactly one bucket's reduce-scatter: no zeros needed. Gradients
     // already defined (a test's injected NaN) stay where they are and are collected at launch.
@@ -113,9 +109,53 @@ void GradReducer::begin_step(double scale) {
   }
 }
 
+void GradReducer::start_pass() {
+  armed_ = false;
+  next_ = 0;
+  param_ready_.assign(params_.size(), 0);
+  bucket_pending_.clear();
+  inflight_.assign(members_.size(), {});
+  work_.assign(members_.size(), {});
+  for (const auto& m : members_) bucket_pending_.push_back(m.size());
+}
+
+BackwardHooks GradReducer::hooks() {
+  BackwardHooks h;
+  h.plan = [this](int64_t passes) { plan_passes(passes); };
+  if (mode_ == Mode::all_reduce) {
+    h.before = [this](bool last) {
+      if (last) arm();
+    };
+    h.after = [] {};
+  } else {
+    h.before = [this](bool) { arm(); };
+    h.after = [this] { end_pass(); };
+  }
+  return h;
+}
+
 void GradReducer::arm() {
   std::lock_guard lock(mu_);
   armed_ = true;
+}
+
+void GradReducer::plan_passes(int64_t passes) {
+  if (mode_ != Mode::reduce_scatter) return;
+  std::vector<torch::Tensor> t{torch::tensor({passes}, torch::kInt64).to(params_.front().device())};
+  comm_.all_reduce_max(t);
+  std::lock_guard lock(mu_);
+  passes_ = t[0].to(torch::kCPU).item<int64_t>();
+}
+
+void GradReducer::end_pass() {
+  std::lock_guard lock(mu_);
+  if (mode_ != Mode::reduce_scatter) throw std::logic_error("GradReducer::end_pass: reduce_scatter mode only");
+  // The step's last pass is left in flight: finish() completes it, after whatever the loop does next (GRPO's
+  // forward of the skipped sequences) has overlapped it.
+  if (passes_ >= 0 && pass_ + 1 >= passes_) return;
+  launch_rest_and_wait();
+  ++pass_;
+  start_pass();
 }
 
 void GradReducer::on_gradient(size_t param) {
@@ -187,8 +227,14 @@ void GradReducer::launch(size_t b, bool in_backward) {
     const auto lo = static_cast<int64_t>(slice_.first);
     const int64_t at = mine > 0 ? std::max(first, lo) - lo : 0;
     auto out = slice_grad_.narrow(0, at, mine);
-    inflight_[b] = {flat, out};
-    work_[b] = comm_.start_reduce_scatter_sum(out, pieces);
+    if (pass_ == 0) {  // the first pass writes every element of the slice
+      inflight_[b] = {flat, out};
+      work_[b] = comm_.start_reduce_scatter_sum(out, pieces);
+    } else {  // a later one is received apart and added when retired
+      auto received = torch::empty_like(out);
+      inflight_[b] = {flat, received, out};
+      work_[b] = comm_.start_reduce_scatter_sum(received, pieces);
+    }
     int64_t alive = 0;
     for (const auto& f : inflight_) alive += f.empty() ? 0 : 1;
     stats_.most_buffers_alive = std::max(stats_.most_buffers_alive, alive);
@@ -203,14 +249,38 @@ void GradReducer::retire(size_t b) {
                              mode_ == Mode::all_reduce ? "all_reduce" : "reduce_scatter", b + 1, work_.size()),
                  work_[b]);
   work_[b].reset();
+  if (inflight_[b].size() == 3) {
+    torch::NoGradGuard ng;
+    inflight_[b][2].add_(inflight_[b][1]);  // a later pass's pieces into the slice gradient
+  }
   inflight_[b].clear();
 }
 
-void GradReducer::finish() {
-  std::lock_guard lock(mu_);
+void GradReducer::launch_rest_and_wait() {
   armed_ = false;
   while (next_ < members_.size()) launch(next_++, /*in_backward=*/false);
   for (size_t b = 0; b < work_.size(); ++b) retire(b);
+}
+
+void GradReducer::finish() {
+  if (mode_ == Mode::reduce_scatter) {
+    std::lock_guard lock(mu_);
+    // The passes other ranks run and this one did not (or, when no rank ran any, the one that writes the slice).
+    // Never planned (arm() before the last backward, no hooks): one pass, the last backward's.
+    const int64_t total = passes_ < 0 ? 1 : std::max<int64_t>(passes_, 1);
+    if (pass_ > total)
+      throw std::logic_error(fmt::format("GradReducer: {} backward passes reduced, {} planned", pass_, total));
+    // The pass in progress (a loop without hooks.after, or one that ended mid-pass) and those still to match.
+    while (pass_ < total) {
+      launch_rest_and_wait();
+      if (++pass_ < total) start_pass();
+    }
+    work_.clear();
+    inflight_.clear();
+    return;
+  }
+  std::lock_guard lock(mu_);
+  launch_rest_and_wait();
   work_.clear();
   inflight_.clear();  // all_reduce: the buckets' buffers stay (the .grad views of this step, next step's buffers)
 }

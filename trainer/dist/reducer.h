@@ -5,10 +5,17 @@
 //   dist::GradReducer reducer(*comm, params, mode);  // once: buckets, one hook per parameter
 //   every optimizer step:
 //     reducer.begin_step(scale);                // all_reduce: each .grad becomes a view of its bucket's flat buffer
-//     backward of every micro-batch but the last   // accumulates locally, no communication (DDP's no_sync)
-//     reducer.arm();  last micro-batch's backward  // a bucket's collective starts once its last gradient lands
+//     auto h = reducer.hooks();                 // the step's loop calls them (trainer/backward_hooks.h):
+//       h.plan(passes)                          //   reduce_scatter: the ranks agree on the most passes (all_reduce: -)
+//       h.before(last); backward; h.after();    //   around every backward pass
 //     reducer.finish();                         // starts the buckets not started, waits for all of them
 //     opt.step(reducer.take_slice_gradient());  // reduce_scatter: this rank's slice; all_reduce: undefined
+//   all_reduce: backward passes but the last accumulate locally, no communication (DDP's no_sync); before(true) arms
+//     the reducer, so in the last one a bucket's all-reduce starts once its last gradient lands.
+//   reduce_scatter: every pass is armed and ends with its own reduce-scatter (after(): the rest of the buckets, then
+//     a wait), summed into the slice gradient: DeepSpeed ZeRO-2's per-micro-batch reduction. The ranks' pass
+//     counts differ (their shares of a batch do), so plan() all-reduces the largest and finish() runs the missing
+//     passes as reduce-scatters of zeros: every rank takes part in the same collectives in the same order.
 //
 // Buckets hold parameters in reverse registration order (backward produces the last layers' gradients first), the
 // first one small (1 MiB) so communication starts early, the others about 25 MB, as DDP's defaults. At launch a
@@ -27,11 +34,9 @@
 //     it), so one bucket's buffer is in flight at a time
 //     (beside, while it is made, the .grad tensors it copies: two bucket sizes at most; a bucket of one parameter,
 //     such as an embedding larger than the cap, is sent from its .grad without a copy). After finish()
-//     no parameter has a .grad. With several micro-batches the earlier ones accumulate whole gradients as without
-//     --shard (a rank's micro-batch count differs from another's, so there is no per-micro-batch collective to
-//     match; DeepSpeed reduces every micro-batch instead): the whole gradient exists from the first backward until
-//     the last one reduces it, and 1/W of it (plus two buckets) at the optimizer step. With one micro-batch a step
-//     the whole gradient never exists at once: each bucket is freed as backward fills it.
+//     no parameter has a .grad. Each backward pass is reduced before the next one starts, so the whole gradient
+//     never exists at once, however many micro-batches a step has: each bucket is freed as backward fills it (a
+//     pass after the first receives its pieces into a temporary and adds them to the slice gradient).
 //
 // Every rank starts its buckets in the same order (bucket b only after buckets 0..b-1), whatever order the hooks fire
 // in, so the collectives match. A parameter that gets no gradient in the last backward (unused by this rank's
@@ -47,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/backward_hooks.h"
 #include "trainer/dist/comm.h"
 #include "trainer/dist/split.h"
 
@@ -67,10 +73,19 @@ class GradReducer {
 
   // Before the step's first backward. A gradient already defined is kept (copied into its view).
   void begin_step(double scale);
-  // Before the step's last backward: from now on a bucket whose every gradient has landed starts its all-reduce.
+  // The calls a step's loop makes around its backward passes (see the top of this file); valid for the reducer's life.
+  BackwardHooks hooks();
+  // From now on (this backward pass) a bucket whose every gradient has landed starts its collective.
   void arm();
+  // reduce_scatter: this rank runs `passes` backward passes this step; every rank learns the most (a collective,
+  // once a step, before the first pass: every rank calls it, 0 when it runs none, or none does). all_reduce: nothing.
+  void plan_passes(int64_t passes);
+  // reduce_scatter, after a backward pass: its remaining buckets started, every bucket waited for (the step's last
+  // pass: left to finish()).
+  void end_pass();
   // After the last backward (or instead of it): starts what has not started, in bucket order, then waits for every
-  // bucket (the Comm's timeout; a dead rank is a RunError naming the bucket).
+  // bucket (the Comm's timeout; a dead rank is a RunError naming the bucket); reduce_scatter: first the passes other
+  // ranks run and this one did not, as reduce-scatters of zeros.
   void finish();
   // reduce_scatter, after finish(): this rank's slice of the summed gradient (flat, float32 for float32 parameters),
   // handed over (the reducer keeps no reference). all_reduce: an undefined tensor (the gradient is in .grad).
@@ -96,6 +111,8 @@ class GradReducer {
   void on_gradient(size_t param);  // an AccumulateGrad post hook: param's .grad has its sum for this backward
   void launch(size_t bucket, bool in_backward);
   void retire(size_t bucket);  // waits for the bucket's collective and drops its buffers
+  void launch_rest_and_wait();  // starts the buckets not started, in order, and waits for every one
+  void start_pass();            // no bucket ready or started
 
   Comm& comm_;
   Mode mode_;
@@ -119,6 +136,8 @@ class GradReducer {
   std::vector<char> param_ready_;
   std::vector<size_t> bucket_pending_;  // parameters of the bucket still without their last gradient
   size_t next_ = 0;                     // the next bucket to launch
+  int64_t pass_ = 0;                    // reduce_scatter: backward passes reduced this step
+  int64_t passes_ = -1;                 // reduce_scatter: passes every rank runs this step (-1: not agreed yet)
   Stats stats_;
 };
 
