@@ -352,9 +352,8 @@ torch::Tensor TransformerImpl::forward_hidden_prefixed(const PrefixedInputs& in)
   auto [cos_p, sin_p] = rope(s_S.unsqueeze(0).expand({P, S}));
   auto [cos_c, sin_c] = rope(pos_BT);
   // Every row's rotary factors [R, 1, E], R = PS + BT rows: prompts first, then completions.
-  // One lookup of every row's token: one dense [V, D] embedding gradient per backward, not one per part (each is a
-  // fresh allocation zeroed and index-added: ~50 ms for a 49k x 576 table on this CPU).
-  auto h_RD = model->embed_tokens(torch::cat({in.prompt_tokens_PS.reshape({PS}), in.tokens_BT.reshape({BT})}));
+  auto h_RD = torch::cat({model->embed_tokens(in.prompt_tokens_PS).reshape({PS, D}),
+                          model->embed_tokens(in.tokens_BT).reshape({BT, D})});
   const auto act = h_RD.scalar_type();
   auto cos = torch::cat({cos_p.reshape({PS, 1, E}), cos_c.reshape({BT, 1, E})}).to(act);
   auto sin = torch::cat({sin_p.reshape({PS, 1, E}), sin_c.reshape({BT, 1, E})}).to(act);
