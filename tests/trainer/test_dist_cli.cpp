@@ -604,6 +604,26 @@ TEST(DistCli, ShardedSftHalvesTheOptimizerStateAndEqualsOneProcess) {
                        "20");
 }
 
+// `args(name, shard)` run as 2 unsharded ranks (DIR/ddp) and as 2 ranks with --shard (DIR/zero2): both exit 0, every
+// step's reduce-scatters started inside backward and outnumber the steps (each pass reduced), and the final
+// parameters agree within 1e-6 relative (`what` names the case in the printed figure). Returns zero2's --json output.
+nlohmann::json expect_zero2_equals_ddp(const testing::TempDir& dir,
+                                       const std::function<std::vector<std::string>(const std::string&, bool)>& args,
+                                       int64_t steps, const std::string& what) {
+  auto ddp = testing::run_command(args("ddp", false));
+  EXPECT_EQ(ddp.exit_code, 0) << ddp.err;
+  auto zero2 = testing::run_command(args("zero2", true));
+  EXPECT_EQ(zero2.exit_code, 0) << zero2.err;
+  if (ddp.exit_code != 0 || zero2.exit_code != 0) return {};
+  expect_buckets_started_during_backward(zero2.err, steps, "reduce-scatter", /*several_passes_a_step=*/true);
+  auto [worst, where] =
+      testing::max_relative_difference(dir.file("ddp/model.safetensors"), dir.file("zero2/model.safetensors"));
+  std::printf("%s, --shard vs not, 2 ranks, %lld steps: max relative difference %.3g (%s)\n", what.c_str(),
+              static_cast<long long>(steps), worst, where.c_str());
+  EXPECT_LE(worst, 1e-6) << where;
+  return nlohmann::json::parse(zero2.out);
+}
+
 // --shard with several micro-batches a step (64-token rows: each row's backward reduce-scattered before the next, the
 // ranks' row counts agreed first) and activation checkpointing (the layers' gradients land during the
 // recomputation inside backward): 2 sharded ranks end within 1e-6 relative of 2 unsharded ranks (the same sums; only
@@ -619,23 +639,15 @@ TEST(DistCli, ShardedWithSeveralRowsAndCheckpointingEqualsUnsharded) {
     if (shard) a.push_back("--shard");
     return a;
   };
-  auto ddp = testing::run_command(args("ddp", false));
-  ASSERT_EQ(ddp.exit_code, 0) << ddp.err;
-  auto zero2 = testing::run_command(args("zero2", true));
-  ASSERT_EQ(zero2.exit_code, 0) << zero2.err;
-  expect_buckets_started_during_backward(zero2.err, 10, "reduce-scatter", /*several_passes_a_step=*/true);
+  const auto zero2 = expect_zero2_equals_ddp(dir, args, 10, "train sft, 64-token rows, checkpointing");
+  ASSERT_FALSE(zero2.is_null());
   auto store = Store::open_read_only(dir.file("zero2.db"));
-  const auto steps = store.run_train_steps(nlohmann::json::parse(zero2.out)["run_id"].get<int64_t>());
+  const auto steps = store.run_train_steps(zero2["run_id"].get<int64_t>());
   ASSERT_EQ(steps.size(), 10u);
   int several = 0;  // steps whose rows (both ranks') exceed 2: some rank accumulated over several
   for (const auto& st : steps) several += st.metrics["rows"].get<int64_t>() > 2 ? 1 : 0;
   std::printf("%d of 10 steps with more than one row on some rank\n", several);
   EXPECT_GE(several, 5);
-  auto [worst, where] =
-      testing::max_relative_difference(dir.file("ddp/model.safetensors"), dir.file("zero2/model.safetensors"));
-  std::printf("--shard vs not, 2 ranks, 64-token rows, checkpointing, 10 steps: max relative difference %.3g (%s)\n",
-              worst, where.c_str());
-  EXPECT_LE(worst, 1e-6) << where;
 }
 
 // GRPO with --shard where a group spans micro-batches (G 4, --micro-batch 2: per group two completion passes and one
@@ -653,18 +665,10 @@ TEST(DistCli, ShardedGrpoWithGroupsSpanningMicroBatchesEqualsUnsharded) {
     if (shard) a.push_back("--shard");
     return a;
   };
-  auto ddp = testing::run_command(args("ddp", false));
-  ASSERT_EQ(ddp.exit_code, 0) << ddp.err;
-  auto zero2 = testing::run_command(args("zero2", true));
-  ASSERT_EQ(zero2.exit_code, 0) << zero2.err;
-  expect_buckets_started_during_backward(zero2.err, 20, "reduce-scatter", /*several_passes_a_step=*/true);
-  auto [worst, where] =
-      testing::max_relative_difference(dir.file("ddp/model.safetensors"), dir.file("zero2/model.safetensors"));
-  std::printf("train grpo --shard vs not, 2 ranks, micro-batch 2 < G 4, 20 steps: max relative difference %.3g (%s)\n",
-              worst, where.c_str());
-  EXPECT_LE(worst, 1e-6) << where;
+  const auto zero2 = expect_zero2_equals_ddp(dir, args, 20, "train grpo, micro-batch 2 < G 4");
+  ASSERT_FALSE(zero2.is_null());
   auto store = Store::open_read_only(dir.file("zero2.db"));
-  const auto steps = store.run_train_steps(nlohmann::json::parse(zero2.out)["run_id"].get<int64_t>());
+  const auto steps = store.run_train_steps(zero2["run_id"].get<int64_t>());
   ASSERT_EQ(steps.size(), 20u);
   int trained = 0;
   for (const auto& st : steps) {
