@@ -652,7 +652,7 @@ TEST(DistCli, ShardedWithSeveralRowsAndCheckpointingEqualsUnsharded) {
 
 // GRPO with --shard where a group spans micro-batches (G 4, --micro-batch 2: per group two completion passes and one
 // through the prompts, every one reduce-scattered; every sequence through backward, so each rank runs 6 passes a
-// step): 2 sharded ranks end within 1e-6 relative of 2 unsharded ranks, every step had a gradient, and more
+// step): 2 sharded ranks end within 1e-6 relative of 2 unsharded ranks, some steps had a gradient, and more
 // reduce-scatters ran than steps. (Unequal pass counts: GradReducer.ReduceScatterEveryPassWithUnequalPassCounts.)
 TEST(DistCli, ShardedGrpoWithGroupsSpanningMicroBatchesEqualsUnsharded) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K missing";
