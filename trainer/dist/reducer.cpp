@@ -263,8 +263,8 @@ void GradReducer::launch_rest_and_wait() {
 }
 
 void GradReducer::finish() {
+  std::lock_guard lock(mu_);
   if (mode_ == Mode::reduce_scatter) {
-    std::lock_guard lock(mu_);
     // The passes other ranks run and this one did not (or, when no rank ran any, the one that writes the slice).
     // Never planned (arm() before the last backward, no hooks): one pass, the last backward's.
     const int64_t total = passes_ < 0 ? 1 : std::max<int64_t>(passes_, 1);
@@ -275,12 +275,9 @@ void GradReducer::finish() {
       launch_rest_and_wait();
       if (++pass_ < total) start_pass();
     }
-    work_.clear();
-    inflight_.clear();
-    return;
+  } else {
+    launch_rest_and_wait();
   }
-  std::lock_guard lock(mu_);
-  launch_rest_and_wait();
   work_.clear();
   inflight_.clear();  // all_reduce: the buckets' buffers stay (the .grad views of this step, next step's buffers)
 }

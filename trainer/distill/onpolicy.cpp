@@ -20,6 +20,7 @@
 #include "model/engine.h"
 #include "model/generation_model.h"
 #include "reports/store.h"
+#include "trainer/backward_hooks.h"
 #include "trainer/checkpoint.h"
 #include "trainer/dist/comm.h"
 #include "trainer/dist/env.h"
@@ -210,18 +211,22 @@ TeacherRows served_rows(const std::vector<harness::TeacherScores>& served, size_
 // micro-batch's divergence summed over its completion tokens and divided by the step's token count `step_tokens`
 // (TRL's num_items_in_batch; with several ranks every rank's), so the accumulated gradient is that of the mean over
 // every completion token of the step. The teacher is `teacher` (in-process) or `scorer` (served: every rollout
-// scored first, concurrently). `before_last_backward` (several ranks: the reducer's arm) runs before the last
-// backward. The sums returned are this rank's.
+// scored first, concurrently). `hooks` (several ranks: the reducer's) bracket each micro-batch's backward, as
+// trainer::accumulate_update's do. The sums returned are this rank's.
 StepSums accumulate(const OnPolicyConfig& c, model::Transformer& student, model::Transformer* teacher,
                     harness::TeacherScorer* scorer, std::vector<Rollout>& rollouts, torch::Device device,
-                    double step_tokens, const std::function<void()>& before_last_backward) {
+                    double step_tokens, const trainer::BackwardHooks& hooks) {
   StepSums sums;
   for (const auto& r : rollouts) sums.tokens += static_cast<double>(r.completion_ids.size());
-  if (sums.tokens == 0) return sums;
-  size_t last_begin = 0;  // the last micro-batch with a completion token: its backward is the last
+  int64_t passes = 0, passes_done = 0;  // micro-batches with a completion token: each runs one backward
   for (size_t begin = 0; begin < rollouts.size(); begin += static_cast<size_t>(c.micro_batch))
     for (size_t i = begin; i < std::min(rollouts.size(), begin + static_cast<size_t>(c.micro_batch)); ++i)
-      if (!rollouts[i].completion_ids.empty()) last_begin = begin;
+      if (!rollouts[i].completion_ids.empty()) {
+        ++passes;
+        break;
+      }
+  if (hooks.plan) hooks.plan(passes);
+  if (passes == 0) return sums;
   const int64_t V = student->lm_head_weight().size(0);
   const int64_t K = std::min(c.top_k(), V);
   std::vector<harness::TeacherScores> served;
@@ -254,8 +259,9 @@ StepSums accumulate(const OnPolicyConfig& c, model::Transformer& student, model:
                                                         t.logp_NK, c.jsd_beta)
                             : generalized_jsd_loss(student_logits_NV, t.logits_NV, c.jsd_beta, c.temperature);
     auto loss = divergence * (static_cast<double>(n) / step_tokens);
-    if (begin == last_begin && before_last_backward) before_last_backward();
+    if (hooks) hooks.before(++passes_done == passes);
     loss.backward();
+    if (hooks) hooks.after();
     sums.loss += loss.item<double>();
     torch::NoGradGuard ng;  // the sampled tokens' logprobs under each model (temperature 1), for the metrics
     auto targets = b.targets_N.unsqueeze(1);
@@ -369,10 +375,10 @@ OnPolicyResult run_onpolicy(const OnPolicyConfig& c, const std::string& db_path)
     for (const auto& r : rollouts) step_tokens[0] += static_cast<double>(r.completion_ids.size());
     trainer::reduce_over_ranks(comm.get(), step_tokens);
     if (reducer) reducer->begin_step(1.0);
-    std::function<void()> arm;
-    if (reducer) arm = [&] { reducer->arm(); };
+    trainer::BackwardHooks hooks;
+    if (reducer) hooks = reducer->hooks();
     auto sums = accumulate(c, m, teacher ? &teacher->model : nullptr, scorer.get(), rollouts, gm.device,
-                           step_tokens[0], arm);
+                           step_tokens[0], hooks);
     if (reducer) reducer->finish();
     // Every sample graded by its suite's grader, as eval grades one: `crucible report` sees the student's
     // completions and accuracy through training. Rank 0 stores every rank's, in rank order (the one-process order).
