@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "model/block_cache.h"
 #include "model/device.h"
 
 namespace crucible::model {
@@ -69,7 +70,10 @@ std::unique_ptr<text::Tokenizer> open_tokenizer(const std::string& model, const 
 // weight-sized blocks, which is how a 0.5B eval peaked at 1.7x its weights. A fixed threshold keeps every block of
 // 1 MiB or more a mapping of its own: untouched until written, returned to the system when freed. Process-wide; a
 // decode step's allocations above 1 MiB (the logits) cost a mapping each, far below a step's time.
-void keep_large_allocations_out_of_the_heap() { mallopt(M_MMAP_THRESHOLD, 1 << 20); }
+void keep_large_allocations_out_of_the_heap() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  hold_freed_blocks(false);  // a second load in the process (a reference, a teacher): nothing freed is kept
+}
 
 // After the load the opposite is wanted: a decode step, a training step, allocates and frees the same activation
 // sizes over and over (B = 128 rows make a 1.5 MiB gate/up output per layer, a logits block per step), and with
@@ -77,9 +81,12 @@ void keep_large_allocations_out_of_the_heap() { mallopt(M_MMAP_THRESHOLD, 1 << 2
 // every layer of every step (10% of a GRPO step's time was in the kernel). Blocks up to 32 MiB (glibc's own
 // dynamic ceiling) come from the heap again and are reused; the top of the heap is kept (trim threshold) so a
 // step's working set is not handed back and faulted in again on the next. Weights, loaded above, stay mappings.
+// Blocks above 32 MiB, which glibc always maps and unmaps, are kept for reuse by model/block_cache.h.
 void serve_step_allocations_from_the_heap() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  install_block_cache();
+  hold_freed_blocks(true);
 }
 
 // The process's memory at a stage of the load, at debug level (`--log-level debug`): what the peak is made of.
