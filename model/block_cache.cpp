@@ -5,12 +5,15 @@
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace crucible::model {
 namespace {
@@ -26,20 +29,39 @@ class BlockCache final : public c10::Allocator {
     if (n < min_bytes_) return base_->allocate(n);
     const size_t need = (n + kPage - 1) / kPage * kPage;
     void* p = nullptr;
+    size_t bytes = need;
+    std::vector<std::pair<void*, size_t>> evicted;
     {
       std::lock_guard lock(mu_);
       // The smallest free block that fits with at most 1/8 to spare: a step's [N, V] logits differ by a few rows
       // between micro-batches, a [V, D] gradient is the same size every time.
       auto it = free_.lower_bound(need);
       if (it != free_.end() && it->first <= need + need / 8) {
-        p = it->second;
-        cached_ -= it->first;
+        p = it->second.block;
+        bytes = it->first;
+        cached_ -= bytes;
         free_.erase(it);
         ++stats_.hits;
       } else {
         ++stats_.misses;
+        // Mapping a new block while free ones sit unused would raise the process's peak above what the live
+        // blocks ever needed at once: unmap the longest-unused free blocks until live + cached + this one fits
+        // under the most ever live.
+        max_live_ = std::max(max_live_, live_ + need);
+        while (!free_.empty() && live_ + cached_ + need > max_live_) {
+          auto oldest = std::min_element(free_.begin(), free_.end(),
+                                         [](const auto& a, const auto& b) { return a.second.freed < b.second.freed; });
+          evicted.emplace_back(oldest->second.block, oldest->first);
+          cached_ -= oldest->first;
+          size_of_.erase(oldest->second.block);
+          free_.erase(oldest);
+          ++stats_.released;
+        }
       }
+      live_ += bytes;
+      max_live_ = std::max(max_live_, live_);
     }
+    for (const auto& [block, size] : evicted) munmap(block, size);
     if (!p) p = map(need);
     return {p, p, &BlockCache::free_any, c10::Device(c10::DeviceType::CPU)};
   }
@@ -77,7 +99,11 @@ class BlockCache final : public c10::Allocator {
       // Free blocks held here may be what stands between this allocation and the memory it needs.
       drop_cached();
       p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
+      if (p == MAP_FAILED) {
+        std::lock_guard lock(mu_);
+        live_ -= bytes;
+        throw std::bad_alloc();
+      }
     }
     std::lock_guard lock(mu_);
     size_of_[p] = bytes;
@@ -85,15 +111,15 @@ class BlockCache final : public c10::Allocator {
   }
 
   void drop_cached() {
-    std::multimap<size_t, void*> drop;
+    std::multimap<size_t, Free> drop;
     {
       std::lock_guard lock(mu_);
       drop.swap(free_);
       cached_ = 0;
-      for (const auto& [bytes, p] : drop) size_of_.erase(p);
+      for (const auto& [bytes, f] : drop) size_of_.erase(f.block);
       stats_.released += static_cast<int64_t>(drop.size());
     }
-    for (const auto& [bytes, p] : drop) munmap(p, bytes);
+    for (const auto& [bytes, f] : drop) munmap(f.block, bytes);
   }
 
   // Keeps a block of ours while the cache has room, unmaps it otherwise; anything else goes to the base's deleter.
@@ -105,11 +131,13 @@ class BlockCache final : public c10::Allocator {
       auto it = c.size_of_.find(p);
       if (it == c.size_of_.end()) {
         bytes = 0;
-      } else if (c.holding_ && c.cached_ + it->second <= c.max_cached_) {
-        c.free_.emplace(it->second, p);
-        c.cached_ += it->second;
-        return;
       } else {
+        c.live_ -= it->second;
+        if (c.holding_ && c.cached_ + it->second <= c.max_cached_) {
+          c.free_.emplace(it->second, Free{p, ++c.frees_});
+          c.cached_ += it->second;
+          return;
+        }
         bytes = it->second;
         c.size_of_.erase(it);
         ++c.stats_.released;
@@ -119,13 +147,18 @@ class BlockCache final : public c10::Allocator {
     else c.base_raw_(p);
   }
 
+  struct Free {
+    void* block;
+    uint64_t freed;  // order of freeing: the oldest goes first when room is needed
+  };
   c10::Allocator* base_;
   c10::DeleterFnPtr base_raw_;
   const size_t min_bytes_, max_cached_;
   std::mutex mu_;
-  std::multimap<size_t, void*> free_;        // capacity -> free block
+  std::multimap<size_t, Free> free_;           // capacity -> free block
   std::unordered_map<void*, size_t> size_of_;  // every block this allocator mapped and has not unmapped
-  size_t cached_ = 0;
+  size_t cached_ = 0, live_ = 0, max_live_ = 0;
+  uint64_t frees_ = 0;
   bool holding_ = true;
   BlockCacheStats stats_;
 };

@@ -8,10 +8,11 @@
 //
 // What it does: blocks of at least `min_bytes` are mapped by this allocator and, when freed, kept (up to
 // `max_cached_bytes` in all) for the next allocation that fits one of them with at most 1/8 to spare; smaller
-// blocks go to torch's default allocator (glibc's heap, already reused). What it does not: it never splits or merges
-// blocks, and it holds freed blocks until the cap pushes them out, so a process's RSS stays near its peak (the peak
-// itself grows by at most the cap, the blocks kept that the peak's allocations did not fit). Thread-safe; blocks
-// allocated before install() keep the allocator that made them (a DataPtr carries its own deleter).
+// blocks go to torch's default allocator (glibc's heap, already reused). It never maps more than the most its live
+// blocks ever held at once: an allocation no free block fits first unmaps the longest-unused free blocks until it
+// fits under that mark, so the process's peak is what it was without the cache (give or take a reused block's
+// 1/8 and the 2 MiB rounding), while between peaks the kept blocks stay resident. It never splits or merges blocks.
+// Thread-safe; blocks allocated before install() keep the allocator that made them (a DataPtr carries its deleter).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -83,3 +83,16 @@ TEST_F(BlockCache, NotHoldingUnmapsWhatIsHeldAndWhatIsFreed) {
   floats(2 * kMiB).reset();
   EXPECT_EQ(block_cache_stats().cached_bytes, 2 * kMiB);
 }
+
+TEST_F(BlockCache, AMissUnmapsFreeBlocksRatherThanRiseAboveTheMostEverLive) {
+  floats(4 * kMiB).reset();  // the most ever live: 4 MiB; now held
+  ASSERT_EQ(block_cache_stats().cached_bytes, 4 * kMiB);
+  const auto before = block_cache_stats();
+  auto big = floats(6 * kMiB);  // no fit: 4 held + 6 > 6, the held block goes
+  EXPECT_EQ(block_cache_stats().cached_bytes, 0);
+  EXPECT_EQ(block_cache_stats().released, before.released + 1);
+  big.reset();
+  auto small = floats(2 * kMiB);  // no fit either (6 MiB is more than 1/8 too big), and 6 held + 2 > 6 ever live
+  EXPECT_EQ(block_cache_stats().cached_bytes, 0);
+  EXPECT_EQ(block_cache_stats().released, before.released + 2);
+}
