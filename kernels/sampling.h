@@ -45,6 +45,7 @@ void sample_rows_cpu(const SampleRows& rows, int64_t* tokens, double* sampling_l
 // candidates live in `scratch`, which the caller keeps across calls so a decode step allocates nothing.
 struct SampleScratch {
   std::vector<std::pair<float, int64_t>> cand;  // (z, token id)
+  std::vector<double> weight;                   // exp(z - max z) of an unfiltered row, summed once, walked once
 };
 int64_t sample_row_cpu(const float* logits, int64_t V, const SampleParams& p, double u, double* sampling_logprob,
                        SampleScratch& scratch);

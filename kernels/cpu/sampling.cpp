@@ -29,6 +29,28 @@ int64_t sample_row_cpu(const float* logits, int64_t V, const SampleParams& p, do
     return std::max_element(logits, logits + V) - logits;
   }
   const float temperature = static_cast<float>(p.temperature);
+  if ((p.top_k <= 0 || p.top_k >= V) && p.top_p >= 1.0 && p.min_p <= 0) {
+    // Nothing filtered (R1's and TRL's GRPO rollouts: top-k off, top-p 1): the same z, sum and walk as below, in the
+    // same order, so the same bits, without the (z, id) copy of the row and with each exp computed once.
+    auto& weight = scratch.weight;
+    weight.resize(static_cast<size_t>(V));
+    float xmax = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < V; ++i) xmax = std::max(xmax, logits[i] / temperature);
+    double total = 0;
+    for (int64_t i = 0; i < V; ++i) total += weight[i] = std::exp(static_cast<double>(logits[i] / temperature - xmax));
+    const double target = u * total;
+    double cum = 0;
+    int64_t chosen = V - 1;
+    for (int64_t i = 0; i < V; ++i) {
+      cum += weight[i];
+      if (target < cum) {
+        chosen = i;
+        break;
+      }
+    }
+    if (sampling_logprob) *sampling_logprob = static_cast<double>(logits[chosen] / temperature - xmax) - std::log(total);
+    return chosen;
+  }
   cand.resize(static_cast<size_t>(V));
   for (int64_t i = 0; i < V; ++i) cand[i] = {logits[i] / temperature, i};
   const auto first = cand.begin();

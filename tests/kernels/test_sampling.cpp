@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -49,6 +50,33 @@ torch::Tensor test_logits(int64_t N, int64_t V, uint64_t seed) {
   auto logits = torch::randn({N, V}) * 3;
   logits.index_put_({0, torch::indexing::Slice(0, 4)}, 5.0f);  // ties at the top of row 0
   return logits;
+}
+
+// An unfiltered row (top-k off, top-p 1, min-p 0: GRPO's rollouts) takes a shorter path: the same token and the
+// same logprob bits as the general path, which min-p 1e-300 (a float 0: threshold -inf, nothing dropped) forces.
+TEST(SamplingCpu, UnfilteredFastPathIsTheGeneralPathBitForBit) {
+  auto logits = test_logits(8, 5003, 11);
+  logits.index_put_({1, torch::indexing::Slice(0, 40)}, -INFINITY);  // masked tokens (a masked EOS, say)
+  logits.index_put_({2, 0}, 60.0f);                                  // one token holding all the mass
+  const float* rows = logits.data_ptr<float>();
+  SampleScratch scratch;
+  int64_t differ = 0;
+  for (double temperature : {1.0, 0.6, 1.7})
+    for (int64_t r = 0; r < logits.size(0); ++r)
+      for (double u : {0.0, 1e-12, 0.25, 0.5, 0.731, 0.999999, 1.0 - 1e-16}) {
+        SampleParams fast{temperature, 0, 1.0, 0.0}, general{temperature, 0, 1.0, 1e-300};
+        double lf = 0, lg = 0;
+        const int64_t tf = sample_row_cpu(rows + r * 5003, 5003, fast, u, &lf, scratch);
+        const int64_t tg = sample_row_cpu(rows + r * 5003, 5003, general, u, &lg, scratch);
+        EXPECT_EQ(tf, tg) << temperature << " " << r << " " << u;
+        EXPECT_EQ(std::memcmp(&lf, &lg, sizeof lf), 0) << lf << " vs " << lg;
+        differ += tf != tg;
+        SampleParams top_k_all{temperature, 5003, 1.0, 0.0};  // k = V filters nothing either
+        double lk = 0;
+        EXPECT_EQ(sample_row_cpu(rows + r * 5003, 5003, top_k_all, u, &lk, scratch), tg);
+        EXPECT_EQ(lk, lg);
+      }
+  EXPECT_EQ(differ, 0);
 }
 
 // The engine samples through the reference: Sampler(seed) is sample_row_cpu on the first uniform of
