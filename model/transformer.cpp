@@ -8,6 +8,7 @@
 #include "model/transformer.h"
 
 #include "kernels/torch/fused_layers.h"
+#include "kernels/torch/linear.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -90,8 +91,15 @@ MLPImpl::MLPImpl(const ModelConfig& c) {
   down_proj = register_module("down_proj", nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(false)));
 }
 
+namespace {
+// A Linear module's product through kernels::linear (oneDNN for float32 on the CPU, the module's own otherwise).
+torch::Tensor apply_linear(const torch::nn::Linear& l, const torch::Tensor& x) {
+  return kernels::linear(x, l->weight, l->bias);
+}
+}  // namespace
+
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(kernels::swiglu(gate_proj(x), up_proj(x)));
+  return apply_linear(down_proj, kernels::swiglu(apply_linear(gate_proj, x), apply_linear(up_proj, x)));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
@@ -200,8 +208,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> rotary_qkv(AttentionImpl
     shape.push_back(a.head_dim);
     return shape;
   };
-  auto q = a.q_proj(x).view(heads(a.n_heads)), k = a.k_proj(x).view(heads(a.n_kv_heads));
-  auto v = a.v_proj(x).view(heads(a.n_kv_heads));
+  auto q = apply_linear(a.q_proj, x).view(heads(a.n_heads)), k = apply_linear(a.k_proj, x).view(heads(a.n_kv_heads));
+  auto v = apply_linear(a.v_proj, x).view(heads(a.n_kv_heads));
   if (a.q_norm) {
     q = a.q_norm(q);
     k = a.k_norm(k);
@@ -210,13 +218,22 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> rotary_qkv(AttentionImpl
 }
 
 // The rest of a decoder layer once attention's output o (rows of H*E) is known: residual + o_proj, residual + MLP.
-torch::Tensor finish_layer(DecoderLayerImpl& layer, const torch::Tensor& h, const torch::Tensor& o) {
-  auto h2 = h + layer.self_attn->o_proj(o);
-  return h2 + layer.mlp(layer.post_attention_layernorm(h2));
+// backward_only (activation checkpointing's recomputation, whose output is only back-propagated through): the
+// layer's last GEMM, down_proj, is not computed (kernels::linear_for_backward_only: its value is not the layer's
+// output, its gradients are).
+torch::Tensor finish_layer(DecoderLayerImpl& layer, const torch::Tensor& h, const torch::Tensor& o,
+                           bool backward_only = false) {
+  auto h2 = h + apply_linear(layer.self_attn->o_proj, o);
+  if (!backward_only) return h2 + layer.mlp(layer.post_attention_layernorm(h2));
+  auto& mlp = *layer.mlp;
+  auto x = layer.post_attention_layernorm(h2);
+  auto act = kernels::swiglu(apply_linear(mlp.gate_proj, x), apply_linear(mlp.up_proj, x));
+  return h2 + kernels::linear_for_backward_only(act, mlp.down_proj->weight, mlp.down_proj->bias);
 }
 
 torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& mask, const std::vector<int64_t>& segments) {
+                          const torch::Tensor& sin, const torch::Tensor& mask, const std::vector<int64_t>& segments,
+                          bool backward_only = false) {
   const int64_t B = h_BTD.size(0), T = h_BTD.size(1);
   auto& a = *layer.self_attn;
   auto [q, k, v] = rotary_qkv(a, layer.input_layernorm(h_BTD), cos, sin);
@@ -240,7 +257,7 @@ torch::Tensor train_layer(DecoderLayerImpl& layer, const torch::Tensor& h_BTD, c
     o_BHTE = at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), m, 0.0,
                                               /*is_causal=*/!mask.defined(), std::nullopt, gqa);
   }
-  return finish_layer(layer, h_BTD, o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}));
+  return finish_layer(layer, h_BTD, o_BHTE.transpose(1, 2).reshape({B, T, a.n_heads * a.head_dim}), backward_only);
 }
 
 // Activation checkpointing for one layer (libtorch has no torch.utils.checkpoint): forward runs the layer with
@@ -277,7 +294,9 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
       at::autocast::set_autocast_enabled(at::kCUDA, ac_cuda);
       at::autocast::set_autocast_enabled(at::kCPU, ac_cpu);
       const torch::Tensor mask = ctx->saved_data["has_mask"].toBool() ? saved[3] : torch::Tensor();
-      out = train_layer(*layer, h, saved[1], saved[2], mask, ctx->saved_data["segments"].toIntVector());
+      // Only back-propagated through: the layer's last GEMM is skipped (finish_layer).
+      out = train_layer(*layer, h, saved[1], saved[2], mask, ctx->saved_data["segments"].toIntVector(),
+                        /*backward_only=*/true);
       at::autocast::set_autocast_enabled(at::kCUDA, was_cuda);
       at::autocast::set_autocast_enabled(at::kCPU, was_cpu);
       torch::autograd::backward({out}, {grad_out[0]});
