@@ -207,7 +207,7 @@ UpdateStats accumulate_update(const GrpoConfig& c, model::Transformer& m, const 
     i = j + 1;
   }
   if (hooks.plan) hooks.plan(passes);
-  for (const auto [i, j] : segments) {
+  for (const auto& [i, j] : segments) {
     if (j == i) {
       const auto [begin, end] = micro[i];
       auto b = make_completion_batch(backward, begin, end, device);

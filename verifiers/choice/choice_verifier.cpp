@@ -286,9 +286,9 @@ std::optional<ChoiceExtraction> extract_choice(std::string_view text, int n_opti
       std::string_view t = trim(text);
       size_t nl = t.rfind('\n');
       std::string_view last = trim(nl == std::string_view::npos ? t : t.substr(nl + 1));
-      std::string low = lower(last);
+      const std::string last_low = lower(last);
       for (std::string_view lead : {"final answer:", "answer:", "**answer:**", "**final answer:**"}) {
-        if (low.rfind(lead, 0) == 0) {
+        if (last_low.rfind(lead, 0) == 0) {
           last = trim(last.substr(lead.size()));
           break;
         }
