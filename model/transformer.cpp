@@ -485,12 +485,7 @@ struct PackedLinear {
   int64_t out_features = 0;
   torch::Tensor operator()(const torch::Tensor& x) const {
     if (groups) return grouped(x);
-    static const c10::OperatorHandle& op =
-        c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
-    torch::jit::Stack stack{x, w, b ? c10::IValue(*b) : c10::IValue(), std::string("none"),
-                            c10::List<std::optional<at::Scalar>>(), c10::IValue()};
-    op.callBoxed(&stack);
-    return stack[0].toTensor();
+    return kernels::onednn_linear(x, w, b);
   }
   // Rows `ids` (any shape) of the weight, float32, shaped [..ids, I]: an embedding lookup (int groups only).
   torch::Tensor rows(const torch::Tensor& ids) const {
@@ -579,8 +574,7 @@ struct TransformerImpl::InferenceWeights {
 namespace {
 
 bool onednn_linear_available() {
-  static const bool ok = at::hasMKLDNN() &&
-                         c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""}).has_value() &&
+  static const bool ok = kernels::onednn_linear_available() &&
                          c10::Dispatcher::singleton().findSchema({"mkldnn::_reorder_linear_weight", ""}).has_value();
   return ok;
 }

@@ -17,27 +17,37 @@ using torch::autograd::variable_list;
 
 const c10::OperatorHandle* onednn_linear_op() {
   static const c10::OperatorHandle* op = []() -> const c10::OperatorHandle* {
-    const char* env = std::getenv("CRUCIBLE_ONEDNN_LINEAR");
-    if ((env && std::strcmp(env, "0") == 0) || !at::hasMKLDNN()) return nullptr;
+    if (!at::hasMKLDNN()) return nullptr;
     auto h = c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
     return h ? new c10::OperatorHandle(*h) : nullptr;  // lives as long as the process, as the dispatcher's entry
   }();
   return op;
 }
 
-// y [R, O] = x [R, I] · w [O, I]ᵀ (+ b) by oneDNN; w may be a transposed view (the input gradient's w ᵀ).
+// The training linears take oneDNN unless CRUCIBLE_ONEDNN_LINEAR=0 (the A/B switch; the engine's packed weights
+// use oneDNN either way).
+bool training_linears_on_onednn() {
+  static const bool on = [] {
+    const char* env = std::getenv("CRUCIBLE_ONEDNN_LINEAR");
+    return onednn_linear_op() != nullptr && !(env && std::strcmp(env, "0") == 0);
+  }();
+  return on;
+}
+
 torch::Tensor onednn_mm(const torch::Tensor& x_RI, const torch::Tensor& w_OI, const torch::Tensor& b) {
-  torch::jit::Stack stack{x_RI, w_OI, b.defined() ? c10::IValue(b) : c10::IValue(), std::string("none"),
-                          c10::List<std::optional<at::Scalar>>(), c10::IValue()};
-  onednn_linear_op()->callBoxed(&stack);
-  return stack[0].toTensor();
+  return onednn_linear(x_RI, w_OI, b.defined() ? std::optional<torch::Tensor>(b) : std::nullopt);
+}
+
+// Autograd is wanted for this call.
+bool needs_autograd(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
 }
 
 bool onednn_fits(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   auto f32_cpu = [](const torch::Tensor& t) {
     return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.layout() == torch::kStrided;
   };
-  return onednn_linear_op() && f32_cpu(x) && f32_cpu(w) && (!b.defined() || f32_cpu(b)) && w.dim() == 2 &&
+  return training_linears_on_onednn() && f32_cpu(x) && f32_cpu(w) && (!b.defined() || f32_cpu(b)) && w.dim() == 2 &&
          x.dim() >= 1 && x.size(-1) == w.size(1) && x.numel() > 0 && w.numel() > 0 &&
          !at::autocast::is_autocast_enabled(at::kCPU);
 }
@@ -83,19 +93,24 @@ struct BackwardOnlyLinearFn : torch::autograd::Function<BackwardOnlyLinearFn> {
 
 }  // namespace
 
+bool onednn_linear_available() { return onednn_linear_op() != nullptr; }
+
+torch::Tensor onednn_linear(const torch::Tensor& x_RI, const torch::Tensor& w_OI, const std::optional<torch::Tensor>& b) {
+  torch::jit::Stack stack{x_RI, w_OI, b ? c10::IValue(*b) : c10::IValue(), std::string("none"),
+                          c10::List<std::optional<at::Scalar>>(), c10::IValue()};
+  onednn_linear_op()->callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
 torch::Tensor linear_for_backward_only(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
-  if (!grad || !onednn_fits(x, weight, bias)) return linear(x, weight, bias);
+  if (!needs_autograd(x, weight, bias) || !onednn_fits(x, weight, bias)) return linear(x, weight, bias);
   auto y = BackwardOnlyLinearFn::apply(x, weight);
   return bias.defined() ? y + bias : y;
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!onednn_fits(x, weight, bias)) return torch::nn::functional::linear(x, weight, bias);
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
-  if (grad) {
+  if (needs_autograd(x, weight, bias)) {
     auto y = LinearFn::apply(x, weight);
     return bias.defined() ? y + bias : y;
   }

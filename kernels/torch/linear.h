@@ -8,7 +8,15 @@
 #pragma once
 #include <torch/types.h>
 
+#include <optional>
+
 namespace crucible::kernels {
+
+// oneDNN's fp32 linear (`mkldnn::_linear_pointwise`) y [R, O] = x [R, I] · w [O, I]ᵀ (+ b): w plain, a transposed
+// view, or packed by `mkldnn::_reorder_linear_weight` (the engine's weights, model/transformer.cpp). Call only where
+// onednn_linear_available().
+bool onednn_linear_available();
+torch::Tensor onednn_linear(const torch::Tensor& x_RI, const torch::Tensor& w_OI, const std::optional<torch::Tensor>& b);
 
 // x [..., I], weight [O, I], bias [O] or undefined -> [..., O].
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);

@@ -40,7 +40,9 @@ TEST(Linear, MatchesFloat64WithGradients) {
     EXPECT_LT(rel_diff(y, y64), 1e-5) << in;
     EXPECT_LT(rel_diff(x.grad(), x64.grad()), 1e-5) << in;
     EXPECT_LT(rel_diff(w.grad(), w64.grad()), 1e-5) << in;
-    if (s.bias) EXPECT_LT(rel_diff(b.grad(), b64.grad()), 1e-5) << in;
+    if (s.bias) {
+      EXPECT_LT(rel_diff(b.grad(), b64.grad()), 1e-5) << in;
+    }
     torch::NoGradGuard no_grad;  // without autograd: the same values
     EXPECT_TRUE(torch::equal(linear(x, w, b), y)) << in;
   }
