@@ -31,6 +31,23 @@ message(STATUS "crucible: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
 add_library(crucible_torch INTERFACE)
 target_link_libraries(crucible_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(crucible_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+# The wheel's ATen is built on OpenMP (ATen/Config.h: AT_PARALLEL_OPENMP), and at::parallel_for is a header template:
+# it runs on torch's thread pool only where the including translation unit is compiled with OpenMP (_OPENMP defines
+# INTRA_OP_PARALLEL), and silently on the calling thread otherwise (kernels/torch/parallel.h stops such a build).
+# -fopenmp is for C++ only (nvcc takes no such flag). The OpenMP runtime linked is the wheel's own libgomp, so torch
+# and our code share one runtime and one thread pool (a second libgomp would start its own team, sized by the core
+# count rather than at::set_num_threads); a wheel without one bundled falls back to the compiler's.
+target_compile_options(crucible_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fopenmp>)
+file(GLOB _crucible_torch_gomp "${TORCH_INSTALL_PREFIX}/lib/libgomp*.so*" "${TORCH_INSTALL_PREFIX}/../torch.libs/libgomp*.so*")
+if(_crucible_torch_gomp)
+  list(GET _crucible_torch_gomp 0 _crucible_torch_gomp)
+  target_link_libraries(crucible_torch INTERFACE ${_crucible_torch_gomp})
+else()
+  find_package(OpenMP REQUIRED COMPONENTS CXX)
+  target_link_libraries(crucible_torch INTERFACE OpenMP::OpenMP_CXX)
+  set(_crucible_torch_gomp "the compiler's (${OpenMP_CXX_LIB_NAMES})")
+endif()
+message(STATUS "crucible: OpenMP runtime ${_crucible_torch_gomp}")
 
 # One precompiled header shared by every torch translation unit: torch headers cost ~30 s per TU on 2 cores.
 # Torch libraries reuse it with target_precompile_headers(<tgt> REUSE_FROM crucible_torch_pch).

@@ -2,8 +2,6 @@
 // P prompt length, S cache positions, E head dim.
 #include "model/engine_session.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,6 +9,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "kernels/torch/parallel.h"
 
 namespace crucible::model {
 namespace {

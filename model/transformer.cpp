@@ -11,7 +11,6 @@
 #include "kernels/torch/linear.h"
 
 #include <ATen/Context.h>
-#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
@@ -22,6 +21,7 @@
 
 #include "kernels/decode_attention.h"
 #include "kernels/int_groups.h"
+#include "kernels/torch/parallel.h"
 
 namespace crucible::model {
 namespace {

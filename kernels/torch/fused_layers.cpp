@@ -1,12 +1,12 @@
 // kernels/torch/fused_layers.h: the autograd side of kernels/fused_layers.h.
 #include "kernels/torch/fused_layers.h"
 
-#include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
 #include <vector>
 
 #include "kernels/fused_layers.h"
+#include "kernels/torch/parallel.h"
 
 namespace crucible::kernels {
 namespace {

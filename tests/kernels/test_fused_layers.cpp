@@ -1,11 +1,13 @@
 // kernels/torch/fused_layers.h (RMSNorm and SwiGLU, one pass each way on the CPU) against the composite torch
 // expressions in float64 autograd: outputs and the gradients wrt every input, on shapes chosen to be awkward (a last
 // dim that is not a multiple of 8, one row, leading dims), SwiGLU at gates far past exp's range, the composite
-// fallbacks (float64, a strided view) and the no-grad path giving the same values.
+// fallbacks (float64, a strided view) and the no-grad path giving the same values; and that the library's
+// at::parallel_for calls run on torch's threads.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "kernels/torch/fused_layers.h"
+#include "kernels/torch/parallel.h"
 
 namespace crucible::kernels {
 namespace {
@@ -88,6 +90,18 @@ TEST(FusedLayers, OtherDtypesAndLayoutsTakeTheCompositePath) {
   EXPECT_LT(rel_diff(w32.grad(), w64.grad()), 1e-5);
   auto g = torch::randn({3, 5}, torch::kFloat64), u = torch::randn({3, 5}, torch::kFloat64);
   EXPECT_TRUE(torch::allclose(swiglu(g, u), torch::silu(g) * u, 0, 1e-15));
+}
+
+// The kernels' at::parallel_for reaches torch's thread pool: built without OpenMP it ran every task on the calling
+// thread (kernels/torch/parallel.h), with nothing wrong but the time.
+TEST(FusedLayers, ParallelForFromTheLibraryRunsOnTorchsThreads) {
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  EXPECT_EQ(parallel_for_threads(8), 2);
+  EXPECT_EQ(parallel_for_threads(1), 1);
+  at::set_num_threads(1);
+  EXPECT_EQ(parallel_for_threads(8), 1);
+  at::set_num_threads(saved);
 }
 
 }  // namespace
