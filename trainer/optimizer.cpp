@@ -1,5 +1,6 @@
 #include "trainer/optimizer.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/adamw.h"
+#include "model/block_cache.h"
 #include "trainer/dist/comm.h"
 #include "trainer/dist/split.h"
 
@@ -237,6 +239,18 @@ int64_t resident_bytes() {
   int64_t size = 0, resident = 0;
   if (!(f >> size >> resident)) return -1;
   return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+void log_memory(std::string_view where) {
+  if (log::level() > log::Level::debug) return;
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const auto heap = ::mallinfo2();  // every arena's
+  const char* rank = std::getenv("RANK");
+  log::debug("rank {} memory at {}: resident {} MiB (peak {}), heap in use {} MiB, free {} MiB kept by glibc, {} MiB of "
+             "freed large blocks kept by the block cache",
+             rank ? rank : "0", where, resident_bytes() >> 20, ru.ru_maxrss >> 10, heap.uordblks >> 20,
+             heap.fordblks >> 20, model::block_cache_stats().cached_bytes >> 20);
 }
 
 std::optional<std::string> BadStepStreak::record(const StepStats& s, int64_t step) {

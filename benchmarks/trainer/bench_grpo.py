@@ -19,6 +19,7 @@ model solves all-or-nothing, the second does not.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,6 +169,7 @@ def main():
         skipped = sum(s["sequences_skipped"] for s in res["crucible"]["steps"])
         total = skipped + sum(s["sequences_backward"] for s in res["crucible"]["steps"])
         res["skipped_fraction"] = skipped / total if total else 0.0
+    shutil.rmtree(work, ignore_errors=True)  # the prompts file and TRL's output folder
     text = json.dumps(res, indent=2)
     if a.out:
         with open(a.out, "w") as f:

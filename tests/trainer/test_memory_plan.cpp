@@ -109,5 +109,32 @@ TEST(MemoryPlan, ShardedGradientsAreTheSliceWithAnyMicroBatchCount) {
   EXPECT_EQ(plan_memory(in).gradients, 4 * ((p.parameters + 7) / 8) + buckets);
 }
 
+// The [V, D] gradient computed apart and then summed into .grad: tied embeddings always; an untied model only where
+// a backward pass meets a gradient already defined (several ranks' bucket views, several micro-batches), which
+// --shard on several ranks never does.
+TEST(MemoryPlan, TransientVocabularyGradient) {
+  MemoryPlanInput in;
+  in.model = fixture("qwen2.5-7b");  // untied
+  in.row_tokens = in.scored_tokens = 4096;
+  const int64_t vd = 4 * in.model.vocab_size * in.model.hidden_size;
+  EXPECT_EQ(plan_memory(in).transient, 0);  // one rank, one row into an undefined .grad
+  in.batch_tokens = 8192;                    // two rows
+  EXPECT_EQ(plan_memory(in).transient, vd);
+  in.batch_tokens = 4096;
+  in.world_size = 2;  // buckets: one row a rank, into the reducer's views
+  EXPECT_EQ(plan_memory(in).transient, vd);
+  const auto p = plan_memory(in);
+  EXPECT_EQ(p.total(), p.weights + p.gradients + p.optimizer + p.activations + p.logits + p.kv_cache + vd);
+  in.shard = true;  // each pass's .grad reduce-scattered and freed: the next finds none
+  EXPECT_EQ(plan_memory(in).transient, 0);
+  in.batch_tokens = 16384;  // two rows a rank, still
+  EXPECT_EQ(plan_memory(in).transient, 0);
+  in.shard = false;
+  in.world_size = 1;
+  in.model = fixture("qwen2.5-1.5b");  // tied
+  in.shard = true;
+  EXPECT_EQ(plan_memory(in).transient, 4 * in.model.vocab_size * in.model.hidden_size);
+}
+
 }  // namespace
 }  // namespace crucible::trainer::dist

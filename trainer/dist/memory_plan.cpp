@@ -82,6 +82,9 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   p.logits = logit_values_held(in, scored) * f32;
   const int64_t hd = in.model.head_dim > 0 ? in.model.head_dim : in.model.hidden_size / in.model.num_attention_heads;
   p.kv_cache = in.kv_slots * in.kv_tokens * L * 2 * in.model.num_key_value_heads * hd * in.kv_bytes_per_value;
+  // --shard on several ranks frees each .grad when its pass is reduce-scattered: the next pass finds none.
+  const bool defined_grad = in.shard && W > 1 ? false : W > 1 || micro_batches_per_rank(in) > 1;
+  if (in.model.tie_word_embeddings || defined_grad) p.transient = in.model.vocab_size * in.model.hidden_size * f32;
   return p;
 }
 
@@ -111,6 +114,10 @@ std::string format_plan(const MemoryPlanInput& in, const MemoryPlan& p) {
                                 in.logits_copies > 2 ? "value + log_softmax + gradient" : "value + gradient"));
   if (in.kv_slots > 0)
     out += line("kv_cache", p.kv_cache, fmt::format("{} slots x {} tokens", in.kv_slots, in.kv_tokens));
+  if (p.transient > 0)
+    out += line("transient", p.transient,
+                in.model.tie_word_embeddings ? "[V, D] gradient of the tied embedding, summed into .grad"
+                                             : "[V, D] gradient summed into a .grad already defined");
   out += line("total", p.total(), "(estimate: no allocator slack, no runtime)");
   return out;
 }

@@ -13,7 +13,13 @@
 //                --grad-checkpointing only each layer's input plus one layer recomputed; and the scored positions'
 //                logits (the lm_head's output and its gradient: kernels/torch/token_logprobs, SFT and GRPO alike)
 //   kv_cache     GRPO's rollouts: engine slots x (prompt + completion) tokens x layers x 2 x kv_heads x head_dim
-// It is an estimate: allocator slack, temporary buffers of single ops and the runtime itself are not counted.
+//   transient    one vocabulary-sized [V, D] float32 gradient computed apart and then added into the parameter's
+//                .grad: with tied embeddings (the lm_head's and the lookup's gradients are summed), and whenever a
+//                backward pass meets a gradient already defined (several ranks: the reducer's bucket views; several
+//                micro-batches). One pass into an undefined .grad of an untied model keeps the new tensor (none), and
+//                so does every pass with --shard on several ranks (each .grad is freed once reduce-scattered).
+// It is an estimate: allocator slack (freed memory glibc's heap and model/block_cache keep for reuse), temporary
+// buffers of single ops and the runtime itself are not counted.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -62,8 +68,8 @@ int64_t bucket_bytes_in_flight(const model::ModelConfig& m);
 
 struct MemoryPlan {
   int64_t parameters = 0;
-  int64_t weights = 0, gradients = 0, optimizer = 0, activations = 0, logits = 0, kv_cache = 0;
-  int64_t total() const { return weights + gradients + optimizer + activations + logits + kv_cache; }
+  int64_t weights = 0, gradients = 0, optimizer = 0, activations = 0, logits = 0, kv_cache = 0, transient = 0;
+  int64_t total() const { return weights + gradients + optimizer + activations + logits + kv_cache + transient; }
 };
 
 // Trainable parameters of a config: embeddings, per layer q/k/v/o (+ q/k/v biases, + q/k norms), the gated MLP and
