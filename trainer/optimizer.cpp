@@ -19,6 +19,7 @@
 #include "kernels/adamw.h"
 #include "model/block_cache.h"
 #include "trainer/dist/comm.h"
+#include "trainer/dist/env.h"
 #include "trainer/dist/split.h"
 
 namespace crucible::trainer {
@@ -241,15 +242,14 @@ int64_t resident_bytes() {
   return resident * ::sysconf(_SC_PAGESIZE);
 }
 
-void log_memory(std::string_view where) {
+void log_memory(const char* what, int64_t n) {
   if (log::level() > log::Level::debug) return;
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
   const auto heap = ::mallinfo2();  // every arena's
-  const char* rank = std::getenv("RANK");
-  log::debug("rank {} memory at {}: resident {} MiB (peak {}), heap in use {} MiB, free {} MiB kept by glibc, {} MiB of "
-             "freed large blocks kept by the block cache",
-             rank ? rank : "0", where, resident_bytes() >> 20, ru.ru_maxrss >> 10, heap.uordblks >> 20,
+  log::debug("rank {} memory at {} {}: resident {} MiB (peak {}), heap in use {} MiB, free {} MiB kept by glibc, {} MiB "
+             "of freed large blocks kept by the block cache",
+             dist::dist_env().rank, what, n, resident_bytes() >> 20, ru.ru_maxrss >> 10, heap.uordblks >> 20,
              heap.fordblks >> 20, model::block_cache_stats().cached_bytes >> 20);
 }
 

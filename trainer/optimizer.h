@@ -14,7 +14,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "model/transformer.h"
@@ -113,10 +112,10 @@ class BadStepStreak {
 void log_rank_memory(int rank, const Optimizer& opt, int64_t rss_before_load = -1);
 // This process's resident memory now (/proc/self/statm), bytes; -1 where it cannot be read.
 int64_t resident_bytes();
-// With --log-level debug: "rank R memory at WHERE: resident N MiB (peak P), heap in use U MiB, free F MiB kept by
+// With --log-level debug: "rank R memory at WHAT N: resident M MiB (peak P), heap in use U MiB, free F MiB kept by
 // glibc, B MiB of freed large blocks kept by model/block_cache" — where a peak is reached, and how much of the
 // resident memory is live (the --dry-run plan's side) or freed memory the allocators keep. Nothing at other levels.
-void log_memory(std::string_view where);
+void log_memory(const char* what, int64_t n);
 
 // Test hook (tests/trainer/test_dist_cli.cpp): with CRUCIBLE_TEST_NAN_AT_STEP=K[,K...] in the environment, the
 // gradient of the first trainable parameter gets a NaN after the backward of step K (CRUCIBLE_TEST_NAN_RANK=R: on

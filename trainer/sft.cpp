@@ -143,7 +143,7 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
   for (auto& p : model->parameters())
     if (p.requires_grad()) params.push_back(p);
   if (comm) dist::broadcast_parameters(*comm, params);
-  log_memory("load");
+  log_memory("load, world size", denv.world_size);
   // The gradient sum, overlapped with each step's last backward: all-reduced, or with --shard reduce-scattered (each
   // rank keeps its slice's gradient only).
   std::optional<dist::GradReducer> reducer;
@@ -208,9 +208,9 @@ SftResult run_sft(const SftConfig& c, const std::string& db_path) {
     } else {
       o = data_parallel_batch(*comm, *reducer, model, data, plan[k], rows, params, step, &stop);
     }
-    log_memory(fmt::format("step {} gradients", step));
+    log_memory("gradients of step", step);
     auto s = opt.step(reducer ? reducer->take_slice_gradient() : torch::Tensor());
-    log_memory(fmt::format("step {} optimizer", step));
+    log_memory("optimizer step", step);
     if (s.skipped && lead) log::warn("step {}: non-finite gradient norm; the update is skipped", step);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (run)

@@ -3,7 +3,6 @@
 #include "trainer/sft_step.h"
 
 #include <ATen/autocast_mode.h>
-#include <fmt/format.h>
 
 #include "core/error.h"
 #include "trainer/distill/losses.h"
@@ -103,11 +102,11 @@ StepOutcome accumulate_batch(model::Transformer& model, const std::vector<SftExa
                              : nll_sum(h_BTD, model->lm_head_weight(), to_row(targets));
       loss = sum / static_cast<double>(out.targets);
     }
-    log_memory(fmt::format("row {} forward", r + 1));
+    log_memory("forward of row", static_cast<int64_t>(r) + 1);
     if (hooks) hooks.before(r + 1 == rows.size());
     loss.backward();
     if (hooks) hooks.after();
-    log_memory(fmt::format("row {} backward", r + 1));
+    log_memory("backward of row", static_cast<int64_t>(r) + 1);
     out.loss += loss.item<double>();
     out.tokens += T;
     ++out.rows;

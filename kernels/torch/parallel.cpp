@@ -1,7 +1,6 @@
 // kernels/torch/parallel.h.
 #include "kernels/torch/parallel.h"
 
-#include <algorithm>
 #include <mutex>
 #include <set>
 #include <thread>

@@ -83,7 +83,7 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   const int64_t hd = in.model.head_dim > 0 ? in.model.head_dim : in.model.hidden_size / in.model.num_attention_heads;
   p.kv_cache = in.kv_slots * in.kv_tokens * L * 2 * in.model.num_key_value_heads * hd * in.kv_bytes_per_value;
   // --shard on several ranks frees each .grad when its pass is reduce-scattered: the next pass finds none.
-  const bool defined_grad = in.shard && W > 1 ? false : W > 1 || micro_batches_per_rank(in) > 1;
+  const bool defined_grad = !(in.shard && W > 1) && (W > 1 || micro_batches_per_rank(in) > 1);
   if (in.model.tie_word_embeddings || defined_grad) p.transient = in.model.vocab_size * in.model.hidden_size * f32;
   return p;
 }
